@@ -1,0 +1,321 @@
+/*
+ * amysql: an asynchronous MySQL/MariaDB client on libev.
+ *
+ * Lifecycle
+ * ---------
+ *
+ *     struct ev_loop *loop = EV_DEFAULT;
+ *     char err[256];
+ *     amy_pool *pool = amy_pool_new(loop, "mysql://u:p@127.0.0.1:3306/db?pool=8",
+ *                                   err, sizeof err);
+ *     amy_future *a = amy_query(pool, "SELECT 1");
+ *     amy_future *b = amy_query(pool, "SELECT 2");
+ *     amy_future *both[] = {a, b};
+ *     amy_future *g = amy_gather(both, 2);
+ *     amy_future_wait(g);                  // runs the loop until a and b resolved
+ *     const amy_result *r = amy_future_result(a);
+ *     printf("%s\n", amy_result_value(r, 0, 0, NULL));
+ *     amy_future_free(g);                  // the gather never owns its children
+ *     amy_future_free(a);
+ *     amy_future_free(b);
+ *     amy_pool_free(pool);                 // pending futures resolve AMY_ECANCELED
+ *
+ * A query is queued on the pool, sent on one of its connections (opened
+ * lazily, up to `pool`), possibly pipelined behind other queries on the same
+ * connection (up to `pipeline`), and its result set is copied into memory the
+ * future owns. Every future resolves exactly once: with AMY_OK, or with a
+ * negative AMY_E* status whatever goes wrong (server error, lost connection,
+ * timeout, cancellation, amy_pool_free).
+ *
+ * Threads: everything happens on the thread that runs the loop. A pool, its
+ * futures and its results must not be used from two threads at once.
+ */
+#ifndef AMYSQL_H
+#define AMYSQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ev_loop;
+
+#define AMY_VERSION_MAJOR 0
+#define AMY_VERSION_MINOR 1
+#define AMY_VERSION_PATCH 0
+
+/*
+ * Statuses. AMY_OK is 0, AMY_PENDING is positive, every error is negative.
+ * The list is an X-macro so that names, numbers and messages stay together:
+ * XX(name, value, message).
+ */
+#define AMY_ERRNO_MAP(XX)                                                      \
+    XX(EINVAL, -1, "invalid argument")                                         \
+    XX(ENOMEM, -2, "out of memory")                                            \
+    XX(ESERVER, -3, "the server returned an error")                            \
+    XX(ECONNECT, -4, "could not connect to the server")                        \
+    XX(ECONNLOST, -5, "connection lost while the query was in flight")         \
+    XX(ETIMEDOUT, -6, "query timed out")                                       \
+    XX(ECANCELED, -7, "canceled")                                              \
+    XX(ECLIENT, -8, "client library error")                                    \
+    XX(EQUEUEFULL, -9, "pool queue is full")                                   \
+    XX(EGATHER, -10, "at least one gathered future failed")
+
+enum {
+    AMY_OK = 0,
+    AMY_PENDING = 1,
+#define AMY__XX(name, value, msg) AMY_##name = (value),
+    AMY_ERRNO_MAP(AMY__XX)
+#undef AMY__XX
+};
+
+typedef struct amy_pool amy_pool;
+typedef struct amy_future amy_future;
+typedef struct amy_result amy_result;
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * amy_strerror - a static English description of a status.
+ *
+ * status: AMY_OK, AMY_PENDING or any AMY_E* value.
+ *
+ * Returns a string with static storage (never NULL, never to be freed);
+ * "unknown status" for values outside the list.
+ */
+const char *amy_strerror(int status);
+
+/*
+ * amy_status_name - the enum name of a status, e.g. "AMY_ETIMEDOUT".
+ *
+ * Returns a string with static storage; "AMY_UNKNOWN" for values outside the
+ * list.
+ */
+const char *amy_status_name(int status);
+
+/* ------------------------------------------------------------------------ */
+/* Pool                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * amy_pool_new - create a pool of connections to one server.
+ *
+ * loop:   the libev loop that will drive every connection; the caller keeps
+ *         it alive until amy_pool_free.
+ * dsn:    mysql://user:password@host:port/database?key=value&...
+ *         user, password and database are percent-decoded. host is an IP
+ *         address (IPv6 in brackets) or a name, which is resolved here, once,
+ *         so that no query ever waits on DNS. "localhost", as in every MySQL
+ *         client, means the Unix socket (default path, or ?socket=/path);
+ *         write 127.0.0.1 for TCP on loopback. Keys:
+ *           pool=N                max connections (default 4, 1..65535)
+ *           pipeline=N            max queries in flight per connection
+ *                                 (default 16, 1 = no pipelining, max 4096)
+ *           pipeline_bytes=N      max bytes of SQL in flight per connection
+ *                                 while pipelining (default 65536); one
+ *                                 larger query is still sent, alone
+ *           connect_timeout_ms=N  give up a connection attempt after N ms
+ *                                 (default 10000, 0 = never)
+ *           query_timeout_ms=N    default per-query deadline, counted from
+ *                                 amy_query (default 0 = none)
+ *           socket=/path          Unix socket path (implies the socket)
+ * errbuf: receives a message when NULL is returned; may be NULL.
+ * errlen: size of errbuf in bytes.
+ *
+ * No connection is opened here: the first queries open them.
+ *
+ * Returns a pool owned by the caller (free it with amy_pool_free), or NULL
+ * when loop or dsn is NULL, the DSN is malformed (the message names the bad
+ * part and never contains the password), or memory runs out. A host name
+ * that does not resolve is not an error here: every query on that pool then
+ * fails with AMY_ECONNECT and the resolver's message.
+ */
+amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
+                       size_t errlen);
+
+/*
+ * amy_pool_free - close every connection and free the pool.
+ *
+ * Every future of the pool that is still pending resolves now with
+ * AMY_ECANCELED (its callbacks run before this returns). The futures
+ * themselves are not freed: the caller still owns them, and they stay
+ * readable. Queries already sent may still complete on the server.
+ *
+ * pool: may be NULL (no-op). Must not be called from a callback of one of the
+ *       pool's own futures.
+ */
+void amy_pool_free(amy_pool *pool);
+
+/* ------------------------------------------------------------------------ */
+/* Queries and futures                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * amy_query - run one SQL statement on the pool.
+ *
+ * pool: the pool; sql: the statement (NUL-terminated, copied: the caller may
+ *       free or reuse it when this returns).
+ *
+ * Returns a new future owned by the caller (free with amy_future_free), or
+ * NULL only when memory runs out. A NULL pool or sql, or an empty statement,
+ * gives a future already resolved with AMY_EINVAL. The future resolves with:
+ *   AMY_OK         the statement ran; amy_future_result has its result.
+ *   AMY_ESERVER    the server refused it (amy_future_server_errno, _sqlstate
+ *                  and _error have the server's errno, SQLSTATE and text).
+ *   AMY_ECONNECT   no connection could be opened (the error has the reason;
+ *                  server_errno is set when the server refused, e.g. 1045).
+ *   AMY_ECONNLOST  the connection broke after the query was sent (for
+ *                  example server_errno 2013); the server may or may not
+ *                  have run it.
+ *   AMY_ETIMEDOUT  query_timeout_ms passed first.
+ *   AMY_ECANCELED  the future was freed while pending, or the pool was freed.
+ *   AMY_ECLIENT    the client library failed in another way.
+ *   AMY_ENOMEM     memory ran out while copying the result.
+ */
+amy_future *amy_query(amy_pool *pool, const char *sql);
+
+/*
+ * amy_query_len - like amy_query for a statement of len bytes that need not
+ * be NUL-terminated and may contain NUL bytes (in string literals).
+ */
+amy_future *amy_query_len(amy_pool *pool, const char *sql, size_t len);
+
+/*
+ * amy_gather - a future that resolves once all n futures have resolved.
+ *
+ * futures: n futures (not NULL); they may be pending or already resolved, and
+ *          must all belong to pools on the same loop. The gather does not own
+ *          them: each keeps its own result and error, and the caller frees
+ *          each one (before or after the gather, in any order). A child freed
+ *          while pending resolves AMY_ECANCELED, which the gather counts.
+ * n:       may be 0 (the gather is then resolved at once with AMY_OK).
+ *
+ * Returns a new future owned by the caller, or NULL when memory runs out or
+ * futures is NULL with n > 0 (nothing is registered on the children then).
+ * Its status is AMY_OK when every child succeeded, else AMY_EGATHER; its
+ * error message then names how many failed and the first failure (lowest
+ * index), and its server_errno/sqlstate are that child's. It has no result.
+ */
+amy_future *amy_gather(amy_future *const *futures, size_t n);
+
+/* Callback type: f is the future that resolved, arg is the caller's pointer. */
+typedef void (*amy_callback)(amy_future *f, void *arg);
+
+/*
+ * amy_future_then - run cb(f, arg) when f resolves.
+ *
+ * Callbacks run once, on the loop's thread, in the order they were added. If
+ * f has already resolved, cb runs now, before this returns. A callback may
+ * free f or any other future (freeing is deferred until callbacks finish),
+ * and may start new queries.
+ *
+ * Returns AMY_OK, AMY_EINVAL (f or cb is NULL) or AMY_ENOMEM; when it fails,
+ * cb never runs.
+ */
+int amy_future_then(amy_future *f, amy_callback cb, void *arg);
+
+/*
+ * amy_future_wait - run the future's loop until f resolves.
+ *
+ * Other watchers of the loop keep running meanwhile. May be called from a
+ * callback (libev allows nested runs), but not for a future whose own
+ * callbacks are running.
+ *
+ * Returns f's final status (see amy_query), or AMY_EINVAL for NULL.
+ */
+int amy_future_wait(amy_future *f);
+
+/*
+ * amy_future_status - AMY_PENDING, AMY_OK, or a negative AMY_E* status.
+ * AMY_EINVAL for NULL.
+ */
+int amy_future_status(const amy_future *f);
+
+/*
+ * amy_future_result - the result of a future that resolved with AMY_OK.
+ *
+ * Returns a result owned by f, valid until amy_future_free(f); NULL when f is
+ * NULL, pending, failed, or a gather.
+ */
+const amy_result *amy_future_result(const amy_future *f);
+
+/*
+ * amy_future_error - the error message of a failed future.
+ *
+ * Server errors keep the server's text. Returns a string owned by f, valid
+ * until amy_future_free(f); NULL when f is NULL, pending or succeeded.
+ */
+const char *amy_future_error(const amy_future *f);
+
+/*
+ * amy_future_server_errno - the MySQL error number behind a failure, e.g.
+ * 1064 for a syntax error or 2013 for a lost connection; 0 if there is none
+ * (success, pending, NULL, or a failure of amysql's own such as a timeout).
+ */
+unsigned amy_future_server_errno(const amy_future *f);
+
+/*
+ * amy_future_sqlstate - the five-character SQLSTATE behind a failure, e.g.
+ * "42000"; "00000" on success or while pending; NULL when f is NULL. Owned
+ * by f.
+ */
+const char *amy_future_sqlstate(const amy_future *f);
+
+/*
+ * amy_future_free - release a future and its result.
+ *
+ * A pending future is cancelled first: a queued query is never sent, a sent
+ * one is left to finish on its connection and its result dropped; the
+ * future resolves AMY_ECANCELED and its callbacks run. Safe inside any
+ * callback, including f's own (the memory is released when the callbacks
+ * return). f may be NULL.
+ */
+void amy_future_free(amy_future *f);
+
+/* ------------------------------------------------------------------------ */
+/* Results                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A result is read-only and owned by its future. Every pointer below is valid
+ * until the future is freed. Out-of-range rows or columns give NULL (and
+ * *len = 0); a NULL result gives 0 / NULL.
+ */
+
+/* Number of rows (0 for statements without a result set, such as INSERT). */
+size_t amy_result_nrows(const amy_result *r);
+
+/* Number of columns (0 for statements without a result set). */
+size_t amy_result_ncols(const amy_result *r);
+
+/* Name (alias) of column col, NUL-terminated; NULL when out of range. */
+const char *amy_result_colname(const amy_result *r, size_t col);
+
+/*
+ * amy_result_value - the value at (row, col) in the text protocol's form.
+ *
+ * len: if not NULL, receives the length in bytes (0 for SQL NULL).
+ *
+ * Returns NULL for SQL NULL (and out of range); otherwise a pointer to len
+ * bytes followed by a NUL terminator. Values are binary-safe: embedded NUL
+ * bytes are kept, so use len for BLOBs. The empty string is a non-NULL
+ * pointer with len 0.
+ */
+const char *amy_result_value(const amy_result *r, size_t row, size_t col,
+                             size_t *len);
+
+/* Rows changed by an INSERT/UPDATE/DELETE; for a SELECT, the number of rows. */
+uint64_t amy_result_affected_rows(const amy_result *r);
+
+/* The AUTO_INCREMENT value the statement generated, 0 if none. */
+uint64_t amy_result_insert_id(const amy_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AMYSQL_H */

@@ -1,0 +1,38 @@
+/* DSN parsing: mysql://user:password@host:port/database?key=value&... */
+#ifndef AMY_DSN_H
+#define AMY_DSN_H
+
+#include <stddef.h>
+
+/* Parsed DSN. Strings are heap copies owned by the struct (NULL if absent). */
+typedef struct amy__dsn {
+    char *user;     /* percent-decoded; NULL if absent */
+    char *password; /* percent-decoded; NULL if absent */
+    char *host;     /* IPv6 without brackets; NULL if absent */
+    char *database; /* percent-decoded; NULL if absent */
+    char *socket;   /* ?socket=/path, percent-decoded; NULL if absent */
+    unsigned port;  /* 0 when absent (the connector's default, 3306) */
+    unsigned pool;  /* max connections */
+    unsigned pipeline;
+    size_t pipeline_bytes;
+    unsigned connect_timeout_ms;
+    unsigned query_timeout_ms;
+} amy__dsn;
+
+/* Defaults applied by amy__dsn_parse for absent keys. */
+#define AMY__DSN_DEFAULT_POOL 4u
+#define AMY__DSN_DEFAULT_PIPELINE 16u
+#define AMY__DSN_DEFAULT_PIPELINE_BYTES 65536u
+#define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+
+/*
+ * Parses s into *out (which need not be initialised). Returns 0, or -1 with
+ * a message in errbuf naming the problem (never the password) and *out left
+ * empty (nothing to clear).
+ */
+int amy__dsn_parse(const char *s, amy__dsn *out, char *errbuf, size_t errlen);
+
+/* Frees the strings of d and zeroes it. d may be NULL. */
+void amy__dsn_clear(amy__dsn *d);
+
+#endif
