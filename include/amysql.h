@@ -6,19 +6,17 @@
  *
  *     struct ev_loop *loop = EV_DEFAULT;
  *     char err[256];
- *     amy_pool *pool = amy_pool_new(loop, "mysql://u:p@127.0.0.1:3306/db?pool=8",
- *                                   err, sizeof err);
- *     amy_future *a = amy_query(pool, "SELECT 1");
- *     amy_future *b = amy_query(pool, "SELECT 2");
+ *     amy_pool *pool = amy_pool_new(loop,
+ * "mysql://u:p@127.0.0.1:3306/db?pool=8", err, sizeof err); amy_future *a =
+ * amy_query(pool, "SELECT 1"); amy_future *b = amy_query(pool, "SELECT 2");
  *     amy_future *both[] = {a, b};
  *     amy_future *g = amy_gather(both, 2);
- *     amy_future_wait(g);                  // runs the loop until a and b resolved
- *     const amy_result *r = amy_future_result(a);
- *     printf("%s\n", amy_result_value(r, 0, 0, NULL));
- *     amy_future_free(g);                  // the gather never owns its children
- *     amy_future_free(a);
- *     amy_future_free(b);
- *     amy_pool_free(pool);                 // pending futures resolve AMY_ECANCELED
+ *     amy_future_wait(g);                  // runs the loop until a and b
+ * resolved const amy_result *r = amy_future_result(a); printf("%s\n",
+ * amy_result_value(r, 0, 0, NULL)); amy_future_free(g);                  // the
+ * gather never owns its children amy_future_free(a); amy_future_free(b);
+ *     amy_pool_free(pool);                 // pending futures resolve
+ * AMY_ECANCELED
  *
  * A query is queued on the pool, sent on one of its connections (opened
  * lazily, up to `pool`), possibly pipelined behind other queries on the same
@@ -41,6 +39,13 @@ extern "C" {
 #endif
 
 struct ev_loop;
+
+/* Only the public API is exported from the shared library. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define AMY_EXPORT __attribute__((visibility("default")))
+#else
+#define AMY_EXPORT
+#endif
 
 #define AMY_VERSION_MAJOR 0
 #define AMY_VERSION_MINOR 1
@@ -87,7 +92,7 @@ typedef struct amy_result amy_result;
  * Returns a string with static storage (never NULL, never to be freed);
  * "unknown status" for values outside the list.
  */
-const char *amy_strerror(int status);
+AMY_EXPORT const char *amy_strerror(int status);
 
 /*
  * amy_status_name - the enum name of a status, e.g. "AMY_ETIMEDOUT".
@@ -95,7 +100,7 @@ const char *amy_strerror(int status);
  * Returns a string with static storage; "AMY_UNKNOWN" for values outside the
  * list.
  */
-const char *amy_status_name(int status);
+AMY_EXPORT const char *amy_status_name(int status);
 
 /* ------------------------------------------------------------------------ */
 /* Pool                                                                     */
@@ -134,8 +139,8 @@ const char *amy_status_name(int status);
  * that does not resolve is not an error here: every query on that pool then
  * fails with AMY_ECONNECT and the resolver's message.
  */
-amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
-                       size_t errlen);
+AMY_EXPORT amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn,
+                                  char *errbuf, size_t errlen);
 
 /*
  * amy_pool_free - close every connection and free the pool.
@@ -148,7 +153,7 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
  * pool: may be NULL (no-op). Must not be called from a callback of one of the
  *       pool's own futures.
  */
-void amy_pool_free(amy_pool *pool);
+AMY_EXPORT void amy_pool_free(amy_pool *pool);
 
 /* ------------------------------------------------------------------------ */
 /* Queries and futures                                                      */
@@ -176,13 +181,14 @@ void amy_pool_free(amy_pool *pool);
  *   AMY_ECLIENT    the client library failed in another way.
  *   AMY_ENOMEM     memory ran out while copying the result.
  */
-amy_future *amy_query(amy_pool *pool, const char *sql);
+AMY_EXPORT amy_future *amy_query(amy_pool *pool, const char *sql);
 
 /*
  * amy_query_len - like amy_query for a statement of len bytes that need not
  * be NUL-terminated and may contain NUL bytes (in string literals).
  */
-amy_future *amy_query_len(amy_pool *pool, const char *sql, size_t len);
+AMY_EXPORT amy_future *amy_query_len(amy_pool *pool, const char *sql,
+                                     size_t len);
 
 /*
  * amy_gather - a future that resolves once all n futures have resolved.
@@ -200,7 +206,7 @@ amy_future *amy_query_len(amy_pool *pool, const char *sql, size_t len);
  * error message then names how many failed and the first failure (lowest
  * index), and its server_errno/sqlstate are that child's. It has no result.
  */
-amy_future *amy_gather(amy_future *const *futures, size_t n);
+AMY_EXPORT amy_future *amy_gather(amy_future *const *futures, size_t n);
 
 /* Callback type: f is the future that resolved, arg is the caller's pointer. */
 typedef void (*amy_callback)(amy_future *f, void *arg);
@@ -216,7 +222,7 @@ typedef void (*amy_callback)(amy_future *f, void *arg);
  * Returns AMY_OK, AMY_EINVAL (f or cb is NULL) or AMY_ENOMEM; when it fails,
  * cb never runs.
  */
-int amy_future_then(amy_future *f, amy_callback cb, void *arg);
+AMY_EXPORT int amy_future_then(amy_future *f, amy_callback cb, void *arg);
 
 /*
  * amy_future_wait - run the future's loop until f resolves.
@@ -227,13 +233,13 @@ int amy_future_then(amy_future *f, amy_callback cb, void *arg);
  *
  * Returns f's final status (see amy_query), or AMY_EINVAL for NULL.
  */
-int amy_future_wait(amy_future *f);
+AMY_EXPORT int amy_future_wait(amy_future *f);
 
 /*
  * amy_future_status - AMY_PENDING, AMY_OK, or a negative AMY_E* status.
  * AMY_EINVAL for NULL.
  */
-int amy_future_status(const amy_future *f);
+AMY_EXPORT int amy_future_status(const amy_future *f);
 
 /*
  * amy_future_result - the result of a future that resolved with AMY_OK.
@@ -241,7 +247,7 @@ int amy_future_status(const amy_future *f);
  * Returns a result owned by f, valid until amy_future_free(f); NULL when f is
  * NULL, pending, failed, or a gather.
  */
-const amy_result *amy_future_result(const amy_future *f);
+AMY_EXPORT const amy_result *amy_future_result(const amy_future *f);
 
 /*
  * amy_future_error - the error message of a failed future.
@@ -249,21 +255,21 @@ const amy_result *amy_future_result(const amy_future *f);
  * Server errors keep the server's text. Returns a string owned by f, valid
  * until amy_future_free(f); NULL when f is NULL, pending or succeeded.
  */
-const char *amy_future_error(const amy_future *f);
+AMY_EXPORT const char *amy_future_error(const amy_future *f);
 
 /*
  * amy_future_server_errno - the MySQL error number behind a failure, e.g.
  * 1064 for a syntax error or 2013 for a lost connection; 0 if there is none
  * (success, pending, NULL, or a failure of amysql's own such as a timeout).
  */
-unsigned amy_future_server_errno(const amy_future *f);
+AMY_EXPORT unsigned amy_future_server_errno(const amy_future *f);
 
 /*
  * amy_future_sqlstate - the five-character SQLSTATE behind a failure, e.g.
  * "42000"; "00000" on success or while pending; NULL when f is NULL. Owned
  * by f.
  */
-const char *amy_future_sqlstate(const amy_future *f);
+AMY_EXPORT const char *amy_future_sqlstate(const amy_future *f);
 
 /*
  * amy_future_free - release a future and its result.
@@ -274,7 +280,7 @@ const char *amy_future_sqlstate(const amy_future *f);
  * callback, including f's own (the memory is released when the callbacks
  * return). f may be NULL.
  */
-void amy_future_free(amy_future *f);
+AMY_EXPORT void amy_future_free(amy_future *f);
 
 /* ------------------------------------------------------------------------ */
 /* Results                                                                  */
@@ -287,13 +293,13 @@ void amy_future_free(amy_future *f);
  */
 
 /* Number of rows (0 for statements without a result set, such as INSERT). */
-size_t amy_result_nrows(const amy_result *r);
+AMY_EXPORT size_t amy_result_nrows(const amy_result *r);
 
 /* Number of columns (0 for statements without a result set). */
-size_t amy_result_ncols(const amy_result *r);
+AMY_EXPORT size_t amy_result_ncols(const amy_result *r);
 
 /* Name (alias) of column col, NUL-terminated; NULL when out of range. */
-const char *amy_result_colname(const amy_result *r, size_t col);
+AMY_EXPORT const char *amy_result_colname(const amy_result *r, size_t col);
 
 /*
  * amy_result_value - the value at (row, col) in the text protocol's form.
@@ -305,14 +311,14 @@ const char *amy_result_colname(const amy_result *r, size_t col);
  * bytes are kept, so use len for BLOBs. The empty string is a non-NULL
  * pointer with len 0.
  */
-const char *amy_result_value(const amy_result *r, size_t row, size_t col,
-                             size_t *len);
+AMY_EXPORT const char *amy_result_value(const amy_result *r, size_t row,
+                                        size_t col, size_t *len);
 
 /* Rows changed by an INSERT/UPDATE/DELETE; for a SELECT, the number of rows. */
-uint64_t amy_result_affected_rows(const amy_result *r);
+AMY_EXPORT uint64_t amy_result_affected_rows(const amy_result *r);
 
 /* The AUTO_INCREMENT value the statement generated, 0 if none. */
-uint64_t amy_result_insert_id(const amy_result *r);
+AMY_EXPORT uint64_t amy_result_insert_id(const amy_result *r);
 
 #ifdef __cplusplus
 }

@@ -20,9 +20,9 @@ typedef struct amy__dsn {
 } amy__dsn;
 
 /* Defaults applied by amy__dsn_parse for absent keys. */
-#define AMY__DSN_DEFAULT_POOL 4u
-#define AMY__DSN_DEFAULT_PIPELINE 16u
-#define AMY__DSN_DEFAULT_PIPELINE_BYTES 65536u
+#define AMY__DSN_DEFAULT_POOL               4u
+#define AMY__DSN_DEFAULT_PIPELINE           16u
+#define AMY__DSN_DEFAULT_PIPELINE_BYTES     65536u
 #define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 
 /*

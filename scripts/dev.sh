@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Developer entry point for amysql.
+#
+#   scripts/dev.sh deps    install missing Debian packages (apt-get)
+#   scripts/dev.sh build   RelWithDebInfo build into build/
+#   scripts/dev.sh demo    build, start the test server, run build/examples/amy_demo
+#   scripts/dev.sh test    build normal + ASan/UBSan, start the test server, run both ctest suites
+#   scripts/dev.sh bench   build, start the test server, run bench/run.sh
+#
+# The test server (scripts/testdb.sh) is stopped on exit only if this script
+# started it; one already running is reused and left running.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO=$(pwd -P)
+TESTDB=$REPO/scripts/testdb.sh
+
+PACKAGES=(
+	build-essential cmake pkg-config
+	libmariadb-dev libev-dev libcmocka-dev
+	mariadb-server mariadb-client
+	gnuplot-nox valgrind
+)
+
+log() { printf 'dev: %s\n' "$*" >&2; }
+die() {
+	log "$*"
+	exit 1
+}
+banner() {
+	printf '\n==================== %s ====================\n' "$*" >&2
+}
+usage() {
+	cat >&2 <<EOF
+usage: $0 deps|build|demo|test|bench
+  deps   install missing packages: ${PACKAGES[*]}
+  build  cmake RelWithDebInfo build into build/
+  demo   build, start scripts/testdb.sh, run build/examples/amy_demo
+  test   build + ASan build, start scripts/testdb.sh, run ctest on both
+  bench  build, start scripts/testdb.sh, run bench/run.sh
+EOF
+	exit 2
+}
+
+ncpu() { nproc 2>/dev/null || echo 2; }
+
+pkg_installed() {
+	dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+cmd_deps() {
+	local p missing=() sudo=()
+	if ! command -v dpkg >/dev/null 2>&1; then
+		log "no dpkg (not Debian?); skipping package installation. Needed: ${PACKAGES[*]}"
+		return 0
+	fi
+	for p in "${PACKAGES[@]}"; do
+		pkg_installed "$p" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		log "all packages installed"
+		return 0
+	fi
+	banner "deps: installing ${missing[*]}"
+	if ((EUID != 0)); then
+		command -v sudo >/dev/null 2>&1 || die "missing packages (${missing[*]}) and not root, no sudo"
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" apt-get update
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+cmd_build() {
+	banner "build: build/ (RelWithDebInfo)"
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build -j"$(ncpu)"
+}
+
+cmd_build_asan() {
+	banner "build: build-asan/ (Debug, ASan+UBSan)"
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAMY_SANITIZE=ON -DAMY_BUILD_BENCH=OFF
+	cmake --build build-asan -j"$(ncpu)"
+}
+
+STARTED_DB=0
+stop_db_if_ours() {
+	if ((STARTED_DB)); then
+		STARTED_DB=0
+		banner "testdb: stop"
+		"$TESTDB" stop || true
+	fi
+}
+
+# Starts the test server unless one is running, then exports its env.
+start_db() {
+	banner "testdb: start"
+	if "$TESTDB" status >/dev/null 2>&1; then
+		log "reusing the running test server (left running afterwards)"
+	else
+		# Set before starting, so a half-started server is cleaned up too.
+		STARTED_DB=1
+		trap stop_db_if_ours EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+		"$TESTDB" start
+	fi
+	local env
+	env=$("$TESTDB" env)
+	eval "$env"
+	log "AMY_TEST_DSN=$AMY_TEST_DSN"
+	log "AMY_TEST_SOCKET_DSN=$AMY_TEST_SOCKET_DSN"
+}
+
+# run_ctest NAME DIR : runs ctest, appends a summary line to SUMMARY; returns ctest's status.
+SUMMARY=()
+run_ctest() {
+	local name=$1 dir=$2 logf=$2/ctest-dev.log rc=0 line total failed
+	banner "ctest[$name]: $dir"
+	ctest --test-dir "$dir" --output-on-failure 2>&1 | tee "$logf" || rc=$?
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$logf" | tail -n 1 || true)
+	if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+		failed=${BASH_REMATCH[1]}
+		total=${BASH_REMATCH[2]}
+		if ((failed == 0 && rc == 0)); then
+			SUMMARY+=("ctest[$name]: $total tests passed")
+		else
+			SUMMARY+=("ctest[$name]: $((total - failed)) of $total tests passed, $failed FAILED (exit $rc)")
+		fi
+	elif grep -q 'No tests were found' "$logf"; then
+		SUMMARY+=("ctest[$name]: 0 tests passed (no tests found)")
+	else
+		SUMMARY+=("ctest[$name]: FAILED (exit $rc, no ctest summary)")
+		((rc != 0)) || rc=1
+	fi
+	return "$rc"
+}
+
+cmd_test() {
+	local rc=0 s
+	cmd_deps
+	cmd_build
+	cmd_build_asan
+	start_db
+	run_ctest normal build || rc=1
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		run_ctest asan build-asan || rc=1
+	stop_db_if_ours
+	banner "summary"
+	for s in "${SUMMARY[@]}"; do printf '%s\n' "$s"; done
+	if ((rc != 0)); then
+		printf 'dev test: FAILED\n'
+		return 1
+	fi
+	printf 'dev test: OK\n'
+}
+
+cmd_demo() {
+	cmd_deps
+	cmd_build
+	[[ -x build/examples/amy_demo ]] || die "build/examples/amy_demo was not built"
+	start_db
+	banner "demo: build/examples/amy_demo"
+	build/examples/amy_demo "$AMY_TEST_DSN"
+}
+
+cmd_bench() {
+	cmd_deps
+	cmd_build
+	if [[ ! -f bench/run.sh ]]; then
+		log "no benchmarks yet (bench/run.sh does not exist)"
+		return 0
+	fi
+	start_db
+	banner "bench: bench/run.sh"
+	bash bench/run.sh
+}
+
+[[ $# -eq 1 ]] || usage
+case $1 in
+deps) cmd_deps ;;
+build) cmd_build ;;
+build-asan) cmd_build_asan ;; # internal
+demo) cmd_demo ;;
+test) cmd_test ;;
+bench) cmd_bench ;;
+*) usage ;;
+esac

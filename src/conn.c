@@ -1,0 +1,569 @@
+/*
+ * One connection: a MYSQL handle driven through the connector's
+ * non-blocking calls (_start / _cont) from libev watchers.
+ *
+ * States
+ *   CONNECTING  real_connect is in progress (op CONNECT).
+ *   READY       connected; runs one connector call at a time (below).
+ *   DEAD        closed: the connect failed or timed out, or the connection
+ *               broke (every in-flight future failed). The pool frees it.
+ *
+ *   CONNECTING --ok--> READY --client error (lost, ...)--> DEAD
+ *   CONNECTING --error or connect_timeout_ms--> DEAD
+ *
+ * In READY, each time a call finishes next_op() picks the next one:
+ *   SEND   send_query for the next future the pool lets us take. Sending is
+ *          preferred while the pipeline caps allow, so requests go out
+ *          back to back and their answers come back FIFO.
+ *   READ   read_query_result for the oldest in-flight query.
+ *   STORE  store_result when that answer carries a result set.
+ *   NEXT   next_result while the server says more results follow (extra
+ *          result sets are read and dropped so the stream stays in step).
+ *   none   idle: nothing in flight and nothing to take.
+ * Only one call is ever in progress: the connector does not refuse a second
+ * _start while one is suspended, it mixes their results.
+ *
+ * Futures that complete while the connection is being driven are settled
+ * into a done list and their callbacks run only when drive() has finished
+ * with the connection, so a callback always sees a consistent connection
+ * (it may start queries, wait on others, free futures).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "future.h"
+#include "pool.h"
+#include "result.h"
+
+#define NOTHING (-1) /* no connector call was started */
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Connection-level errors come from the client library: 2000-2999 are the
+ * classic CR_* codes, 5000-5999 Connector/C's own. */
+static int is_client_error(unsigned e)
+{
+    return (e >= 2000 && e < 3000) || (e >= 5000 && e < 6000);
+}
+
+static int is_lost_error(unsigned e)
+{
+    return e == 2006 || e == 2013 || e == 2055;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Connector calls                                                          */
+/* ------------------------------------------------------------------------ */
+
+static int cont(amy__conn *c, int ready)
+{
+    switch (c->op) {
+    case AMY__OP_CONNECT:
+        return mysql_real_connect_cont(&c->mret, c->mysql, ready);
+    case AMY__OP_SEND:
+        return mysql_send_query_cont(&c->iret, c->mysql, ready);
+    case AMY__OP_READ:
+        return mysql_read_query_result_cont(&c->bret, c->mysql, ready);
+    case AMY__OP_STORE:
+        return mysql_store_result_cont(&c->res, c->mysql, ready);
+    case AMY__OP_NEXT:
+        return mysql_next_result_cont(&c->iret, c->mysql, ready);
+    default:
+        return 0;
+    }
+}
+
+static int start_connect(amy__conn *c)
+{
+    amy_pool *p = c->pool;
+    c->op = AMY__OP_CONNECT;
+    return mysql_real_connect_start(&c->mret, c->mysql, p->host, p->dsn.user,
+                                    p->dsn.password, p->dsn.database,
+                                    p->dsn.port, p->dsn.socket, 0);
+}
+
+static int start_send(amy__conn *c, amy_future *f)
+{
+    amy__slot *s = &c->ring[(c->head + c->count) % c->cap];
+    s->f = f;
+    s->len = f->sql_len;
+    c->count++;
+    c->bytes += f->sql_len;
+    f->where = AMY__W_INFLIGHT;
+    f->slot = s;
+    /* The connector reads f->sql until the send completes, even if the
+     * user frees f meanwhile. */
+    amy__future_hold(f);
+    c->sending = f;
+    c->op = AMY__OP_SEND;
+    return mysql_send_query_start(&c->iret, c->mysql, f->sql,
+                                  (unsigned long)f->sql_len);
+}
+
+static int start_read(amy__conn *c)
+{
+    c->op = AMY__OP_READ;
+    return mysql_read_query_result_start(&c->bret, c->mysql);
+}
+
+static int start_store(amy__conn *c)
+{
+    c->op = AMY__OP_STORE;
+    c->res = NULL;
+    return mysql_store_result_start(&c->res, c->mysql);
+}
+
+static int start_next(amy__conn *c)
+{
+    c->op = AMY__OP_NEXT;
+    return mysql_next_result_start(&c->iret, c->mysql);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Watchers                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static void arm(amy__conn *c, int st)
+{
+    struct ev_loop *loop = c->pool->loop;
+    int fd = (int)mysql_get_socket(c->mysql);
+    int ev = ((st & MYSQL_WAIT_READ) ? EV_READ : 0) |
+             ((st & MYSQL_WAIT_WRITE) ? EV_WRITE : 0);
+    /* The socket may be new at any suspension (connect makes one per
+     * address): re-set the watcher whenever fd or interest changed. */
+    if (ev_is_active(&c->io) &&
+        (c->io.fd != fd || (c->io.events & (EV_READ | EV_WRITE)) != ev))
+        ev_io_stop(loop, &c->io);
+    if (ev && fd >= 0 && !ev_is_active(&c->io)) {
+        ev_io_set(&c->io, fd, ev);
+        ev_io_start(loop, &c->io);
+    }
+    if (st & MYSQL_WAIT_TIMEOUT) {
+        double s = mysql_get_timeout_value_ms(c->mysql) / 1000.0;
+        ev_timer_stop(loop, &c->wait_timer);
+        ev_timer_set(&c->wait_timer, s, 0.);
+        ev_timer_start(loop, &c->wait_timer);
+    } else if (ev_is_active(&c->wait_timer)) {
+        ev_timer_stop(loop, &c->wait_timer);
+    }
+}
+
+static void disarm(amy__conn *c)
+{
+    ev_io_stop(c->pool->loop, &c->io);
+    ev_timer_stop(c->pool->loop, &c->wait_timer);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Completion                                                               */
+/* ------------------------------------------------------------------------ */
+
+static amy_future *ring_pop(amy__conn *c)
+{
+    amy__slot *s = &c->ring[c->head];
+    amy_future *f = s->f;
+    c->head = (c->head + 1) % c->cap;
+    c->count--;
+    c->bytes -= s->len;
+    s->f = NULL;
+    if (f) {
+        f->where = AMY__W_NONE;
+        f->slot = NULL;
+    }
+    return f;
+}
+
+static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
+                         const char *sqlstate, const char *msg)
+{
+    amy__future_set_error(f, status, err, sqlstate, msg);
+    amy__donelist_settle(&c->done, f, NULL);
+}
+
+/* The oldest in-flight query has its answer: r, or the connector's error. */
+static void complete_head(amy__conn *c, amy_result *r, int failed)
+{
+    amy_future *f = ring_pop(c);
+    if (!f) {
+        amy__result_free(r);
+        return;
+    }
+    if (failed)
+        settle_error(c, f, AMY_ESERVER, mysql_errno(c->mysql),
+                     mysql_sqlstate(c->mysql), mysql_error(c->mysql));
+    else if (!r)
+        settle_error(c, f, AMY_ENOMEM, 0, NULL,
+                     "out of memory while copying the result");
+    else
+        amy__donelist_settle(&c->done, f, r);
+}
+
+/* Closes the socket under the connector and frees the handle. Shutting the
+ * socket down first makes every pending or final write (COM_QUIT) fail at
+ * once instead of blocking the loop. */
+static void close_handle(amy__conn *c)
+{
+    if (!c->mysql)
+        return;
+    disarm(c);
+    ev_timer_stop(c->pool->loop, &c->connect_timer);
+    int fd = (int)mysql_get_socket(c->mysql);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    /* A suspended call owns memory (a half-read result); resuming it with
+     * a timeout makes it fail and free what it holds. */
+    for (int i = 0; c->op != AMY__OP_NONE && i < 64; i++) {
+        if (cont(c, MYSQL_WAIT_TIMEOUT) == 0) {
+            if (c->op == AMY__OP_STORE && c->res)
+                mysql_free_result(c->res);
+            c->res = NULL;
+            c->op = AMY__OP_NONE;
+        }
+    }
+    c->op = AMY__OP_NONE;
+    if (c->sending) {
+        amy__future_release(c->sending);
+        c->sending = NULL;
+    }
+    mysql_close(c->mysql);
+    c->mysql = NULL;
+}
+
+/* Every query still in flight fails with status; the handle is closed. */
+static void fail_all(amy__conn *c, int status, unsigned err,
+                     const char *sqlstate, const char *msg)
+{
+    close_handle(c);
+    while (c->count) {
+        amy_future *f = ring_pop(c);
+        if (f)
+            settle_error(c, f, status, err, sqlstate, msg);
+    }
+    c->state = AMY__C_DEAD;
+}
+
+/* A client-side error on a READY connection: it cannot be trusted for
+ * anything else, so every query sent on it fails and it is closed. */
+static void conn_break(amy__conn *c)
+{
+    unsigned err = mysql_errno(c->mysql);
+    char msg[MYSQL_ERRMSG_SIZE + 64];
+    char sqlstate[6];
+    snprintf(msg, sizeof msg, "%s", mysql_error(c->mysql));
+    snprintf(sqlstate, sizeof sqlstate, "%s", mysql_sqlstate(c->mysql));
+    if (!err) {
+        err = 2013;
+        snprintf(msg, sizeof msg, "Lost connection to server");
+        snprintf(sqlstate, sizeof sqlstate, "HY000");
+    }
+    fail_all(c, is_lost_error(err) ? AMY_ECONNLOST : AMY_ECLIENT, err, sqlstate,
+             msg);
+}
+
+static void connect_failed(amy__conn *c, const char *msg)
+{
+    c->err_no = mysql_errno(c->mysql);
+    snprintf(c->err_sqlstate, sizeof c->err_sqlstate, "%s",
+             mysql_sqlstate(c->mysql));
+    snprintf(c->err_msg, sizeof c->err_msg, "%s",
+             msg ? msg : mysql_error(c->mysql));
+    c->connect_failed = 1;
+    fail_all(c, AMY_ECONNECT, c->err_no, c->err_sqlstate, c->err_msg);
+}
+
+/* After a result set: drain any further ones the server announced. */
+static int after_result(amy__conn *c)
+{
+    if (mysql_more_results(c->mysql)) {
+        c->discarding = 1;
+        return start_next(c);
+    }
+    c->discarding = 0;
+    return NOTHING;
+}
+
+/*
+ * The current call completed: act on its outcome. Returns the status of a
+ * follow-up call it started (STORE after READ, ...), or NOTHING.
+ */
+static int finish(amy__conn *c)
+{
+    int op = c->op;
+    c->op = AMY__OP_NONE;
+    switch (op) {
+    case AMY__OP_CONNECT:
+        ev_timer_stop(c->pool->loop, &c->connect_timer);
+        if (!c->mret) {
+            connect_failed(c, NULL);
+            return NOTHING;
+        }
+        c->state = AMY__C_READY;
+        amy__pool_on_ready(c->pool, c);
+        return NOTHING;
+
+    case AMY__OP_SEND: {
+        amy_future *f = c->sending;
+        c->sending = NULL;
+        amy__future_release(f);
+        if (c->iret != 0)
+            conn_break(c);
+        return NOTHING;
+    }
+
+    case AMY__OP_READ:
+        if (c->bret) {
+            if (is_client_error(mysql_errno(c->mysql)))
+                conn_break(c);
+            else
+                complete_head(c, NULL, 1);
+            return NOTHING;
+        }
+        if (mysql_field_count(c->mysql) > 0)
+            return start_store(c);
+        complete_head(c,
+                      amy__result_ok(mysql_affected_rows(c->mysql),
+                                     mysql_insert_id(c->mysql)),
+                      0);
+        return after_result(c);
+
+    case AMY__OP_STORE: {
+        MYSQL_RES *res = c->res;
+        c->res = NULL;
+        if (!res) {
+            unsigned err = mysql_errno(c->mysql);
+            if (is_client_error(err)) {
+                conn_break(c);
+                return NOTHING;
+            }
+            if (!c->discarding)
+                complete_head(c, NULL, 1);
+            return err ? NOTHING : after_result(c);
+        }
+        if (!c->discarding)
+            complete_head(c,
+                          amy__result_from_res(res,
+                                               mysql_affected_rows(c->mysql),
+                                               mysql_insert_id(c->mysql)),
+                          0);
+        mysql_free_result(res); /* stored: no I/O */
+        return after_result(c);
+    }
+
+    case AMY__OP_NEXT:
+        if (c->iret == 0)
+            return mysql_field_count(c->mysql) > 0 ? start_store(c)
+                                                   : after_result(c);
+        c->discarding = 0;
+        if (c->iret > 0 && is_client_error(mysql_errno(c->mysql)))
+            conn_break(c);
+        /* A server error in a later statement of the same query is dropped:
+         * the query's future already has its first result. */
+        return NOTHING;
+    }
+    return NOTHING;
+}
+
+static int next_op(amy__conn *c)
+{
+    amy__pool_set_idle(c->pool, c, 0);
+    amy_future *f = amy__pool_take(c->pool, c);
+    if (f)
+        return start_send(c, f);
+    if (c->count > 0)
+        return start_read(c);
+    return NOTHING;
+}
+
+/*
+ * Runs the connection forward from status st (a wait mask, 0 when the
+ * current call just completed, NOTHING when no call is in progress) until it
+ * must wait for the socket, goes idle, or dies; then runs the callbacks of
+ * what completed. c may be freed when this returns.
+ */
+static void drive(amy__conn *c, int st)
+{
+    c->pumping = 1;
+    for (;;) {
+        if (st > 0) {
+            arm(c, st);
+            break;
+        }
+        if (st == 0) {
+            st = finish(c);
+            if (c->state == AMY__C_DEAD)
+                break;
+            if (st != NOTHING)
+                continue;
+        }
+        st = next_op(c);
+        if (st == NOTHING) {
+            disarm(c);
+            amy__pool_set_idle(c->pool, c, 1);
+            break;
+        }
+    }
+    c->pumping = 0;
+    amy__donelist done = c->done;
+    c->done.head = c->done.tail = NULL;
+    if (c->state == AMY__C_DEAD)
+        amy__pool_on_dead(c->pool, c); /* frees c */
+    amy__donelist_notify(done);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    amy__conn *c = w->data;
+    if (c->completed) {
+        /* A call that completed inside amy__conn_new, reported here. */
+        c->completed = 0;
+        drive(c, 0);
+        return;
+    }
+    int ready = 0;
+    if (revents & EV_READ)
+        ready |= MYSQL_WAIT_READ;
+    if (revents & EV_WRITE)
+        ready |= MYSQL_WAIT_WRITE;
+    if (!ready || c->op == AMY__OP_NONE)
+        return;
+    drive(c, cont(c, ready));
+}
+
+static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy__conn *c = w->data;
+    if (c->op != AMY__OP_NONE)
+        drive(c, cont(c, MYSQL_WAIT_TIMEOUT));
+}
+
+static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy__conn *c = w->data;
+    if (c->state != AMY__C_CONNECTING)
+        return;
+    char msg[160];
+    snprintf(msg, sizeof msg, "connect to %s timed out after %u ms",
+             c->pool->endpoint, c->pool->dsn.connect_timeout_ms);
+    c->pumping = 1;
+    close_handle(c);
+    c->err_no = 0;
+    snprintf(c->err_sqlstate, sizeof c->err_sqlstate, "HY000");
+    snprintf(c->err_msg, sizeof c->err_msg, "%s", msg);
+    c->connect_failed = 1;
+    c->state = AMY__C_DEAD;
+    c->pumping = 0;
+    amy__pool_on_dead(c->pool, c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                               */
+/* ------------------------------------------------------------------------ */
+
+amy__conn *amy__conn_new(amy_pool *pool)
+{
+    amy__conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->pool = pool;
+    c->cap = pool->dsn.pipeline;
+    c->ring = calloc(c->cap, sizeof *c->ring);
+    c->mysql = mysql_init(NULL);
+    if (!c->ring || !c->mysql) {
+        if (c->mysql)
+            mysql_close(c->mysql);
+        free(c->ring);
+        free(c);
+        return NULL;
+    }
+    /* Non-blocking mode must be set before any _start (default stack). */
+    mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
+    mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    unsigned tcp = MYSQL_PROTOCOL_TCP;
+    if (!pool->dsn.socket && strcmp(pool->host, "localhost") != 0)
+        mysql_options(c->mysql, MYSQL_OPT_PROTOCOL, &tcp);
+    my_bool no = 0;
+    /* Reconnecting would run a blocking connect (and DNS) inside a query. */
+    mysql_options(c->mysql, MYSQL_OPT_RECONNECT, &no);
+    unsigned no_infile = 0; /* LOAD DATA LOCAL reads files synchronously */
+    mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no_infile);
+
+    ev_init(&c->io, io_cb);
+    c->io.data = c;
+    ev_init(&c->wait_timer, wait_timer_cb);
+    c->wait_timer.data = c;
+    ev_init(&c->connect_timer, connect_timer_cb);
+    c->connect_timer.data = c;
+    c->state = AMY__C_CONNECTING;
+
+    if (pool->dsn.connect_timeout_ms) {
+        ev_timer_set(&c->connect_timer, pool->dsn.connect_timeout_ms / 1000.0,
+                     0.);
+        ev_timer_start(pool->loop, &c->connect_timer);
+    }
+    c->pumping = 1;
+    int st = start_connect(c);
+    c->pumping = 0;
+    if (st != 0) {
+        arm(c, st);
+    } else {
+        /* Completed (failed) already: report it from the loop, never from
+         * inside the caller's amy_query. */
+        c->completed = 1;
+        ev_feed_event(pool->loop, &c->io, EV_CUSTOM);
+    }
+    return c;
+}
+
+void amy__conn_kick(amy__conn *c)
+{
+    if (!c->pumping && c->state == AMY__C_READY && c->op == AMY__OP_NONE &&
+        !c->completed)
+        drive(c, NOTHING);
+}
+
+void amy__conn_free(amy__conn *c)
+{
+    struct ev_loop *loop = c->pool->loop;
+    ev_io_stop(loop, &c->io);
+    ev_timer_stop(loop, &c->wait_timer);
+    ev_timer_stop(loop, &c->connect_timer);
+    free(c->ring);
+    free(c);
+}
+
+void amy__conn_destroy(amy__conn *c, int status)
+{
+    struct ev_loop *loop = c->pool->loop;
+    /* ev_io_stop also drops an event fed but not yet delivered. */
+    ev_io_stop(loop, &c->io);
+    ev_timer_stop(loop, &c->wait_timer);
+    ev_timer_stop(loop, &c->connect_timer);
+    if (c->mysql && c->state == AMY__C_READY && c->op == AMY__OP_NONE) {
+        /* Say goodbye (COM_QUIT) if it fits in the socket buffer now. */
+        int st = mysql_close_start(c->mysql);
+        if (st == 0)
+            c->mysql = NULL;
+        else
+            c->op = AMY__OP_CLOSE;
+    }
+    if (c->op == AMY__OP_CLOSE) {
+        int fd = (int)mysql_get_socket(c->mysql);
+        if (fd >= 0)
+            shutdown(fd, SHUT_RDWR);
+        for (int i = 0; i < 64; i++)
+            if (mysql_close_cont(c->mysql, MYSQL_WAIT_TIMEOUT) == 0)
+                break;
+        c->mysql = NULL; /* freed by close_cont, or abandoned after 64 */
+        c->op = AMY__OP_NONE;
+    }
+    fail_all(c, status, 0, NULL, NULL);
+    amy__donelist done = c->done;
+    free(c->ring);
+    free(c);
+    amy__donelist_notify(done);
+}

@@ -1,0 +1,92 @@
+/* One connection: a MYSQL handle driven through the non-blocking API. */
+#ifndef AMY_CONN_H
+#define AMY_CONN_H
+
+#include <ev.h>
+#include <mysql.h>
+#include <stddef.h>
+
+#include "amysql.h"
+#include "future.h"
+
+/* A query sent on a connection and not yet answered, oldest first. */
+typedef struct amy__slot {
+    amy_future *f; /* NULL once the future left (freed, timed out) */
+    size_t len;    /* its SQL length, counted against pipeline_bytes */
+} amy__slot;
+
+/* See the state machine at the top of conn.c. */
+enum amy__cstate {
+    AMY__C_CONNECTING,
+    AMY__C_READY,
+    AMY__C_CLOSING,
+    AMY__C_DEAD
+};
+
+enum amy__cop {
+    AMY__OP_NONE,
+    AMY__OP_CONNECT,
+    AMY__OP_SEND,
+    AMY__OP_READ,
+    AMY__OP_STORE,
+    AMY__OP_NEXT,
+    AMY__OP_CLOSE /* only inside amy__conn_destroy */
+};
+
+typedef struct amy__conn {
+    amy_pool *pool;
+    MYSQL *mysql; /* NULL once closed */
+    unsigned char state, op;
+    unsigned char pumping;    /* inside conn_pump: the pool must not kick */
+    unsigned char discarding; /* reading extra result sets of the head */
+    unsigned char completed;  /* a call completed inside amy__conn_new */
+    unsigned char connect_failed;
+    ev_io io;
+    ev_timer wait_timer;    /* the connector's MYSQL_WAIT_TIMEOUT */
+    ev_timer connect_timer; /* our connect_timeout_ms deadline */
+
+    /* In-flight ring, oldest at head. */
+    amy__slot *ring;
+    unsigned cap, head, count;
+    size_t bytes;
+    amy_future *sending; /* future whose SQL the connector is sending */
+
+    /* Outputs of the current connector call. */
+    int iret;
+    my_bool bret;
+    MYSQL *mret;
+    MYSQL_RES *res;
+
+    amy__donelist done; /* settled while driving; notified after */
+
+    /* Why the connect failed, for the futures the pool fails with it. */
+    unsigned err_no;
+    char err_sqlstate[6];
+    char err_msg[MYSQL_ERRMSG_SIZE + 160];
+
+    struct amy__conn *next, *prev; /* pool's list of connections */
+    struct amy__conn *idle_next, *idle_prev;
+    unsigned char in_idle;
+} amy__conn;
+
+/*
+ * Creates a connection and starts connecting. Returns NULL on ENOMEM. The
+ * pool hears back through amy__pool_on_ready / _on_connect_failed /
+ * _on_dead; none of them is called before this returns.
+ */
+amy__conn *amy__conn_new(amy_pool *pool);
+
+/* Asks an idle READY connection to look at the pool's queue. */
+void amy__conn_kick(amy__conn *c);
+
+/* Frees a DEAD connection (the pool has unlinked it). */
+void amy__conn_free(amy__conn *c);
+
+/*
+ * Tears the connection down at once, without running the loop: in-flight
+ * futures fail with status (AMY_ECANCELED at pool free), the MYSQL handle is
+ * closed, and c is freed. The pool has already unlinked c.
+ */
+void amy__conn_destroy(amy__conn *c, int status);
+
+#endif

@@ -1,0 +1,381 @@
+/*
+ * Futures.
+ *
+ * A future is PENDING until resolved exactly once, to AMY_OK or an error.
+ * Resolution unlinks each callback node before calling it, so a callback may
+ * free any future (including its own, or a gather whose nodes sit in this
+ * future's list) without breaking the walk.
+ *
+ * Freeing is deferred while the future is "busy": while its callbacks run,
+ * while amy_future_wait runs the loop for it, and while the connector is
+ * still sending its SQL. amy_future_free only marks it; the last release
+ * frees it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "future.h"
+#include "pool.h"
+#include "result.h"
+
+typedef struct amy__gather amy__gather;
+
+/* Gather's node on one child: where in the batch that child stands. */
+typedef struct amy__gnode {
+    amy__cbnode node;
+    amy__gather *g;
+    size_t index;
+} amy__gnode;
+
+struct amy__gather {
+    amy_future base;
+    size_t n, remaining, nfailed;
+    size_t first;     /* index of the first failed child, n if none */
+    int first_status; /* that child's status, errno, sqlstate and text */
+    unsigned first_errno;
+    char first_sqlstate[6];
+    char *first_error;
+    amy__gnode nodes[];
+};
+
+static void destroy(amy_future *f);
+
+static void list_append(amy_future *f, amy__cbnode *n)
+{
+    n->owner = f;
+    n->next = NULL;
+    n->prev = f->cb_tail;
+    if (f->cb_tail)
+        f->cb_tail->next = n;
+    else
+        f->cb_head = n;
+    f->cb_tail = n;
+}
+
+static void list_unlink(amy__cbnode *n)
+{
+    amy_future *f = n->owner;
+    if (!f)
+        return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        f->cb_head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        f->cb_tail = n->prev;
+    n->next = n->prev = NULL;
+    n->owner = NULL;
+}
+
+static void init_common(amy_future *f, int kind, struct ev_loop *loop)
+{
+    f->status = AMY_PENDING;
+    f->kind = (unsigned char)kind;
+    f->loop = loop;
+    memcpy(f->sqlstate, "00000", 6);
+}
+
+amy_future *amy__future_new_query(amy_pool *pool, struct ev_loop *loop,
+                                  const char *sql, size_t len)
+{
+    /* One allocation per query: the future and its SQL text. */
+    amy_future *f = malloc(sizeof *f + len + 1);
+    if (!f)
+        return NULL;
+    memset(f, 0, sizeof *f);
+    init_common(f, AMY__F_QUERY, loop);
+    f->pool = pool;
+    f->sql = (char *)(f + 1);
+    f->sql_len = len;
+    if (len)
+        memcpy(f->sql, sql, len);
+    f->sql[len] = '\0';
+    return f;
+}
+
+void amy__future_set_error(amy_future *f, int status, unsigned server_errno,
+                           const char *sqlstate, const char *msg)
+{
+    f->status = status;
+    f->server_errno = server_errno;
+    if (sqlstate && strlen(sqlstate) == 5)
+        memcpy(f->sqlstate, sqlstate, 6);
+    else
+        memcpy(f->sqlstate, "HY000", 6);
+    free(f->error);
+    /* On ENOMEM the generic text stands in for the message. */
+    f->error = strdup(msg ? msg : amy_strerror(status));
+}
+
+void amy__future_hold(amy_future *f)
+{
+    f->busy++;
+}
+
+void amy__future_release(amy_future *f)
+{
+    if (--f->busy == 0 && f->free_pending)
+        destroy(f);
+}
+
+void amy__future_settle(amy_future *f, amy_result *r)
+{
+    if (f->status == AMY_PENDING) {
+        f->status = AMY_OK;
+        f->result = r;
+    } else {
+        amy__result_free(r);
+    }
+    if (f->kind == AMY__F_QUERY && ev_is_active(&f->deadline))
+        ev_timer_stop(f->loop, &f->deadline);
+}
+
+void amy__future_resolve(amy_future *f, amy_result *r)
+{
+    amy__future_settle(f, r);
+    amy__future_notify(f);
+}
+
+void amy__donelist_settle(amy__donelist *l, amy_future *f, amy_result *r)
+{
+    amy__future_settle(f, r);
+    amy__future_hold(f);
+    f->qnext = NULL;
+    if (l->tail)
+        l->tail->qnext = f;
+    else
+        l->head = f;
+    l->tail = f;
+}
+
+void amy__donelist_notify(amy__donelist l)
+{
+    amy_future *f = l.head;
+    while (f) {
+        amy_future *next = f->qnext;
+        amy__future_notify(f);
+        amy__future_release(f);
+        f = next;
+    }
+}
+
+void amy__future_notify(amy_future *f)
+{
+    f->busy++;
+    amy__cbnode *n;
+    while ((n = f->cb_head)) {
+        /* Read everything from n before the call: the call may free it. */
+        unsigned char heap = n->heap;
+        amy_callback cb = n->cb;
+        void *arg = n->arg;
+        list_unlink(n);
+        cb(f, arg);
+        if (heap)
+            free(n);
+    }
+    amy__future_release(f);
+}
+
+void amy__future_fail(amy_future *f, int status, unsigned server_errno,
+                      const char *sqlstate, const char *msg)
+{
+    amy__future_set_error(f, status, server_errno, sqlstate, msg);
+    amy__future_resolve(f, NULL);
+}
+
+int amy_future_then(amy_future *f, amy_callback cb, void *arg)
+{
+    if (!f || !cb || f->free_pending)
+        return AMY_EINVAL;
+    if (f->status != AMY_PENDING) {
+        amy__future_hold(f);
+        cb(f, arg);
+        amy__future_release(f);
+        return AMY_OK;
+    }
+    amy__cbnode *n = &f->cb0;
+    if (n->cb) {
+        n = calloc(1, sizeof *n);
+        if (!n)
+            return AMY_ENOMEM;
+        n->heap = 1;
+    }
+    n->cb = cb;
+    n->arg = arg;
+    list_append(f, n);
+    return AMY_OK;
+}
+
+int amy_future_wait(amy_future *f)
+{
+    if (!f)
+        return AMY_EINVAL;
+    amy__future_hold(f);
+    while (f->status == AMY_PENDING) {
+        /* A pending future always has a watcher behind it; if the loop has
+         * none left, waiting longer would hang, so fail it instead. */
+        if (!ev_run(f->loop, EVRUN_ONCE) && f->status == AMY_PENDING)
+            amy__future_fail(f, AMY_ECLIENT, 0, NULL,
+                             "the loop has no active watchers: "
+                             "the future cannot resolve");
+    }
+    int st = f->status;
+    amy__future_release(f);
+    return st;
+}
+
+int amy_future_status(const amy_future *f)
+{
+    return f ? f->status : AMY_EINVAL;
+}
+
+const amy_result *amy_future_result(const amy_future *f)
+{
+    return f && f->status == AMY_OK ? f->result : NULL;
+}
+
+const char *amy_future_error(const amy_future *f)
+{
+    if (!f || f->status == AMY_OK || f->status == AMY_PENDING)
+        return NULL;
+    return f->error ? f->error : amy_strerror(f->status);
+}
+
+unsigned amy_future_server_errno(const amy_future *f)
+{
+    return f && f->status < 0 ? f->server_errno : 0;
+}
+
+const char *amy_future_sqlstate(const amy_future *f)
+{
+    if (!f)
+        return NULL;
+    return f->status < 0 ? f->sqlstate : "00000";
+}
+
+static void cancel(amy_future *f)
+{
+    if (f->kind == AMY__F_QUERY) {
+        amy__pool_detach(f);
+    } else {
+        amy__gather *g = (amy__gather *)f;
+        for (size_t i = 0; i < g->n; i++)
+            list_unlink(&g->nodes[i].node);
+    }
+    amy__future_fail(f, AMY_ECANCELED, 0, NULL, NULL);
+}
+
+void amy_future_free(amy_future *f)
+{
+    if (!f || f->free_pending)
+        return;
+    f->free_pending = 1;
+    if (f->status == AMY_PENDING) {
+        cancel(f); /* frees f at the end of its callbacks */
+        return;
+    }
+    if (f->busy == 0)
+        destroy(f);
+}
+
+static void destroy(amy_future *f)
+{
+    if (f->kind == AMY__F_GATHER) {
+        amy__gather *g = (amy__gather *)f;
+        for (size_t i = 0; i < g->n; i++)
+            list_unlink(&g->nodes[i].node);
+        free(g->first_error);
+    }
+    /* Callbacks still registered never run once the future is gone. */
+    while (f->cb_head) {
+        amy__cbnode *n = f->cb_head;
+        list_unlink(n);
+        if (n->heap)
+            free(n);
+    }
+    amy__result_free(f->result);
+    free(f->error);
+    free(f);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Gather                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static void gather_finish(amy__gather *g)
+{
+    if (g->nfailed == 0) {
+        amy__future_resolve(&g->base, NULL);
+        return;
+    }
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "%zu of %zu gathered futures failed; first #%zu: %s", g->nfailed,
+             g->n, g->first,
+             g->first_error ? g->first_error : amy_strerror(g->first_status));
+    amy__future_fail(&g->base, AMY_EGATHER, g->first_errno, g->first_sqlstate,
+                     msg);
+}
+
+/* Records child i's outcome; returns 1 when it was the last one. */
+static int gather_count(amy__gather *g, amy_future *child, size_t i)
+{
+    if (child->status != AMY_OK) {
+        g->nfailed++;
+        if (i < g->first) {
+            g->first = i;
+            g->first_status = child->status;
+            g->first_errno = child->server_errno;
+            memcpy(g->first_sqlstate, child->sqlstate, 6);
+            free(g->first_error);
+            g->first_error = child->error ? strdup(child->error) : NULL;
+        }
+    }
+    return --g->remaining == 0;
+}
+
+static void gather_on_child(amy_future *child, void *arg)
+{
+    amy__gnode *gn = arg;
+    amy__gather *g = gn->g;
+    if (gather_count(g, child, gn->index))
+        gather_finish(g);
+}
+
+amy_future *amy_gather(amy_future *const *futures, size_t n)
+{
+    if (n && !futures)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!futures[i] || futures[i]->free_pending)
+            return NULL;
+    if (n > (SIZE_MAX - sizeof(amy__gather)) / sizeof(amy__gnode))
+        return NULL;
+    amy__gather *g = calloc(1, sizeof *g + n * sizeof(amy__gnode));
+    if (!g)
+        return NULL;
+    init_common(&g->base, AMY__F_GATHER, NULL);
+    g->n = n;
+    g->remaining = n;
+    g->first = n;
+    for (size_t i = 0; i < n; i++) {
+        amy_future *c = futures[i];
+        if (!g->base.loop)
+            g->base.loop = c->loop;
+        amy__gnode *gn = &g->nodes[i];
+        gn->g = g;
+        gn->index = i;
+        gn->node.cb = gather_on_child;
+        gn->node.arg = gn;
+        if (c->status == AMY_PENDING)
+            list_append(c, &gn->node);
+        else
+            gather_count(g, c, i);
+    }
+    if (g->remaining == 0)
+        gather_finish(g); /* no callbacks yet: this only sets the status */
+    return &g->base;
+}
