@@ -21,6 +21,8 @@
 #include "future.h"
 #include "pool.h"
 
+static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
+
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static int library_rc;
 
@@ -101,6 +103,8 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         return NULL;
     }
     p->loop = loop;
+    ev_prepare_init(&p->kick_watcher, kick_cb);
+    p->kick_watcher.data = p;
     if (amy__dsn_parse(dsn, &p->dsn, errbuf, errlen) != 0) {
         free(p);
         return NULL;
@@ -244,6 +248,25 @@ static void unlink_conn(amy_pool *p, amy__conn *c)
         p->nconnecting--;
 }
 
+static void kick(amy_pool *p);
+
+static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    amy_pool *p = w->data;
+    ev_prepare_stop(loop, w);
+    kick(p);
+}
+
+/* Work is handed out just before the loop next polls, not at each
+ * amy_query: a burst of queries submitted together then goes out together,
+ * filling the pipelines, instead of the first one being sent alone while
+ * the rest wait behind its answer. */
+static void schedule_kick(amy_pool *p)
+{
+    if (!ev_is_active(&p->kick_watcher))
+        ev_prepare_start(p->loop, &p->kick_watcher);
+}
+
 static void kick(amy_pool *p)
 {
     if (p->kicking) {
@@ -295,8 +318,13 @@ void amy__pool_on_dead(amy_pool *p, amy__conn *c)
         fail_queue(p, AMY_ECONNECT, err, sqlstate, msg);
         return;
     }
+    int was_ready = !c->connect_failed;
     amy__conn_free(c);
-    kick(p); /* a replacement, if work waits */
+    /* A broken connection is replaced if work waits. A failed connect is
+     * not retried at once: the other attempts in progress may still
+     * succeed, and when the last fails the queue fails with it. */
+    if (was_ready)
+        schedule_kick(p);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -341,7 +369,7 @@ amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
         ev_timer_start(p->loop, &f->deadline);
     }
     enqueue(p, f);
-    kick(p);
+    schedule_kick(p);
     return f;
 }
 
@@ -355,6 +383,7 @@ void amy_pool_free(amy_pool *p)
     if (!p)
         return;
     p->freeing = 1;
+    ev_prepare_stop(p->loop, &p->kick_watcher);
     while (p->conns) {
         amy__conn *c = p->conns;
         unlink_conn(p, c);

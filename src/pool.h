@@ -2,6 +2,8 @@
 #ifndef AMY_POOL_H
 #define AMY_POOL_H
 
+#include <ev.h>
+
 #include "amysql.h"
 #include "conn.h"
 #include "dsn.h"
@@ -20,6 +22,7 @@ struct amy_pool {
     amy_future *qhead, *qtail; /* futures not yet sent, FIFO */
     size_t qlen;
 
+    ev_prepare kick_watcher; /* hands out queued work before the next poll */
     unsigned char kicking, rekick, freeing;
 };
 

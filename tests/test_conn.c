@@ -1,1 +1,266 @@
-int main(void){return 0;}
+/*
+ * Integration tests for src/conn.c: connecting (TCP, Unix socket, refused,
+ * wrong password, silent server), lost connections, and what reaches the
+ * futures of a connection that breaks.
+ */
+#include "itest.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct ev_loop *loop;
+
+static int setup(void **state)
+{
+    loop = ev_loop_new(EVFLAG_AUTO);
+    return loop ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The port of the test server, from AMY_TEST_DSN. */
+static unsigned test_port(void)
+{
+    const char *dsn = itest_dsn("AMY_TEST_DSN");
+    const char *at = strrchr(dsn, '@');
+    const char *colon = at ? strchr(at, ':') : NULL;
+    assert_non_null(colon);
+    return (unsigned)atoi(colon + 1);
+}
+
+static void expect_select_works(amy_pool *p)
+{
+    amy_future *f = amy_query(p, "SELECT CONCAT('o', 'k')");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(itest_value(f), "ok");
+    amy_future_free(f);
+}
+
+static void test_unix_socket(void **state)
+{
+    amy_pool *p = itest_pool_from(loop, "AMY_TEST_SOCKET_DSN", NULL);
+    expect_select_works(p);
+    amy_pool_free(p);
+}
+
+static void test_percent_decoded_credentials(void **state)
+{
+    /* user amy_special, password "p@ss:w/rd%?&" written percent-encoded */
+    amy_pool *p = itest_pool_from(loop, "AMY_TEST_SPECIAL_DSN", NULL);
+    amy_future *f = amy_query(p, "SELECT CURRENT_USER()");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_non_null(strstr(itest_value(f), "amy_special"));
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+static void test_wrong_password(void **state)
+{
+    char dsn[256], err[256];
+    snprintf(dsn, sizeof dsn,
+             "mysql://amy:Wr0ngSecret@127.0.0.1:%u/amysql_test?pool=3",
+             test_port());
+    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
+    assert_non_null(p);
+    amy_future *fs[5];
+    for (int i = 0; i < 5; i++)
+        fs[i] = amy_query(p, "SELECT 1");
+    double t0 = now();
+    amy_future *g = amy_gather(fs, 5);
+    assert_int_equal(amy_future_wait(g), AMY_EGATHER);
+    assert_true(now() - t0 < 5.0); /* a hang guard, not a speed check */
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(amy_future_status(fs[i]), AMY_ECONNECT);
+        assert_int_equal(amy_future_server_errno(fs[i]), 1045);
+        assert_string_equal(amy_future_sqlstate(fs[i]), "28000");
+        assert_non_null(strstr(amy_future_error(fs[i]), "Access denied"));
+        assert_null(strstr(amy_future_error(fs[i]), "Wr0ngSecret"));
+        amy_future_free(fs[i]);
+    }
+    assert_null(strstr(amy_future_error(g), "Wr0ngSecret"));
+    amy_future_free(g);
+    /* The pool stays usable: a later query tries again (and fails again). */
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+/* A port of our own with nothing listening on it. */
+static unsigned closed_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+static void test_refused_port(void **state)
+{
+    char dsn[256], err[256];
+    snprintf(dsn, sizeof dsn, "mysql://amy:amy_pw@127.0.0.1:%u/amysql_test",
+             closed_port());
+    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
+    assert_non_null(p);
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
+    assert_int_equal(amy_future_server_errno(f), 2002);
+    assert_non_null(strstr(amy_future_error(f), "could not connect"));
+    assert_null(strstr(amy_future_error(f), "amy_pw"));
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+/* A server that accepts the TCP connection and never says a word: the
+ * connect deadline fails the queries instead of hanging. */
+static void test_silent_server_connect_timeout(void **state)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s, 16), 0);
+    socklen_t len = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &len);
+    char dsn[256], err[256];
+    snprintf(dsn, sizeof dsn,
+             "mysql://amy:amy_pw@127.0.0.1:%u/db?connect_timeout_ms=200&pool=2",
+             ntohs(a.sin_port));
+    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
+    assert_non_null(p);
+    amy_future *fs[3];
+    for (int i = 0; i < 3; i++)
+        fs[i] = amy_query(p, "SELECT 1");
+    double t0 = now();
+    amy_future *g = amy_gather(fs, 3);
+    amy_future_wait(g);
+    double dt = now() - t0;
+    assert_true(dt < 3.0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(amy_future_status(fs[i]), AMY_ECONNECT);
+        assert_non_null(strstr(amy_future_error(fs[i]), "timed out"));
+        amy_future_free(fs[i]);
+    }
+    amy_future_free(g);
+    amy_pool_free(p);
+    close(s);
+}
+
+/*
+ * The server kills the connection while queries are in flight on it: the
+ * ones sent on it fail with the connector's lost-connection error (or the
+ * server's "killed" error for the running one); the ones still queued run on
+ * a fresh connection; the pool keeps working.
+ */
+static void test_killed_connection(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=3");
+    amy_pool *admin = itest_pool(loop, "pool=1");
+    amy_future *idf = amy_query(p, "SELECT CONNECTION_ID()");
+    assert_int_equal(amy_future_wait(idf), AMY_OK);
+    char kill[64];
+    snprintf(kill, sizeof kill, "KILL CONNECTION %s", itest_value(idf));
+    amy_future_free(idf);
+
+    enum { N = 8 };
+    amy_future *fs[N];
+    fs[0] = amy_query(p, "SELECT SLEEP(3)");
+    for (int i = 1; i < N; i++) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "SELECT %d", i);
+        fs[i] = amy_query(p, sql);
+    }
+    /* fs[0..2] are sent (pipeline=3) by the time the kill lands. */
+    amy_future *k = amy_query(admin, "SELECT SLEEP(0.2)");
+    assert_int_equal(amy_future_wait(k), AMY_OK);
+    amy_future_free(k);
+    itest_exec(admin, kill);
+
+    amy_future *g = amy_gather(fs, N);
+    assert_int_equal(amy_future_wait(g), AMY_EGATHER);
+    int lost = 0;
+    for (int i = 0; i < N; i++) {
+        int st = amy_future_status(fs[i]);
+        if (i < 3) {
+            if (st != AMY_ECONNLOST && st != AMY_ESERVER)
+                print_error("#%d: %s %u %s\n", i, amy_status_name(st),
+                            amy_future_server_errno(fs[i]),
+                            amy_future_error(fs[i]));
+            assert_true(st == AMY_ECONNLOST || st == AMY_ESERVER);
+            unsigned e = amy_future_server_errno(fs[i]);
+            assert_true(e == 2013 || e == 2006 || e == 1927 || e == 1053);
+            lost++;
+        } else {
+            char want[16];
+            snprintf(want, sizeof want, "%d", i);
+            assert_int_equal(st, AMY_OK);
+            assert_string_equal(itest_value(fs[i]), want);
+        }
+    }
+    assert_int_equal(lost, 3);
+    amy_future_free(g);
+    for (int i = 0; i < N; i++)
+        amy_future_free(fs[i]);
+    expect_select_works(p);
+    amy_pool_free(admin);
+    amy_pool_free(p);
+}
+
+/* The pool opens connections lazily and no more than `pool`. */
+static void test_pool_size_respected(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=3&pipeline=1");
+    enum { N = 12 };
+    amy_future *fs[N];
+    for (int i = 0; i < N; i++)
+        fs[i] = amy_query(p, "SELECT CONNECTION_ID(), SLEEP(0.05)");
+    amy_future *g = amy_gather(fs, N);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    char ids[N][32];
+    int distinct = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "%s", itest_value(fs[i]));
+        int seen = 0;
+        for (int j = 0; j < i; j++)
+            seen |= !strcmp(ids[i], ids[j]);
+        distinct += !seen;
+        amy_future_free(fs[i]);
+    }
+    amy_future_free(g);
+    assert_int_equal(distinct, 3);
+    amy_pool_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unix_socket),
+        cmocka_unit_test(test_percent_decoded_credentials),
+        cmocka_unit_test(test_wrong_password),
+        cmocka_unit_test(test_refused_port),
+        cmocka_unit_test(test_silent_server_connect_timeout),
+        cmocka_unit_test(test_killed_connection),
+        cmocka_unit_test(test_pool_size_respected),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,1 +1,495 @@
-int main(void){return 0;}
+/*
+ * Integration tests for src/pool.c (queue, dispatch, pipelining, teardown)
+ * against the real test server (AMY_TEST_DSN).
+ */
+#include "itest.h"
+
+static struct ev_loop *loop;
+
+static int setup(void **state)
+{
+    loop = ev_loop_new(EVFLAG_AUTO);
+    return loop ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static void test_one_query(void **state)
+{
+    amy_pool *p = itest_pool(loop, NULL);
+    amy_future *f = amy_query(p, "SELECT 1 AS one, 'two' AS two");
+    assert_int_equal(amy_future_status(f), AMY_PENDING);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), 1);
+    assert_int_equal(amy_result_ncols(r), 2);
+    assert_string_equal(amy_result_colname(r, 0), "one");
+    assert_string_equal(amy_result_colname(r, 1), "two");
+    size_t len = 99;
+    assert_string_equal(amy_result_value(r, 0, 0, &len), "1");
+    assert_int_equal(len, 1);
+    assert_string_equal(amy_result_value(r, 0, 1, NULL), "two");
+    assert_null(amy_result_colname(r, 2));
+    assert_null(amy_result_value(r, 1, 0, NULL));
+    assert_null(amy_future_error(f));
+    assert_int_equal(amy_future_server_errno(f), 0);
+    assert_string_equal(amy_future_sqlstate(f), "00000");
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+/* n queries, each SELECT of its own number, gathered and each checked. */
+static void gather_checked(const char *params, size_t n)
+{
+    amy_pool *p = itest_pool(loop, params);
+    amy_future **fs = calloc(n, sizeof *fs);
+    assert_non_null(fs);
+    for (size_t i = 0; i < n; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %zu, CONCAT('row-', %zu)", i * 3, i);
+        fs[i] = amy_query(p, sql);
+        assert_non_null(fs[i]);
+    }
+    amy_future *g = amy_gather(fs, n);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    for (size_t i = 0; i < n; i++) {
+        char want[32], want2[32];
+        snprintf(want, sizeof want, "%zu", i * 3);
+        snprintf(want2, sizeof want2, "row-%zu", i);
+        const amy_result *r = amy_future_result(fs[i]);
+        assert_non_null(r);
+        assert_string_equal(amy_result_value(r, 0, 0, NULL), want);
+        assert_string_equal(amy_result_value(r, 0, 1, NULL), want2);
+    }
+    amy_future_free(g);
+    for (size_t i = 0; i < n; i++)
+        amy_future_free(fs[i]);
+    free(fs);
+    amy_pool_free(p);
+}
+
+static void test_gather_1000(void **state)
+{
+    gather_checked("pool=4&pipeline=16", 1000);
+}
+
+static void test_gather_1000_no_pipelining(void **state)
+{
+    gather_checked("pool=8&pipeline=1", 1000);
+}
+
+static void test_gather_one_connection_deep_pipeline(void **state)
+{
+    gather_checked("pool=1&pipeline=128", 1000);
+}
+
+/* A syntax error in the middle of a pipelined batch fails only its own
+ * future; everything before and after it on the same connection succeeds. */
+static void test_error_mid_pipeline(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=64");
+    enum { N = 50, BAD = 25 };
+    amy_future *fs[N];
+    for (int i = 0; i < N; i++) {
+        char sql[64];
+        if (i == BAD)
+            snprintf(sql, sizeof sql, "SELEC %d", i);
+        else
+            snprintf(sql, sizeof sql, "SELECT %d", i);
+        fs[i] = amy_query(p, sql);
+    }
+    amy_future *g = amy_gather(fs, N);
+    assert_int_equal(amy_future_wait(g), AMY_EGATHER);
+    assert_int_equal(amy_future_server_errno(g), 1064);
+    assert_non_null(strstr(amy_future_error(g), "1 of 50"));
+    for (int i = 0; i < N; i++) {
+        if (i == BAD) {
+            assert_int_equal(amy_future_status(fs[i]), AMY_ESERVER);
+            assert_int_equal(amy_future_server_errno(fs[i]), 1064);
+            assert_string_equal(amy_future_sqlstate(fs[i]), "42000");
+            assert_non_null(strstr(amy_future_error(fs[i]), "syntax"));
+            assert_null(amy_future_result(fs[i]));
+        } else {
+            char want[16];
+            snprintf(want, sizeof want, "%d", i);
+            assert_int_equal(amy_future_status(fs[i]), AMY_OK);
+            assert_string_equal(itest_value(fs[i]), want);
+        }
+    }
+    amy_future_free(g);
+    for (int i = 0; i < N; i++)
+        amy_future_free(fs[i]);
+    amy_pool_free(p);
+}
+
+static void test_null_empty_binary(void **state)
+{
+    amy_pool *p = itest_pool(loop, NULL);
+    amy_future *f = amy_query(
+        p, "SELECT NULL, '', X'00610062', 'a\\0b', CAST(NULL AS CHAR), 0");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    size_t len = 99;
+    assert_null(amy_result_value(r, 0, 0, &len));
+    assert_int_equal(len, 0);
+    const char *v = amy_result_value(r, 0, 1, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 0);
+    assert_string_equal(v, "");
+    v = amy_result_value(r, 0, 2, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(v, "\0a\0b", 4);
+    v = amy_result_value(r, 0, 3, &len);
+    assert_int_equal(len, 3);
+    assert_memory_equal(v, "a\0b", 3);
+    assert_null(amy_result_value(r, 0, 4, NULL));
+    assert_string_equal(amy_result_value(r, 0, 5, NULL), "0");
+    amy_future_free(f);
+
+    /* Many rows with a NULL in every other one, and a 1 MiB value. */
+    f = amy_query(p, "SELECT IF(seq % 2, NULL, seq) FROM seq_1_to_1000");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    r = amy_future_result(f);
+    assert_int_equal(amy_result_nrows(r), 1000);
+    for (size_t i = 0; i < 1000; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%zu", i + 1);
+        v = amy_result_value(r, i, 0, NULL);
+        if ((i + 1) % 2)
+            assert_null(v);
+        else
+            assert_string_equal(v, want);
+    }
+    amy_future_free(f);
+    f = amy_query(p, "SELECT REPEAT('x', 1048576)");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    v = amy_result_value(amy_future_result(f), 0, 0, &len);
+    assert_int_equal(len, 1048576);
+    assert_int_equal(v[0], 'x');
+    assert_int_equal(v[len - 1], 'x');
+    assert_int_equal(v[len], '\0');
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+static void test_affected_rows_insert_id(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    itest_exec(p, "DROP TABLE IF EXISTS t_affected");
+    itest_exec(p, "CREATE TABLE t_affected (id INT AUTO_INCREMENT PRIMARY "
+                  "KEY, v INT)");
+    amy_future *f = amy_query(p, "INSERT INTO t_affected (v) VALUES (1)");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    assert_int_equal(amy_result_affected_rows(r), 1);
+    assert_int_equal(amy_result_insert_id(r), 1);
+    assert_int_equal(amy_result_nrows(r), 0);
+    assert_int_equal(amy_result_ncols(r), 0);
+    amy_future_free(f);
+    f = amy_query(p, "INSERT INTO t_affected (v) VALUES (2), (3), (4)");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_int_equal(amy_result_affected_rows(amy_future_result(f)), 3);
+    assert_int_equal(amy_result_insert_id(amy_future_result(f)), 2);
+    amy_future_free(f);
+    f = amy_query(p, "UPDATE t_affected SET v = v + 1 WHERE v >= 3");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_int_equal(amy_result_affected_rows(amy_future_result(f)), 2);
+    assert_int_equal(amy_result_insert_id(amy_future_result(f)), 0);
+    amy_future_free(f);
+    f = amy_query(p, "DELETE FROM t_affected");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_int_equal(amy_result_affected_rows(amy_future_result(f)), 4);
+    amy_future_free(f);
+    itest_exec(p, "DROP TABLE t_affected");
+    amy_pool_free(p);
+}
+
+static void stop_timer(struct ev_loop *l, ev_timer *w, int revents)
+{
+    *(int *)w->data = 1;
+}
+
+/* Runs the loop for about `seconds`, whatever else is pending. */
+static void run_for(double seconds)
+{
+    int fired = 0;
+    ev_timer t;
+    ev_timer_init(&t, stop_timer, seconds, 0.);
+    t.data = &fired;
+    ev_timer_start(loop, &t);
+    while (!fired)
+        ev_run(loop, EVRUN_ONCE);
+}
+
+static int cancel_count;
+static void count_canceled(amy_future *f, void *arg)
+{
+    assert_int_equal(amy_future_status(f), AMY_ECANCELED);
+    cancel_count++;
+}
+
+/* Freeing the pool resolves every pending future (sent or still queued)
+ * with AMY_ECANCELED, once, and the futures stay readable. */
+static void test_pool_free_cancels(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=2&pipeline=2");
+    enum { N = 20 };
+    amy_future *fs[N];
+    for (int i = 0; i < N; i++) {
+        fs[i] = amy_query(p, "SELECT SLEEP(5)");
+        assert_int_equal(amy_future_then(fs[i], count_canceled, NULL), AMY_OK);
+    }
+    /* Let the connections open and send some of them. */
+    run_for(0.2);
+    cancel_count = 0;
+    amy_pool_free(p);
+    assert_int_equal(cancel_count, N);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(amy_future_status(fs[i]), AMY_ECANCELED);
+        assert_non_null(amy_future_error(fs[i]));
+        amy_future_free(fs[i]);
+    }
+    assert_int_equal(cancel_count, N);
+}
+
+static int own_cb_calls;
+static void free_self(amy_future *f, void *arg)
+{
+    own_cb_calls++;
+    assert_int_equal(amy_future_status(f), AMY_OK);
+    assert_string_equal(itest_value(f), "42");
+    amy_future_free(f);
+}
+
+static void test_free_inside_own_callback(void **state)
+{
+    amy_pool *p = itest_pool(loop, NULL);
+    own_cb_calls = 0;
+    enum { N = 30 };
+    for (int i = 0; i < N; i++) {
+        amy_future *f = amy_query(p, "SELECT 42");
+        assert_int_equal(amy_future_then(f, free_self, NULL), AMY_OK);
+    }
+    amy_future *last = amy_query(p, "SELECT 1");
+    amy_future_wait(last);
+    amy_future_free(last);
+    while (own_cb_calls < N)
+        ev_run(loop, EVRUN_ONCE);
+    assert_int_equal(own_cb_calls, N);
+    amy_pool_free(p);
+}
+
+/* A callback that starts the next query: a chain of dependent queries. */
+static amy_pool *chain_pool;
+static int chain_left;
+static void chain_next(amy_future *f, void *arg)
+{
+    amy_future **done = arg;
+    assert_int_equal(amy_future_status(f), AMY_OK);
+    amy_future_free(f);
+    if (--chain_left == 0) {
+        *done = amy_query(chain_pool, "SELECT 'end'");
+        return;
+    }
+    amy_future *n = amy_query(chain_pool, "SELECT 1");
+    assert_int_equal(amy_future_then(n, chain_next, arg), AMY_OK);
+}
+
+static void test_queries_from_callbacks(void **state)
+{
+    chain_pool = itest_pool(loop, "pool=2");
+    chain_left = 100;
+    amy_future *done = NULL;
+    amy_future *f = amy_query(chain_pool, "SELECT 1");
+    amy_future_then(f, chain_next, &done);
+    while (!done)
+        ev_run(loop, EVRUN_ONCE);
+    assert_int_equal(amy_future_wait(done), AMY_OK);
+    assert_string_equal(itest_value(done), "end");
+    amy_future_free(done);
+    amy_pool_free(chain_pool);
+}
+
+static void test_bad_arguments(void **state)
+{
+    amy_pool *p = itest_pool(loop, NULL);
+    amy_future *f = amy_query(NULL, "SELECT 1");
+    assert_int_equal(amy_future_status(f), AMY_EINVAL);
+    assert_int_equal(amy_future_wait(f), AMY_EINVAL);
+    amy_future_free(f);
+    f = amy_query(p, NULL);
+    assert_int_equal(amy_future_status(f), AMY_EINVAL);
+    amy_future_free(f);
+    f = amy_query(p, "");
+    assert_int_equal(amy_future_status(f), AMY_EINVAL);
+    assert_non_null(strstr(amy_future_error(f), "empty"));
+    amy_future_free(f);
+    /* Whitespace only reaches the server, which says so. */
+    f = amy_query(p, "   ");
+    assert_int_equal(amy_future_wait(f), AMY_ESERVER);
+    assert_int_equal(amy_future_server_errno(f), 1065);
+    amy_future_free(f);
+    char err[128];
+    assert_null(amy_pool_new(NULL, "mysql://h", err, sizeof err));
+    assert_null(amy_pool_new(loop, NULL, err, sizeof err));
+    assert_null(amy_pool_new(loop, "postgres://h", err, sizeof err));
+    assert_non_null(strstr(err, "mysql://"));
+    amy_pool_free(NULL);
+    amy_pool_free(p);
+}
+
+/* Large requests and large answers while pipelining: the byte cap keeps
+ * both sides from blocking on writes. */
+static void test_large_requests_pipelined(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=64&pipeline_bytes=65536");
+    enum { N = 40, SZ = 300000 };
+    char *sql = malloc(SZ + 64);
+    assert_non_null(sql);
+    amy_future *fs[N];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(sql, 64, "SELECT %d, LENGTH('", i);
+        memset(sql + n, 'a' + i % 26, SZ);
+        snprintf(sql + n + SZ, 64, "'), REPEAT('z', 200000)");
+        fs[i] = amy_query(p, sql);
+    }
+    free(sql);
+    amy_future *g = amy_gather(fs, N);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    for (int i = 0; i < N; i++) {
+        const amy_result *r = amy_future_result(fs[i]);
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        assert_string_equal(amy_result_value(r, 0, 0, NULL), want);
+        assert_string_equal(amy_result_value(r, 0, 1, NULL), "300000");
+        size_t len;
+        amy_result_value(r, 0, 2, &len);
+        assert_int_equal(len, 200000);
+        amy_future_free(fs[i]);
+    }
+    amy_future_free(g);
+    amy_pool_free(p);
+}
+
+static void test_query_timeout(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=4&query_timeout_ms=400");
+    amy_future *slow = amy_query(p, "SELECT SLEEP(0.7)");
+    assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
+    assert_non_null(strstr(amy_future_error(slow), "400 ms"));
+    /* Sent behind the slow one on the same connection: it still gets its
+     * own answer, and the late answer of the slow one reaches nobody. */
+    amy_future *after = amy_query(p, "SELECT 'after'");
+    assert_int_equal(amy_future_wait(after), AMY_OK);
+    assert_string_equal(itest_value(after), "after");
+    amy_future_free(slow);
+    amy_future_free(after);
+    for (int i = 0; i < 10; i++) {
+        char sql[32], want[16];
+        snprintf(sql, sizeof sql, "SELECT %d", i);
+        snprintf(want, sizeof want, "%d", i);
+        amy_future *f = amy_query(p, sql);
+        assert_int_equal(amy_future_wait(f), AMY_OK);
+        assert_string_equal(itest_value(f), want);
+        amy_future_free(f);
+    }
+    amy_pool_free(p);
+}
+
+/* A statement with several result sets (a procedure): the future gets the
+ * first one, and the connection stays in step for the next query. */
+static void test_procedure_extra_results(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=8");
+    itest_exec(p, "DROP PROCEDURE IF EXISTS two_results");
+    itest_exec(p, "CREATE PROCEDURE two_results() BEGIN SELECT 'first'; "
+                  "SELECT 'second'; END");
+    amy_future *fs[3];
+    fs[0] = amy_query(p, "CALL two_results()");
+    fs[1] = amy_query(p, "SELECT 'next'");
+    fs[2] = amy_query(p, "CALL two_results()");
+    amy_future *g = amy_gather(fs, 3);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    assert_string_equal(itest_value(fs[0]), "first");
+    assert_string_equal(itest_value(fs[1]), "next");
+    assert_string_equal(itest_value(fs[2]), "first");
+    amy_future_free(g);
+    for (int i = 0; i < 3; i++)
+        amy_future_free(fs[i]);
+    itest_exec(p, "DROP PROCEDURE two_results");
+    amy_pool_free(p);
+}
+
+/* Futures freed while queued or in flight: they resolve AMY_ECANCELED and
+ * the rest of the batch is unaffected. */
+static void test_free_pending_futures(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=2&pipeline=8");
+    enum { N = 200 };
+    amy_future *fs[N];
+    for (int i = 0; i < N; i++) {
+        char sql[32];
+        snprintf(sql, sizeof sql, "SELECT %d", i);
+        fs[i] = amy_query(p, sql);
+    }
+    ev_run(loop, EVRUN_NOWAIT);
+    for (int i = 0; i < N; i += 3) {
+        amy_future_free(fs[i]);
+        fs[i] = NULL;
+    }
+    for (int i = 0; i < N; i++) {
+        if (!fs[i])
+            continue;
+        char want[16];
+        snprintf(want, sizeof want, "%d", i);
+        assert_int_equal(amy_future_wait(fs[i]), AMY_OK);
+        assert_string_equal(itest_value(fs[i]), want);
+        amy_future_free(fs[i]);
+    }
+    amy_pool_free(p);
+}
+
+/* A host name goes through the resolver once; one that does not resolve
+ * fails every query with AMY_ECONNECT and the resolver's message. */
+static void test_unresolvable_host(void **state)
+{
+    char err[256];
+    amy_pool *p = amy_pool_new(
+        loop, "mysql://u:secretpw@no-such-host.invalid:3306/db", err,
+        sizeof err);
+    assert_non_null(p);
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
+    assert_non_null(strstr(amy_future_error(f), "no-such-host.invalid"));
+    assert_null(strstr(amy_future_error(f), "secretpw"));
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_one_query),
+        cmocka_unit_test(test_gather_1000),
+        cmocka_unit_test(test_gather_1000_no_pipelining),
+        cmocka_unit_test(test_gather_one_connection_deep_pipeline),
+        cmocka_unit_test(test_error_mid_pipeline),
+        cmocka_unit_test(test_null_empty_binary),
+        cmocka_unit_test(test_affected_rows_insert_id),
+        cmocka_unit_test(test_pool_free_cancels),
+        cmocka_unit_test(test_free_inside_own_callback),
+        cmocka_unit_test(test_queries_from_callbacks),
+        cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_large_requests_pipelined),
+        cmocka_unit_test(test_query_timeout),
+        cmocka_unit_test(test_procedure_extra_results),
+        cmocka_unit_test(test_free_pending_futures),
+        cmocka_unit_test(test_unresolvable_host),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

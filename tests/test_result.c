@@ -1,1 +1,248 @@
-int main(void){return 0;}
+/*
+ * Tests for src/result.c: accessors on results without a server.
+ * Copying from a real MYSQL_RES is covered by the integration tests.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "result.h"
+
+#define GARBAGE ((size_t)0xdeadbeef)
+
+/* ------------------------------------------------------------------------ */
+/* amy__result_ok                                                           */
+/* ------------------------------------------------------------------------ */
+
+static void test_ok_counts(void **state)
+{
+    amy_result *r = amy__result_ok(7, 42);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), 0);
+    assert_int_equal(amy_result_ncols(r), 0);
+    assert_int_equal(amy_result_affected_rows(r), 7);
+    assert_int_equal(amy_result_insert_id(r), 42);
+    amy__result_free(r);
+}
+
+static void test_ok_zero(void **state)
+{
+    amy_result *r = amy__result_ok(0, 0);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), 0);
+    assert_int_equal(amy_result_ncols(r), 0);
+    assert_int_equal(amy_result_affected_rows(r), 0);
+    assert_int_equal(amy_result_insert_id(r), 0);
+    amy__result_free(r);
+}
+
+static void test_ok_full_64_bit(void **state)
+{
+    amy_result *r = amy__result_ok(UINT64_MAX, UINT64_MAX - 1);
+    assert_non_null(r);
+    assert_true(amy_result_affected_rows(r) == UINT64_MAX);
+    assert_true(amy_result_insert_id(r) == UINT64_MAX - 1);
+    amy__result_free(r);
+}
+
+static void test_ok_has_no_cells(void **state)
+{
+    amy_result *r = amy__result_ok(1, 2);
+    assert_non_null(r);
+    assert_null(amy_result_colname(r, 0));
+    assert_null(amy_result_colname(r, 1));
+    assert_null(amy_result_colname(r, SIZE_MAX));
+    size_t len = GARBAGE;
+    assert_null(amy_result_value(r, 0, 0, &len));
+    assert_int_equal(len, 0);
+    len = GARBAGE;
+    assert_null(amy_result_value(r, SIZE_MAX, SIZE_MAX, &len));
+    assert_int_equal(len, 0);
+    assert_null(amy_result_value(r, 0, 0, NULL));
+    amy__result_free(r);
+}
+
+/* ------------------------------------------------------------------------ */
+/* NULL result                                                              */
+/* ------------------------------------------------------------------------ */
+
+static void test_null_result(void **state)
+{
+    assert_int_equal(amy_result_nrows(NULL), 0);
+    assert_int_equal(amy_result_ncols(NULL), 0);
+    assert_int_equal(amy_result_affected_rows(NULL), 0);
+    assert_int_equal(amy_result_insert_id(NULL), 0);
+    assert_null(amy_result_colname(NULL, 0));
+    assert_null(amy_result_colname(NULL, SIZE_MAX));
+    size_t len = GARBAGE;
+    assert_null(amy_result_value(NULL, 0, 0, &len));
+    assert_int_equal(len, 0);
+    len = GARBAGE;
+    assert_null(amy_result_value(NULL, 3, 5, &len));
+    assert_int_equal(len, 0);
+    assert_null(amy_result_value(NULL, 0, 0, NULL));
+}
+
+static void test_free_null(void **state)
+{
+    amy__result_free(NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A hand-built 2x3 result: bounds and cell semantics of the accessors      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Row 0: "1", "alice", SQL NULL
+ * Row 1: "",  "a\0b" (3 bytes), "x"
+ */
+typedef struct {
+    amy_result r;
+    const char *names[3];
+    amy__cell cells[6];
+} grid;
+
+static void grid_init(grid *g)
+{
+    static const char blob[] = {'a', '\0', 'b', '\0'};
+    memset(g, 0, sizeof *g);
+    g->names[0] = "id";
+    g->names[1] = "name";
+    g->names[2] = "note";
+    g->cells[0] = (amy__cell){"1", 1};
+    g->cells[1] = (amy__cell){"alice", 5};
+    g->cells[2] = (amy__cell){NULL, 0};
+    g->cells[3] = (amy__cell){"", 0};
+    g->cells[4] = (amy__cell){blob, 3};
+    g->cells[5] = (amy__cell){"x", 1};
+    g->r.nrows = 2;
+    g->r.ncols = 3;
+    g->r.affected_rows = 2;
+    g->r.insert_id = 0;
+    g->r.colnames = g->names;
+    g->r.cells = g->cells;
+}
+
+static void test_grid_counts_and_names(void **state)
+{
+    grid g;
+    grid_init(&g);
+    assert_int_equal(amy_result_nrows(&g.r), 2);
+    assert_int_equal(amy_result_ncols(&g.r), 3);
+    assert_int_equal(amy_result_affected_rows(&g.r), 2);
+    assert_int_equal(amy_result_insert_id(&g.r), 0);
+    assert_string_equal(amy_result_colname(&g.r, 0), "id");
+    assert_string_equal(amy_result_colname(&g.r, 1), "name");
+    assert_string_equal(amy_result_colname(&g.r, 2), "note");
+}
+
+static void test_grid_values(void **state)
+{
+    grid g;
+    grid_init(&g);
+    size_t len = GARBAGE;
+    const char *v = amy_result_value(&g.r, 0, 0, &len);
+    assert_string_equal(v, "1");
+    assert_int_equal(len, 1);
+
+    v = amy_result_value(&g.r, 0, 1, &len);
+    assert_string_equal(v, "alice");
+    assert_int_equal(len, 5);
+
+    /* SQL NULL: NULL pointer, len 0. */
+    len = GARBAGE;
+    assert_null(amy_result_value(&g.r, 0, 2, &len));
+    assert_int_equal(len, 0);
+
+    /* Empty string: non-NULL, len 0. */
+    len = GARBAGE;
+    v = amy_result_value(&g.r, 1, 0, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 0);
+    assert_string_equal(v, "");
+
+    /* Binary value with an embedded NUL: len tells the truth. */
+    v = amy_result_value(&g.r, 1, 1, &len);
+    assert_non_null(v);
+    assert_int_equal(len, 3);
+    assert_memory_equal(v, "a\0b", 3);
+
+    v = amy_result_value(&g.r, 1, 2, &len);
+    assert_string_equal(v, "x");
+    assert_int_equal(len, 1);
+}
+
+static void test_grid_len_may_be_null(void **state)
+{
+    grid g;
+    grid_init(&g);
+    assert_string_equal(amy_result_value(&g.r, 0, 1, NULL), "alice");
+    assert_null(amy_result_value(&g.r, 0, 2, NULL));
+    assert_non_null(amy_result_value(&g.r, 1, 0, NULL));
+    assert_null(amy_result_value(&g.r, 2, 0, NULL));
+    assert_null(amy_result_value(&g.r, 0, 3, NULL));
+}
+
+static void test_grid_out_of_range(void **state)
+{
+    grid g;
+    grid_init(&g);
+    const struct {
+        size_t row, col;
+    } bad[] = {
+        {2, 0},
+        {0, 3},
+        {2, 3},
+        {SIZE_MAX, 0},
+        {0, SIZE_MAX},
+        {SIZE_MAX, 1},
+        {1, SIZE_MAX},
+        {SIZE_MAX, SIZE_MAX},
+        {SIZE_MAX / 3, 0},
+        {100, 100},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        size_t len = GARBAGE;
+        assert_null(amy_result_value(&g.r, bad[i].row, bad[i].col, &len));
+        assert_int_equal(len, 0);
+    }
+    assert_null(amy_result_colname(&g.r, 3));
+    assert_null(amy_result_colname(&g.r, SIZE_MAX));
+}
+
+/* A result with columns but no rows (SELECT returning nothing). */
+static void test_columns_without_rows(void **state)
+{
+    grid g;
+    grid_init(&g);
+    g.r.nrows = 0;
+    g.r.affected_rows = 0;
+    assert_int_equal(amy_result_nrows(&g.r), 0);
+    assert_int_equal(amy_result_ncols(&g.r), 3);
+    assert_string_equal(amy_result_colname(&g.r, 2), "note");
+    size_t len = GARBAGE;
+    assert_null(amy_result_value(&g.r, 0, 0, &len));
+    assert_int_equal(len, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ok_counts),
+        cmocka_unit_test(test_ok_zero),
+        cmocka_unit_test(test_ok_full_64_bit),
+        cmocka_unit_test(test_ok_has_no_cells),
+        cmocka_unit_test(test_null_result),
+        cmocka_unit_test(test_free_null),
+        cmocka_unit_test(test_grid_counts_and_names),
+        cmocka_unit_test(test_grid_values),
+        cmocka_unit_test(test_grid_len_may_be_null),
+        cmocka_unit_test(test_grid_out_of_range),
+        cmocka_unit_test(test_columns_without_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
