@@ -40,6 +40,7 @@ struct amy__gather {
 };
 
 static void destroy(amy_future *f);
+static void abandon(amy_future *f, int status, const char *msg);
 
 static void list_append(amy_future *f, amy__cbnode *n)
 {
@@ -218,9 +219,9 @@ int amy_future_wait(amy_future *f)
         /* A pending future always has a watcher behind it; if the loop has
          * none left, waiting longer would hang, so fail it instead. */
         if (!ev_run(f->loop, EVRUN_ONCE) && f->status == AMY_PENDING)
-            amy__future_fail(f, AMY_ECLIENT, 0, NULL,
-                             "the loop has no active watchers: "
-                             "the future cannot resolve");
+            abandon(f, AMY_ECLIENT,
+                    "the loop has no active watchers: "
+                    "the future cannot resolve");
     }
     int st = f->status;
     amy__future_release(f);
@@ -256,7 +257,10 @@ const char *amy_future_sqlstate(const amy_future *f)
     return f->status < 0 ? f->sqlstate : "00000";
 }
 
-static void cancel(amy_future *f)
+/* Resolves a pending future from outside its normal path: first it leaves
+ * whatever would resolve it later (the pool's queue or in-flight slot, or
+ * for a gather its children), so nothing can touch it again. */
+static void abandon(amy_future *f, int status, const char *msg)
 {
     if (f->kind == AMY__F_QUERY) {
         amy__pool_detach(f);
@@ -265,7 +269,7 @@ static void cancel(amy_future *f)
         for (size_t i = 0; i < g->n; i++)
             list_unlink(&g->nodes[i].node);
     }
-    amy__future_fail(f, AMY_ECANCELED, 0, NULL, NULL);
+    amy__future_fail(f, status, 0, NULL, msg);
 }
 
 void amy_future_free(amy_future *f)
@@ -274,7 +278,7 @@ void amy_future_free(amy_future *f)
         return;
     f->free_pending = 1;
     if (f->status == AMY_PENDING) {
-        cancel(f); /* frees f at the end of its callbacks */
+        abandon(f, AMY_ECANCELED, NULL); /* frees f after its callbacks */
         return;
     }
     if (f->busy == 0)

@@ -22,6 +22,7 @@
 #include "pool.h"
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
+static void kick_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static int library_rc;
@@ -105,6 +106,8 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
     p->loop = loop;
     ev_prepare_init(&p->kick_watcher, kick_cb);
     p->kick_watcher.data = p;
+    ev_idle_init(&p->kick_idle, kick_idle_cb);
+    p->kick_idle.data = p;
     if (amy__dsn_parse(dsn, &p->dsn, errbuf, errlen) != 0) {
         free(p);
         return NULL;
@@ -250,21 +253,44 @@ static void unlink_conn(amy_pool *p, amy__conn *c)
 
 static void kick(amy_pool *p);
 
-static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+static void run_kick(amy_pool *p)
 {
-    amy_pool *p = w->data;
-    ev_prepare_stop(loop, w);
+    ev_prepare_stop(p->loop, &p->kick_watcher);
+    ev_idle_stop(p->loop, &p->kick_idle);
     kick(p);
 }
 
-/* Work is handed out just before the loop next polls, not at each
+static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    run_kick(w->data);
+}
+
+static void kick_idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    run_kick(w->data);
+}
+
+/*
+ * Work is handed out just before the loop next polls, not at each
  * amy_query: a burst of queries submitted together then goes out together,
  * filling the pipelines, instead of the first one being sent alone while
- * the rest wait behind its answer. */
+ * the rest wait behind its answer.
+ *
+ * A prepare watcher started while the loop is already running prepare
+ * watchers (a callback of another pool's kick queued this query) would only
+ * run after the next poll, which may block for long. The idle watcher
+ * started with it keeps that poll from blocking.
+ */
 static void schedule_kick(amy_pool *p)
 {
-    if (!ev_is_active(&p->kick_watcher))
+    if (p->kicking) {
+        p->rekick = 1; /* the running kick loops once more */
+        return;
+    }
+    if (!ev_is_active(&p->kick_watcher)) {
         ev_prepare_start(p->loop, &p->kick_watcher);
+        ev_idle_start(p->loop, &p->kick_idle);
+    }
 }
 
 static void kick(amy_pool *p)
@@ -384,6 +410,7 @@ void amy_pool_free(amy_pool *p)
         return;
     p->freeing = 1;
     ev_prepare_stop(p->loop, &p->kick_watcher);
+    ev_idle_stop(p->loop, &p->kick_idle);
     while (p->conns) {
         amy__conn *c = p->conns;
         unlink_conn(p, c);

@@ -23,6 +23,7 @@ struct amy_pool {
     size_t qlen;
 
     ev_prepare kick_watcher; /* hands out queued work before the next poll */
+    ev_idle kick_idle;       /* keeps that poll from blocking meanwhile */
     unsigned char kicking, rekick, freeing;
 };
 

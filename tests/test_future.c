@@ -1443,7 +1443,7 @@ static void test_wait_nested(void **state)
  * text (freeing the string amy_future_error returned before). A future must
  * resolve exactly once and then never change.
  */
-static void test_bug_gather_changes_after_wait_eclient(void **state)
+static void test_gather_unchanged_after_wait_eclient(void **state)
 {
     struct ev_loop *loop = *state;
     counter c = {0};
@@ -1569,7 +1569,7 @@ int main(void)
         T(test_wait_nested),
 
         T(test_gather_wait_eclient_then_children_ok),
-        T(test_bug_gather_changes_after_wait_eclient),
+        T(test_gather_unchanged_after_wait_eclient),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
