@@ -126,12 +126,26 @@ AMY_EXPORT const char *amy_status_name(int status);
  *           connect_timeout_ms=N  give up a connection attempt after N ms
  *                                 (default 10000, 0 = never)
  *           query_timeout_ms=N    default per-query deadline, counted from
- *                                 amy_query (default 0 = none)
+ *                                 amy_query (default 0 = none); see
+ *                                 amy_future_set_timeout
+ *           idle_timeout_ms=N     close connections idle for N ms
+ *                                 (default 0 = keep them)
+ *           queue_max=N           at most N queries waiting for a
+ *                                 connection; past it amy_query resolves at
+ *                                 once with AMY_EQUEUEFULL (default 0 = no
+ *                                 limit)
  *           socket=/path          Unix socket path (implies the socket)
  * errbuf: receives a message when NULL is returned; may be NULL.
  * errlen: size of errbuf in bytes.
  *
- * No connection is opened here: the first queries open them.
+ * No connection is opened here: the first queries open them. A connection
+ * that breaks is replaced; one the server closed while idle is noticed and
+ * dropped before any query is sent on it. When connecting fails for a
+ * reason that may pass (refused, unreachable, timed out, too many
+ * connections), the pool retries with exponential backoff and jitter, and
+ * queued queries wait up to connect_timeout_ms before failing with
+ * AMY_ECONNECT and the last connect error. A refusal that will not pass
+ * (wrong password 1045, unknown database 1049, ...) fails them at once.
  *
  * Returns a pool owned by the caller (free it with amy_pool_free), or NULL
  * when loop or dsn is NULL, the DSN is malformed (the message names the bad
@@ -155,6 +169,34 @@ AMY_EXPORT amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn,
  */
 AMY_EXPORT void amy_pool_free(amy_pool *pool);
 
+/* Counters of a pool, from amy_pool_stats. */
+typedef struct amy_stats {
+    unsigned conns_open;       /* connected (idle + busy) */
+    unsigned conns_idle;       /* connected, nothing in flight */
+    unsigned conns_busy;       /* connected, queries in flight */
+    unsigned conns_connecting; /* connect in progress */
+    size_t queued;             /* queries waiting for a connection */
+    size_t in_flight;          /* queries sent, answer not yet read */
+    uint64_t completed;        /* queries resolved AMY_OK */
+    uint64_t failed;           /* resolved with any error but the two below */
+    uint64_t timed_out;        /* resolved AMY_ETIMEDOUT */
+    uint64_t canceled;         /* resolved AMY_ECANCELED */
+    uint64_t reconnects;       /* connections opened after one was lost or
+                                  after a failed connect */
+    uint64_t connect_failures; /* connect attempts that failed */
+    uint64_t kills;            /* KILL QUERY sent for timed-out or canceled
+                                  queries */
+    uint64_t retried;          /* queries re-sent after a KILL meant for
+                                  another query hit them */
+} amy_stats;
+
+/*
+ * amy_pool_stats - fill *out with the pool's counters right now.
+ *
+ * Returns AMY_OK, or AMY_EINVAL when pool or out is NULL.
+ */
+AMY_EXPORT int amy_pool_stats(const amy_pool *pool, amy_stats *out);
+
 /* ------------------------------------------------------------------------ */
 /* Queries and futures                                                      */
 /* ------------------------------------------------------------------------ */
@@ -176,8 +218,12 @@ AMY_EXPORT void amy_pool_free(amy_pool *pool);
  *   AMY_ECONNLOST  the connection broke after the query was sent (for
  *                  example server_errno 2013); the server may or may not
  *                  have run it.
- *   AMY_ETIMEDOUT  query_timeout_ms passed first.
- *   AMY_ECANCELED  the future was freed while pending, or the pool was freed.
+ *   AMY_ETIMEDOUT  its deadline (query_timeout_ms, or amy_future_set_timeout)
+ *                  passed first. A statement already sent is stopped on the
+ *                  server with KILL QUERY from a separate connection.
+ *   AMY_ECANCELED  amy_future_cancel, or freed while pending, or the pool
+ *                  was freed.
+ *   AMY_EQUEUEFULL queue_max queries were already waiting.
  *   AMY_ECLIENT    the client library failed in another way.
  *   AMY_ENOMEM     memory ran out while copying the result.
  */
@@ -223,6 +269,32 @@ typedef void (*amy_callback)(amy_future *f, void *arg);
  * cb never runs.
  */
 AMY_EXPORT int amy_future_then(amy_future *f, amy_callback cb, void *arg);
+
+/*
+ * amy_future_cancel - resolve a pending future with AMY_ECANCELED now.
+ *
+ * A queued query is never sent. A query already sent is stopped on the
+ * server with KILL QUERY (sent on a separate connection); its connection
+ * keeps serving the queries pipelined behind it, and the late answer is
+ * dropped. A KILL that lands on the next query of that connection instead
+ * (the first one finished meanwhile) is detected, and that query is sent
+ * again: for a non-transactional table that can repeat its partial effect.
+ * For a gather, only the gather is canceled; its children go on.
+ * Callbacks run before this returns.
+ *
+ * Returns 1 if f was pending and is now canceled, 0 if it had already
+ * resolved (nothing changes), AMY_EINVAL for NULL.
+ */
+AMY_EXPORT int amy_future_cancel(amy_future *f);
+
+/*
+ * amy_future_set_timeout - give a pending query a deadline of timeout_ms
+ * from now, replacing the pool's query_timeout_ms for it; 0 removes it.
+ * On expiry it behaves as amy_future_cancel but resolves AMY_ETIMEDOUT.
+ *
+ * Returns AMY_OK, or AMY_EINVAL when f is NULL, not pending, or a gather.
+ */
+AMY_EXPORT int amy_future_set_timeout(amy_future *f, unsigned timeout_ms);
 
 /*
  * amy_future_wait - run the future's loop until f resolves.

@@ -28,6 +28,7 @@
  * with the connection, so a callback always sees a consistent connection
  * (it may start queries, wait on others, free futures).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,10 +93,13 @@ static int start_send(amy__conn *c, amy_future *f)
     amy__slot *s = &c->ring[(c->head + c->count) % c->cap];
     s->f = f;
     s->len = f->sql_len;
+    s->seq = c->next_seq++;
+    s->killed = 0;
     c->count++;
     c->bytes += f->sql_len;
     f->where = AMY__W_INFLIGHT;
     f->slot = s;
+    f->conn = c;
     /* The connector reads f->sql until the send completes, even if the
      * user frees f meanwhile. */
     amy__future_hold(f);
@@ -153,6 +157,16 @@ static void arm(amy__conn *c, int st)
     }
 }
 
+/* Idle: keep reading interest on the socket, so a connection the server
+ * closes while idle is noticed and dropped at once. */
+static void watch_idle(amy__conn *c)
+{
+    arm(c, MYSQL_WAIT_READ);
+    c->was_idle = 1;
+    c->idle_since = ev_now(c->pool->loop);
+    amy__pool_set_idle(c->pool, c, 1);
+}
+
 static void disarm(amy__conn *c)
 {
     ev_io_stop(c->pool->loop, &c->io);
@@ -162,6 +176,47 @@ static void disarm(amy__conn *c)
 /* ------------------------------------------------------------------------ */
 /* Completion                                                               */
 /* ------------------------------------------------------------------------ */
+
+/* The kill record ends once no KILL is on its way and every query it
+ * could have hit has answered. */
+static void kill_record_expire(amy__conn *c)
+{
+    if (c->kill_active && !c->kills_pending &&
+        (c->count == 0 || c->ring[c->head].seq > c->kill_hi))
+        c->kill_active = 0;
+}
+
+/* A query whose future left is stopped on the server once it is the
+ * oldest in flight: then it is the one running (or just finished). */
+static void maybe_kill_head(amy__conn *c)
+{
+    if (c->count == 0 || c->state != AMY__C_READY)
+        return;
+    amy__slot *s = &c->ring[c->head];
+    if (s->f || s->killed)
+        return;
+    s->killed = 1;
+    if (!c->kill_active || s->seq < c->kill_lo)
+        c->kill_lo = s->seq;
+    c->kill_active = 1;
+    c->kills_pending++;
+    amy__pool_kill(c->pool, c);
+}
+
+void amy__conn_detach(amy__conn *c, amy__slot *s)
+{
+    s->f = NULL;
+    maybe_kill_head(c);
+}
+
+void amy__conn_kill_done(amy__conn *c)
+{
+    if (c->kills_pending)
+        c->kills_pending--;
+    /* It ran by now: it can only have hit a query already sent. */
+    c->kill_hi = c->next_seq ? c->next_seq - 1 : 0;
+    kill_record_expire(c);
+}
 
 static amy_future *ring_pop(amy__conn *c)
 {
@@ -174,8 +229,20 @@ static amy_future *ring_pop(amy__conn *c)
     if (f) {
         f->where = AMY__W_NONE;
         f->slot = NULL;
+        f->conn = NULL;
     }
+    kill_record_expire(c);
+    maybe_kill_head(c);
     return f;
+}
+
+/* An "interrupted" answer to a query that may have met a KILL meant for
+ * the one before it: if so it is sent again, once. */
+static int stray_kill(amy__conn *c, const amy__slot *s)
+{
+    return s->f && !s->f->retried && c->kill_active &&
+           mysql_errno(c->mysql) == 1317 && s->seq >= c->kill_lo &&
+           (c->kills_pending || s->seq <= c->kill_hi);
 }
 
 static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
@@ -188,7 +255,13 @@ static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
 /* The oldest in-flight query has its answer: r, or the connector's error. */
 static void complete_head(amy__conn *c, amy_result *r, int failed)
 {
+    int retry = failed && stray_kill(c, &c->ring[c->head]);
     amy_future *f = ring_pop(c);
+    if (retry) {
+        f->retried = 1;
+        amy__pool_requeue(c->pool, f);
+        return;
+    }
     if (!f) {
         amy__result_free(r);
         return;
@@ -303,6 +376,7 @@ static int finish(amy__conn *c)
             return NOTHING;
         }
         c->state = AMY__C_READY;
+        c->thread_id = mysql_thread_id(c->mysql);
         amy__pool_on_ready(c->pool, c);
         return NOTHING;
 
@@ -368,9 +442,34 @@ static int finish(amy__conn *c)
     return NOTHING;
 }
 
+/* An idle connection should have nothing to read: EOF or an unasked-for
+ * packet (the server's goodbye after KILL or wait_timeout) means the server
+ * closed it. */
+static int peek_dead(amy__conn *c)
+{
+    char b;
+    ssize_t n = recv((int)mysql_get_socket(c->mysql), &b, 1,
+                     MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* The server closed an idle connection: nothing was in flight, so nobody
+ * hears of it; the pool replaces it when work comes. */
+static void close_idle_dead(amy__conn *c)
+{
+    fail_all(c, AMY_ECONNLOST, 2013, "HY000", "closed by the server");
+}
+
 static int next_op(amy__conn *c)
 {
     amy__pool_set_idle(c->pool, c, 0);
+    if (c->was_idle && c->pool->qhead) {
+        c->was_idle = 0;
+        if (peek_dead(c)) {
+            close_idle_dead(c);
+            return NOTHING;
+        }
+    }
     amy_future *f = amy__pool_take(c->pool, c);
     if (f)
         return start_send(c, f);
@@ -402,8 +501,9 @@ static void drive(amy__conn *c, int st)
         }
         st = next_op(c);
         if (st == NOTHING) {
-            disarm(c);
-            amy__pool_set_idle(c->pool, c, 1);
+            if (c->state == AMY__C_DEAD)
+                break;
+            watch_idle(c);
             break;
         }
     }
@@ -429,8 +529,17 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         ready |= MYSQL_WAIT_READ;
     if (revents & EV_WRITE)
         ready |= MYSQL_WAIT_WRITE;
-    if (!ready || c->op == AMY__OP_NONE)
+    if (!ready)
         return;
+    if (c->op == AMY__OP_NONE) {
+        if (c->state == AMY__C_READY && !c->pumping && peek_dead(c)) {
+            c->pumping = 1;
+            close_idle_dead(c);
+            c->pumping = 0;
+            amy__pool_on_dead(c->pool, c);
+        }
+        return;
+    }
     drive(c, cont(c, ready));
 }
 

@@ -11,8 +11,10 @@
 
 /* A query sent on a connection and not yet answered, oldest first. */
 typedef struct amy__slot {
-    amy_future *f; /* NULL once the future left (freed, timed out) */
-    size_t len;    /* its SQL length, counted against pipeline_bytes */
+    amy_future *f;        /* NULL once the future left (canceled, timed out) */
+    size_t len;           /* its SQL length, counted against pipeline_bytes */
+    unsigned long long seq; /* order sent on this connection */
+    unsigned char killed; /* KILL QUERY was sent for it */
 } amy__slot;
 
 /* See the state machine at the top of conn.c. */
@@ -59,6 +61,23 @@ typedef struct amy__conn {
 
     amy__donelist done; /* settled while driving; notified after */
 
+    unsigned long serial;    /* the pool's name for it, for KILL callbacks */
+    unsigned long thread_id; /* the server's connection id */
+    unsigned long long next_seq;
+    ev_tstamp idle_since;
+    unsigned char was_idle; /* check the socket before reusing it */
+
+    /*
+     * KILL QUERY names a connection, not a query: one sent for the head may
+     * land on the next query if the head finished meanwhile. While a kill
+     * may still land (kills_pending), or until the queries it could have hit
+     * (seq in [kill_lo, kill_hi]) have answered, an "interrupted" (1317)
+     * answer in that range is taken as a stray kill and the query re-sent.
+     */
+    unsigned kills_pending;
+    unsigned char kill_active;
+    unsigned long long kill_lo, kill_hi;
+
     /* Why the connect failed, for the futures the pool fails with it. */
     unsigned err_no;
     char err_sqlstate[6];
@@ -78,6 +97,13 @@ amy__conn *amy__conn_new(amy_pool *pool);
 
 /* Asks an idle READY connection to look at the pool's queue. */
 void amy__conn_kick(amy__conn *c);
+
+/* The future of slot s left while in flight: drop it, stop it on the
+ * server once it is the oldest in flight. */
+void amy__conn_detach(amy__conn *c, amy__slot *s);
+
+/* A KILL QUERY sent for this connection completed. */
+void amy__conn_kill_done(amy__conn *c);
 
 /* Frees a DEAD connection (the pool has unlinked it). */
 void amy__conn_free(amy__conn *c);

@@ -49,6 +49,9 @@ static const struct key_def keys[] = {
      86400000, AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS},
     {"query_timeout_ms", KEY_UINT, offsetof(amy__dsn, query_timeout_ms), 0,
      86400000, 0},
+    {"idle_timeout_ms", KEY_UINT, offsetof(amy__dsn, idle_timeout_ms), 0,
+     86400000, 0},
+    {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0},
     {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0},
 };
 

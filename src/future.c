@@ -130,8 +130,12 @@ void amy__future_settle(amy_future *f, amy_result *r)
     } else {
         amy__result_free(r);
     }
-    if (f->kind == AMY__F_QUERY && ev_is_active(&f->deadline))
-        ev_timer_stop(f->loop, &f->deadline);
+    if (f->kind == AMY__F_QUERY) {
+        if (ev_is_active(&f->deadline))
+            ev_timer_stop(f->loop, &f->deadline);
+        if (f->pool)
+            amy__pool_count(f->pool, f->status);
+    }
 }
 
 void amy__future_resolve(amy_future *f, amy_result *r)
@@ -269,7 +273,25 @@ static void abandon(amy_future *f, int status, const char *msg)
         for (size_t i = 0; i < g->n; i++)
             list_unlink(&g->nodes[i].node);
     }
-    amy__future_fail(f, status, 0, NULL, msg);
+    amy__future_fail(f, status, 0, status == AMY_ETIMEDOUT ? "HYT00" : NULL,
+                     msg);
+}
+
+int amy_future_cancel(amy_future *f)
+{
+    if (!f)
+        return AMY_EINVAL;
+    if (f->status != AMY_PENDING)
+        return 0;
+    abandon(f, AMY_ECANCELED, NULL);
+    return 1;
+}
+
+void amy__future_expire(amy_future *f)
+{
+    char msg[64];
+    snprintf(msg, sizeof msg, "query timed out after %u ms", f->timeout_ms);
+    abandon(f, AMY_ETIMEDOUT, msg);
 }
 
 void amy_future_free(amy_future *f)

@@ -39,7 +39,11 @@ struct amy_future {
     amy_pool *pool;
     amy_future *qnext, *qprev; /* pool queue while QUEUED */
     struct amy__slot *slot;    /* in-flight slot while INFLIGHT */
+    struct amy__conn *conn;    /* its connection while INFLIGHT */
     ev_timer deadline;         /* query_timeout_ms, when set */
+    ev_tstamp queued_at;       /* for connect_timeout_ms during outages */
+    unsigned timeout_ms;       /* the deadline's length, for its message */
+    unsigned char retried;     /* re-sent once after a stray KILL */
     size_t sql_len;
     char *sql; /* NUL-terminated copy, in the same allocation */
 };
@@ -87,6 +91,9 @@ void amy__donelist_notify(amy__donelist l);
 /* amy__future_set_error + amy__future_resolve. */
 void amy__future_fail(amy_future *f, int status, unsigned server_errno,
                       const char *sqlstate, const char *msg);
+
+/* Resolves a pending query AMY_ETIMEDOUT, leaving its queue or slot. */
+void amy__future_expire(amy_future *f);
 
 /* Keep f's memory (its SQL) alive across a free; release may free it. */
 void amy__future_hold(amy_future *f);

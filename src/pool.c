@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,9 @@
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
 static void kick_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void schedule_kick(amy_pool *p);
+static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static int library_rc;
@@ -108,16 +112,65 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
     p->kick_watcher.data = p;
     ev_idle_init(&p->kick_idle, kick_idle_cb);
     p->kick_idle.data = p;
+    ev_init(&p->retry_timer, retry_cb);
+    p->retry_timer.data = p;
+    ev_init(&p->idle_sweep, idle_sweep_cb);
+    p->idle_sweep.data = p;
+    p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
     if (amy__dsn_parse(dsn, &p->dsn, errbuf, errlen) != 0) {
         free(p);
         return NULL;
     }
-    if (resolve_host(p) != 0) {
+    p->dsn_text = strdup(dsn);
+    if (!p->dsn_text || resolve_host(p) != 0) {
         set_err(errbuf, errlen, "out of memory");
         amy_pool_free(p);
         return NULL;
     }
+    if (p->dsn.idle_timeout_ms) {
+        double every = p->dsn.idle_timeout_ms / 4000.0;
+        ev_timer_set(&p->idle_sweep, every < 0.01 ? 0.01 : every,
+                     every < 0.01 ? 0.01 : every);
+        ev_timer_start(loop, &p->idle_sweep);
+        ev_unref(loop); /* housekeeping must not keep ev_run from returning */
+    }
     return p;
+}
+
+/* The pool that sends KILL QUERY: same server and credentials, one
+ * connection, no pipelining (a KILL must not wait behind a slow query). */
+amy_pool *amy__pool_new_control(amy_pool *p)
+{
+    amy_pool *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->loop = p->loop;
+    ev_prepare_init(&c->kick_watcher, kick_cb);
+    c->kick_watcher.data = c;
+    ev_idle_init(&c->kick_idle, kick_idle_cb);
+    c->kick_idle.data = c;
+    ev_init(&c->retry_timer, retry_cb);
+    c->retry_timer.data = c;
+    ev_init(&c->idle_sweep, idle_sweep_cb);
+    c->idle_sweep.data = c;
+    c->rng = p->rng ^ 0x9e3779b9u;
+    c->is_control = 1;
+    if (amy__dsn_parse(p->dsn_text, &c->dsn, NULL, 0) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->dsn.pool = 1;
+    c->dsn.pipeline = 1;
+    c->dsn.query_timeout_ms = 0;
+    c->dsn.queue_max = 0;
+    c->dsn.idle_timeout_ms = 0;
+    c->host = strdup(p->host);
+    c->endpoint = strdup(p->endpoint);
+    if (!c->host || !c->endpoint) {
+        amy_pool_free(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -157,11 +210,63 @@ void amy__pool_detach(amy_future *f)
     if (f->where == AMY__W_QUEUED) {
         dequeue(f->pool, f);
     } else if (f->where == AMY__W_INFLIGHT) {
-        /* The connection still reads the answer, then drops it. */
-        f->slot->f = NULL;
+        /* The connection still reads the answer, then drops it; the
+         * statement is killed on the server. */
+        amy__slot *s = f->slot;
+        amy__conn *c = f->conn;
         f->slot = NULL;
+        f->conn = NULL;
         f->where = AMY__W_NONE;
+        amy__conn_detach(c, s);
     }
+}
+
+void amy__pool_requeue(amy_pool *p, amy_future *f)
+{
+    f->where = AMY__W_QUEUED;
+    f->qprev = NULL;
+    f->qnext = p->qhead;
+    if (p->qhead)
+        p->qhead->qprev = f;
+    else
+        p->qtail = f;
+    p->qhead = f;
+    p->qlen++;
+    p->stats.retried++;
+    schedule_kick(p);
+}
+
+void amy__pool_count(amy_pool *p, int status)
+{
+    switch (status) {
+    case AMY_OK:
+        p->stats.completed++;
+        break;
+    case AMY_ETIMEDOUT:
+        p->stats.timed_out++;
+        break;
+    case AMY_ECANCELED:
+        p->stats.canceled++;
+        break;
+    default:
+        p->stats.failed++;
+    }
+}
+
+int amy_pool_stats(const amy_pool *p, amy_stats *out)
+{
+    if (!p || !out)
+        return AMY_EINVAL;
+    *out = p->stats;
+    out->conns_connecting = p->nconnecting;
+    out->conns_open = p->nconns - p->nconnecting;
+    out->conns_idle = p->nidle;
+    out->conns_busy = out->conns_open - p->nidle;
+    out->queued = p->qlen;
+    out->in_flight = 0;
+    for (const amy__conn *c = p->conns; c; c = c->next)
+        out->in_flight += c->count;
+    return AMY_OK;
 }
 
 /* Fails every queued future with the same error. */
@@ -227,6 +332,7 @@ void amy__pool_set_idle(amy_pool *p, amy__conn *c, int idle)
 
 static void link_conn(amy_pool *p, amy__conn *c)
 {
+    c->serial = ++p->next_serial;
     c->prev = NULL;
     c->next = p->conns;
     if (p->conns)
@@ -310,6 +416,9 @@ static void kick(amy_pool *p)
         }
         for (unsigned guard = p->nidle; p->qhead && p->idle && guard; guard--)
             amy__conn_kick(p->idle);
+        /* During an outage new attempts wait for the backoff (retry_cb). */
+        if (p->attempts && ev_now(p->loop) < p->backoff_until)
+            continue;
         while (p->qlen > p->nconnecting && p->nconns < p->dsn.pool) {
             amy__conn *c = amy__conn_new(p);
             if (!c) {
@@ -319,6 +428,10 @@ static void kick(amy_pool *p)
                 break;
             }
             link_conn(p, c);
+            if (p->reopen) {
+                p->reopen--;
+                p->stats.reconnects++;
+            }
         }
     } while (p->rekick);
     p->kicking = 0;
@@ -327,30 +440,141 @@ static void kick(amy_pool *p)
 void amy__pool_on_ready(amy_pool *p, amy__conn *c)
 {
     p->nconnecting--;
+    p->attempts = 0;
+    ev_timer_stop(p->loop, &p->retry_timer);
+}
+
+/* Connect errors that retrying cannot fix: fail the queue at once. */
+static int connect_error_is_permanent(unsigned e)
+{
+    switch (e) {
+    case 1040: /* too many connections */
+    case 1041: /* out of memory */
+    case 1053: /* shutdown in progress */
+    case 1129: /* host blocked: an admin may flush it */
+    case 1152: /* aborted connection */
+    case 1158: /* network errors ... */
+    case 1159:
+    case 1160:
+    case 1161:
+    case 1203: /* max_user_connections */
+    case 1226: /* resource limit */
+        return 0;
+    }
+    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */;
+}
+
+/* Fails the futures that have waited connect_timeout_ms for a connection
+ * while none could be opened. Returns the oldest remaining wait's expiry. */
+static ev_tstamp expire_queue(amy_pool *p)
+{
+    if (!p->dsn.connect_timeout_ms || p->nconns > p->nconnecting)
+        return 0;
+    ev_tstamp limit = p->dsn.connect_timeout_ms / 1000.0;
+    ev_tstamp now = ev_now(p->loop);
+    amy__donelist done = {0};
+    while (p->qhead && now - p->qhead->queued_at >= limit) {
+        amy_future *f = p->qhead;
+        dequeue(p, f);
+        amy__future_set_error(f, AMY_ECONNECT, p->last_err_no,
+                              p->last_sqlstate, p->last_error);
+        amy__donelist_settle(&done, f, NULL);
+    }
+    ev_tstamp next = p->qhead ? p->qhead->queued_at + limit : 0;
+    amy__donelist_notify(done);
+    return next;
+}
+
+/* Arms the retry timer for the next attempt or the next expiry. */
+static void arm_retry(amy_pool *p)
+{
+    ev_timer_stop(p->loop, &p->retry_timer);
+    if (!p->qhead || p->freeing)
+        return;
+    ev_tstamp now = ev_now(p->loop);
+    ev_tstamp at = p->backoff_until;
+    if (p->dsn.connect_timeout_ms && p->nconns == p->nconnecting) {
+        ev_tstamp exp = p->qhead->queued_at + p->dsn.connect_timeout_ms / 1e3;
+        if (exp < at)
+            at = exp;
+    }
+    ev_timer_set(&p->retry_timer, at > now ? at - now : 0., 0.);
+    ev_timer_start(p->loop, &p->retry_timer);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy_pool *p = w->data;
+    expire_queue(p);
+    if (!p->qhead)
+        return;
+    if (ev_now(loop) >= p->backoff_until)
+        schedule_kick(p);
+    else
+        arm_retry(p);
+}
+
+static void connect_failed(amy_pool *p, amy__conn *c)
+{
+    p->stats.connect_failures++;
+    p->reopen++;
+    p->last_err_no = c->err_no;
+    memcpy(p->last_sqlstate, c->err_sqlstate, 6);
+    free(p->last_error);
+    size_t n = strlen(p->endpoint) + strlen(c->err_msg) + 32;
+    p->last_error = malloc(n);
+    if (p->last_error)
+        snprintf(p->last_error, n, "could not connect to %s: %s", p->endpoint,
+                 c->err_msg);
+    if (p->nconns > p->nconnecting)
+        return; /* the open connections serve the queue */
+    if (connect_error_is_permanent(c->err_no)) {
+        if (p->nconns == 0)
+            fail_queue(p, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
+                       p->last_error);
+        return;
+    }
+    /* Exponential backoff with jitter: 50 ms, 100 ms, ... up to 5 s, each
+     * drawn from its upper half so that many clients do not retry in step. */
+    p->attempts++;
+    double delay = 0.05 * (double)(1u << (p->attempts < 8 ? p->attempts : 8));
+    if (delay > 5.0)
+        delay = 5.0;
+    p->rng = p->rng * 1103515245u + 12345u;
+    delay *= 0.5 + 0.5 * (double)(p->rng >> 8) / (double)(1u << 24);
+    p->backoff_until = ev_now(p->loop) + delay;
+    expire_queue(p);
+    if (p->nconns == 0)
+        arm_retry(p);
 }
 
 void amy__pool_on_dead(amy_pool *p, amy__conn *c)
 {
     unlink_conn(p, c);
-    if (c->connect_failed && p->nconns == 0 && p->qhead) {
-        /* Nobody is left to serve the queue: it fails with the reason. */
-        char msg[sizeof c->err_msg + 256];
-        snprintf(msg, sizeof msg, "could not connect to %s: %s", p->endpoint,
-                 c->err_msg);
-        unsigned err = c->err_no;
-        char sqlstate[6];
-        memcpy(sqlstate, c->err_sqlstate, 6);
+    if (c->connect_failed) {
+        connect_failed(p, c);
         amy__conn_free(c);
-        fail_queue(p, AMY_ECONNECT, err, sqlstate, msg);
         return;
     }
-    int was_ready = !c->connect_failed;
     amy__conn_free(c);
-    /* A broken connection is replaced if work waits. A failed connect is
-     * not retried at once: the other attempts in progress may still
-     * succeed, and when the last fails the queue fails with it. */
-    if (was_ready)
-        schedule_kick(p);
+    /* A connection that broke is replaced if work waits. */
+    p->reopen++;
+    schedule_kick(p);
+}
+
+static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy_pool *p = w->data;
+    ev_tstamp cutoff = ev_now(loop) - p->dsn.idle_timeout_ms / 1000.0;
+    amy__conn *c = p->idle;
+    while (c) {
+        amy__conn *next = c->idle_next;
+        if (c->idle_since <= cutoff) {
+            unlink_conn(p, c);
+            amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
+        }
+        c = next;
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -359,12 +583,22 @@ void amy__pool_on_dead(amy_pool *p, amy__conn *c)
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    amy_future *f = w->data;
-    char msg[96];
-    snprintf(msg, sizeof msg, "query timed out after %u ms",
-             f->pool->dsn.query_timeout_ms);
-    amy__pool_detach(f);
-    amy__future_fail(f, AMY_ETIMEDOUT, 0, "HYT00", msg);
+    amy__future_expire(w->data);
+}
+
+int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
+{
+    if (!f || f->status != AMY_PENDING || f->kind != AMY__F_QUERY || !f->pool)
+        return AMY_EINVAL;
+    if (ev_is_active(&f->deadline))
+        ev_timer_stop(f->loop, &f->deadline);
+    f->timeout_ms = timeout_ms;
+    if (timeout_ms) {
+        ev_timer_init(&f->deadline, deadline_cb, timeout_ms / 1000.0, 0.);
+        f->deadline.data = f;
+        ev_timer_start(f->loop, &f->deadline);
+    }
+    return AMY_OK;
 }
 
 static amy_future *failed_future(amy_pool *p, int status, const char *msg)
@@ -385,15 +619,17 @@ amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
         return failed_future(p, AMY_EINVAL, "SQL statement over 4 GiB");
     if (p->freeing)
         return failed_future(p, AMY_ECANCELED, "the pool is being freed");
+    if (p->dsn.queue_max && p->qlen >= p->dsn.queue_max) {
+        p->stats.failed++;
+        return failed_future(p, AMY_EQUEUEFULL, "the pool's queue is full "
+                                                "(queue_max)");
+    }
     amy_future *f = amy__future_new_query(p, p->loop, sql, len);
     if (!f)
         return NULL;
-    if (p->dsn.query_timeout_ms) {
-        ev_timer_init(&f->deadline, deadline_cb,
-                      p->dsn.query_timeout_ms / 1000.0, 0.);
-        f->deadline.data = f;
-        ev_timer_start(p->loop, &f->deadline);
-    }
+    if (p->dsn.query_timeout_ms)
+        amy_future_set_timeout(f, p->dsn.query_timeout_ms);
+    f->queued_at = ev_now(p->loop);
     enqueue(p, f);
     schedule_kick(p);
     return f;
@@ -409,8 +645,14 @@ void amy_pool_free(amy_pool *p)
     if (!p)
         return;
     p->freeing = 1;
+    amy__pool_kill_free(p);
     ev_prepare_stop(p->loop, &p->kick_watcher);
     ev_idle_stop(p->loop, &p->kick_idle);
+    ev_timer_stop(p->loop, &p->retry_timer);
+    if (ev_is_active(&p->idle_sweep)) {
+        ev_ref(p->loop);
+        ev_timer_stop(p->loop, &p->idle_sweep);
+    }
     while (p->conns) {
         amy__conn *c = p->conns;
         unlink_conn(p, c);
@@ -421,5 +663,7 @@ void amy_pool_free(amy_pool *p)
     free(p->host);
     free(p->endpoint);
     free(p->resolve_error);
+    free(p->last_error);
+    free(p->dsn_text);
     free(p);
 }

@@ -25,6 +25,26 @@ struct amy_pool {
     ev_prepare kick_watcher; /* hands out queued work before the next poll */
     ev_idle kick_idle;       /* keeps that poll from blocking meanwhile */
     unsigned char kicking, rekick, freeing;
+
+    /* Outages: while no connection can be opened, queued futures wait up
+     * to connect_timeout_ms, and attempts back off exponentially. */
+    ev_timer retry_timer;
+    ev_tstamp backoff_until;
+    unsigned attempts; /* failed connects in a row */
+    unsigned reopen;   /* lost or failed connections not yet replaced */
+    unsigned last_err_no;
+    char last_sqlstate[6];
+    char *last_error; /* "could not connect to ...: ..." */
+    unsigned rng;
+
+    ev_timer idle_sweep; /* idle_timeout_ms */
+    unsigned long next_serial;
+
+    amy_pool *control; /* sends KILL QUERY; made on first need */
+    char *dsn_text;    /* to make the control pool */
+    unsigned char is_control;
+
+    amy_stats stats; /* the counters; the gauges are computed */
 };
 
 /* Removes a pending query future from the queue or its in-flight slot. */
@@ -36,6 +56,24 @@ void amy__pool_detach(amy_future *f);
  * connections rather than piling it onto a busy one.
  */
 amy_future *amy__pool_take(amy_pool *pool, amy__conn *c);
+
+/* Puts a future back at the head of the queue (re-sent after a stray
+ * KILL). */
+void amy__pool_requeue(amy_pool *pool, amy_future *f);
+
+/* Counts a query future of the pool that just settled with status. */
+void amy__pool_count(amy_pool *pool, int status);
+
+/* Sends KILL QUERY for connection c's running statement (src/kill.c);
+ * amy__conn_kill_done(c) follows when it completed, unless c died. */
+void amy__pool_kill(amy_pool *pool, amy__conn *c);
+
+/* A pool for KILL QUERY on the same server: one connection, no
+ * pipelining. NULL on ENOMEM. */
+amy_pool *amy__pool_new_control(amy_pool *pool);
+
+/* Frees the control pool (src/kill.c). */
+void amy__pool_kill_free(amy_pool *pool);
 
 /* Connection events. */
 void amy__pool_set_idle(amy_pool *pool, amy__conn *c, int idle);
