@@ -1,0 +1,194 @@
+/*
+ * The amysql side: every statement submitted at once, gathered, waited on,
+ * each answer checked and its future freed, all inside the timed region
+ * (the baselines store, check and free each answer inside theirs).
+ */
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "amysql.h"
+#include "bench.h"
+
+static amy_pool *open_pool(unsigned pool, unsigned pipeline)
+{
+    char params[64], err[256];
+    snprintf(params, sizeof params, "pool=%u&pipeline=%u", pool, pipeline);
+    char *dsn = bench_dsn_with(bench_g.dsn, params);
+    if (!dsn)
+        return NULL;
+    amy_pool *p = amy_pool_new(EV_DEFAULT, dsn, err, sizeof err);
+    free(dsn);
+    if (!p)
+        fprintf(stderr, "amy_pool_new: %s\n", err);
+    return p;
+}
+
+static size_t check(amy_future *const *fs, const bench_work *w)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        const amy_result *r = amy_future_result(fs[i]);
+        if (!r || amy_result_nrows(r) != w->expect_rows ||
+            (w->expect_rows && !amy_result_value(r, 0, 0, NULL)))
+            failed++;
+    }
+    return failed;
+}
+
+static void stamp_cb(amy_future *f, void *arg)
+{
+    *(double *)arg = bench_now();
+}
+
+/* --timeline: when the statements resolved, relative to the first
+ * amy_query. Shows whether a batch is bound by sending (late first
+ * answers), by the server, or by reading answers (a long tail). */
+static void print_timeline(double t0, double submitted, double *stamps,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        stamps[i] -= t0;
+    for (size_t i = 1; i < n; i++) { /* insertion sort: n is small here */
+        double v = stamps[i];
+        size_t j = i;
+        for (; j > 0 && stamps[j - 1] > v; j--)
+            stamps[j] = stamps[j - 1];
+        stamps[j] = v;
+    }
+    const double pct[] = {0, 1, 10, 50, 90, 99, 100};
+    fprintf(stderr,
+            "timeline (ms after the first amy_query): all submitted "
+            "%.3f",
+            (submitted - t0) * 1e3);
+    for (size_t i = 0; i < sizeof pct / sizeof *pct; i++) {
+        size_t k = (size_t)(pct[i] / 100 * (double)(n - 1) + 0.5);
+        fprintf(stderr, "  p%g %.3f", pct[i], stamps[k] * 1e3);
+    }
+    fprintf(stderr, "\n");
+}
+
+/* Submits, gathers and waits; returns the failures. fs has room for n. */
+static size_t run_batch(amy_pool *p, const bench_work *w, amy_future **fs,
+                        int report)
+{
+    double *stamps = NULL, t0 = 0, submitted = 0;
+    if (report && bench_g.timeline) {
+        stamps = calloc(w->n, sizeof *stamps);
+        t0 = bench_now();
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        fs[i] = amy_query(p, w->sql[i]);
+        if (!fs[i]) {
+            fprintf(stderr, "amy_query: out of memory\n");
+            exit(1);
+        }
+        if (stamps)
+            amy_future_then(fs[i], stamp_cb, &stamps[i]);
+    }
+    if (stamps)
+        submitted = bench_now();
+    amy_future *g = amy_gather(fs, w->n);
+    if (!g) {
+        fprintf(stderr, "amy_gather: out of memory\n");
+        exit(1);
+    }
+    if (amy_future_wait(g) != AMY_OK && report)
+        fprintf(stderr, "amysql: %s\n", amy_future_error(g));
+    amy_future_free(g);
+    if (stamps) {
+        print_timeline(t0, submitted, stamps, w->n);
+        free(stamps);
+    }
+    size_t failed = check(fs, w);
+    for (size_t i = 0; i < w->n; i++)
+        amy_future_free(fs[i]);
+    return failed;
+}
+
+int bench_amy(const bench_work *w, unsigned pool, unsigned pipeline,
+              const bench_work *warm, bench_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    size_t cap = warm && warm->n > w->n ? warm->n : w->n;
+    amy_future **fs = calloc(cap ? cap : 1, sizeof *fs);
+    if (!fs)
+        return -1;
+    double t0 = bench_now();
+    amy_pool *p = open_pool(pool, pipeline);
+    if (!p) {
+        free(fs);
+        return -1;
+    }
+    /* Connections open lazily: a first batch opens them (and warms the
+     * server's caches) so that the timed batch measures queries only. */
+    if (warm && warm->n) {
+        size_t wf = run_batch(p, warm, fs, 0);
+        if (wf)
+            fprintf(stderr, "amysql warm-up: %zu failed\n", wf);
+    }
+    s->setup = bench_now() - t0;
+    bench_mark a, b;
+    bench_timed_begin(&a);
+    s->failed = run_batch(p, w, fs, 1);
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    amy_pool_free(p);
+    free(fs);
+    return 0;
+}
+
+/*
+ * W4: what a pending future costs. RSS is read before submitting and right
+ * after the last amy_query, before the loop runs (nothing is sent yet, no
+ * connection exists: the growth is the futures). Run in a fresh process:
+ * memory an earlier run freed back to malloc would hide the growth.
+ */
+int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
+                     bench_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    amy_future **fs = calloc(w->n, sizeof *fs);
+    if (!fs)
+        return -1;
+    memset(fs, 0xff, w->n * sizeof *fs); /* resident before the first read */
+    amy_pool *p = open_pool(pool, pipeline);
+    if (!p) {
+        free(fs);
+        return -1;
+    }
+    s->nfutures = w->n;
+    for (size_t i = 0; i < w->n; i++)
+        s->sql_bytes += strlen(w->sql[i]) + 1; /* each future copies it */
+
+    bench_mark a, b;
+    s->rss_before = bench_proc_status_bytes("VmRSS");
+    bench_timed_begin(&a);
+    for (size_t i = 0; i < w->n; i++) {
+        fs[i] = amy_query(p, w->sql[i]);
+        if (!fs[i]) {
+            fprintf(stderr, "amy_query: out of memory\n");
+            exit(1);
+        }
+    }
+    s->rss_after = bench_proc_status_bytes("VmRSS");
+    amy_future *g = amy_gather(fs, w->n);
+    if (!g) {
+        fprintf(stderr, "amy_gather: out of memory\n");
+        exit(1);
+    }
+    s->rss_gather = bench_proc_status_bytes("VmRSS");
+    if (amy_future_wait(g) != AMY_OK)
+        fprintf(stderr, "amysql: %s\n", amy_future_error(g));
+    amy_future_free(g);
+    s->failed = check(fs, w);
+    s->hwm_after_run = bench_proc_status_bytes("VmHWM");
+    for (size_t i = 0; i < w->n; i++)
+        amy_future_free(fs[i]);
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    amy_pool_free(p);
+    free(fs);
+    return 0;
+}

@@ -1,0 +1,87 @@
+/*
+ * amysql benchmark suite: shared declarations.
+ *
+ * One binary runs every client (amysql and the two blocking baselines) on
+ * the same server in the same process run, so that only ratios measured
+ * side by side are ever compared (the machine is shared and noisy).
+ */
+#ifndef AMY_BENCH_H
+#define AMY_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Connection parameters for the blocking baselines, parsed from the DSN. */
+typedef struct bench_conninfo {
+    char user[128], password[128], host[256], db[128], socket[512];
+    unsigned port;
+} bench_conninfo;
+
+/* What a run is asked to do: n statements and the answer each must give. */
+typedef struct bench_work {
+    const char *const *sql; /* n statements */
+    size_t n;
+    size_t expect_rows; /* every answer must have exactly this many rows */
+} bench_work;
+
+/*
+ * What a run measured over its timed region only. Client CPU is the whole
+ * process (all threads) from getrusage; server CPU is mariadbd's
+ * utime+stime from /proc (10 ms ticks), -1 when not readable.
+ */
+typedef struct bench_sample {
+    double wall;       /* seconds */
+    double client_cpu; /* seconds, user + sys */
+    double server_cpu; /* seconds, or < 0 when unknown */
+    double setup;      /* seconds spent before the timed region (connecting) */
+    size_t failed;     /* statements that failed or gave a wrong answer */
+    /* W4 only. */
+    long rss_before, rss_after, rss_gather, hwm_after_run; /* bytes */
+    size_t sql_bytes, nfutures;
+} bench_sample;
+
+/* A point in time for both clocks; the difference of two is a sample. */
+typedef struct bench_mark {
+    double wall, cpu, server;
+} bench_mark;
+
+/* Process-wide settings the runners read. */
+typedef struct bench_env {
+    const char *dsn; /* amysql DSN, without pool/pipeline keys */
+    bench_conninfo ci;
+    int server_pid; /* 0 when unknown */
+    int timeline;   /* --one: print when amysql futures resolved */
+} bench_env;
+
+extern bench_env bench_g;
+
+/* common.c */
+double bench_now(void);
+void bench_mark_now(bench_mark *m);
+/* bench_mark_now, plus telling `perf` to count from here / up to here when
+ * AMY_BENCH_PERF_CTL names its --control fifo: profiles and syscall counts
+ * then cover the timed region only. */
+void bench_timed_begin(bench_mark *m);
+void bench_timed_end(bench_mark *m);
+void bench_mark_diff(const bench_mark *a, const bench_mark *b, bench_sample *s);
+long bench_proc_status_bytes(const char *key); /* VmRSS, VmHWM; -1 on error */
+int bench_parse_dsn(const char *dsn, bench_conninfo *ci, char *err,
+                    size_t errlen);
+char *bench_dsn_with(const char *dsn, const char *params);
+void bench_raise_nofile(unsigned need);
+uint64_t bench_rand(uint64_t *state);
+
+/* blocking.c: the baselines, plain libmariadb. */
+struct st_mysql;
+struct st_mysql *bench_connect(char *err, size_t errlen);
+int bench_exec(struct st_mysql *m, const char *sql, char *err, size_t errlen);
+int bench_blocking(const bench_work *w, bench_sample *s);
+int bench_threads(const bench_work *w, unsigned k, bench_sample *s);
+
+/* amy.c: the same work through amysql. */
+int bench_amy(const bench_work *w, unsigned pool, unsigned pipeline,
+              const bench_work *warm, bench_sample *s);
+int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
+                     bench_sample *s);
+
+#endif

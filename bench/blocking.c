@@ -1,0 +1,184 @@
+/*
+ * The baselines: libmariadb used the ordinary blocking way.
+ *
+ * (1) one connection, one statement at a time;
+ * (2) K threads, each with its own connection, pulling the next statement
+ *     from a shared atomic counter.
+ *
+ * Each statement's answer is stored, checked and freed inside the timed
+ * region, exactly as the amysql runner checks and frees its futures, so
+ * both sides do the same work per statement.
+ */
+#include <mysql.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+/* The options amysql sets on its own handles, so both speak the same
+ * protocol (TCP unless the DSN names the socket) and charset. */
+MYSQL *bench_connect(char *err, size_t errlen)
+{
+    const bench_conninfo *ci = &bench_g.ci;
+    MYSQL *m = mysql_init(NULL);
+    if (!m) {
+        snprintf(err, errlen, "mysql_init: out of memory");
+        return NULL;
+    }
+    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    int local = !strcmp(ci->host, "localhost") || ci->socket[0];
+    if (!local) {
+        unsigned tcp = MYSQL_PROTOCOL_TCP;
+        mysql_options(m, MYSQL_OPT_PROTOCOL, &tcp);
+    }
+    if (!mysql_real_connect(m, local ? "localhost" : ci->host, ci->user,
+                            ci->password, ci->db, ci->port,
+                            ci->socket[0] ? ci->socket : NULL, 0)) {
+        snprintf(err, errlen, "connect: %s", mysql_error(m));
+        mysql_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* Runs one statement and drops any result. */
+int bench_exec(MYSQL *m, const char *sql, char *err, size_t errlen)
+{
+    if (mysql_real_query(m, sql, (unsigned long)strlen(sql)) != 0) {
+        snprintf(err, errlen, "%s: %s", sql, mysql_error(m));
+        return -1;
+    }
+    MYSQL_RES *res = mysql_store_result(m);
+    if (res)
+        mysql_free_result(res);
+    return 0;
+}
+
+/* One statement the way a blocking program runs it; 0 when the answer is
+ * as expected, 1 when it is wrong, -1 when the connection broke. */
+static int one_query(MYSQL *m, const bench_work *w, size_t i)
+{
+    const char *sql = w->sql[i];
+    if (mysql_real_query(m, sql, (unsigned long)strlen(sql)) != 0)
+        return mysql_errno(m) >= 2000 ? -1 : 1;
+    MYSQL_RES *res = mysql_store_result(m);
+    if (!res)
+        return mysql_errno(m) >= 2000 ? -1 : 1;
+    int bad = mysql_num_rows(res) != w->expect_rows;
+    MYSQL_ROW row = mysql_fetch_row(res);
+    if (w->expect_rows && (!row || !row[0]))
+        bad = 1;
+    mysql_free_result(res);
+    return bad;
+}
+
+int bench_blocking(const bench_work *w, bench_sample *s)
+{
+    char err[512];
+    memset(s, 0, sizeof *s);
+    double t0 = bench_now();
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "blocking: %s\n", err);
+        return -1;
+    }
+    s->setup = bench_now() - t0;
+    bench_mark a, b;
+    bench_timed_begin(&a);
+    for (size_t i = 0; i < w->n; i++) {
+        int rc = one_query(m, w, i);
+        if (rc < 0) {
+            s->failed += w->n - i;
+            break;
+        }
+        s->failed += (size_t)rc;
+    }
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    mysql_close(m);
+    return 0;
+}
+
+typedef struct threads_run {
+    const bench_work *w;
+    atomic_size_t next;
+    atomic_size_t failed;
+    atomic_uint connect_failed;
+    pthread_barrier_t start, stop;
+} threads_run;
+
+static void *worker(void *arg)
+{
+    threads_run *t = arg;
+    char err[512];
+    mysql_thread_init();
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "threads: %s\n", err);
+        atomic_fetch_add(&t->connect_failed, 1);
+    }
+    /* Connecting stays outside the timed region, as for amysql's pool. */
+    pthread_barrier_wait(&t->start);
+    size_t failed = 0;
+    while (m) {
+        size_t i = atomic_fetch_add(&t->next, 1);
+        if (i >= t->w->n)
+            break;
+        int rc = one_query(m, t->w, i);
+        if (rc < 0) {
+            failed++;
+            mysql_close(m);
+            m = NULL;
+            break;
+        }
+        failed += (size_t)rc;
+    }
+    atomic_fetch_add(&t->failed, failed);
+    pthread_barrier_wait(&t->stop);
+    if (m)
+        mysql_close(m);
+    mysql_thread_end();
+    return NULL;
+}
+
+int bench_threads(const bench_work *w, unsigned k, bench_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    threads_run t = {.w = w};
+    atomic_init(&t.next, 0);
+    atomic_init(&t.failed, 0);
+    atomic_init(&t.connect_failed, 0);
+    pthread_t *tids = calloc(k, sizeof *tids);
+    if (!tids)
+        return -1;
+    pthread_barrier_init(&t.start, NULL, k + 1);
+    pthread_barrier_init(&t.stop, NULL, k + 1);
+    double t0 = bench_now();
+    for (unsigned i = 0; i < k; i++) {
+        if (pthread_create(&tids[i], NULL, worker, &t) != 0) {
+            /* A half-started barrier cannot be released: give up hard. */
+            fprintf(stderr, "threads: pthread_create failed at %u\n", i);
+            exit(1);
+        }
+    }
+    pthread_barrier_wait(&t.start);
+    s->setup = bench_now() - t0;
+    bench_mark a, b;
+    bench_timed_begin(&a);
+    pthread_barrier_wait(&t.stop);
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    for (unsigned i = 0; i < k; i++)
+        pthread_join(tids[i], NULL);
+    free(tids);
+    pthread_barrier_destroy(&t.start);
+    pthread_barrier_destroy(&t.stop);
+    size_t done = atomic_load(&t.next);
+    s->failed = atomic_load(&t.failed);
+    if (done < w->n) /* every connection broke before the end */
+        s->failed += w->n - done;
+    return atomic_load(&t.connect_failed) == k ? -1 : 0;
+}

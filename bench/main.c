@@ -1,0 +1,879 @@
+/*
+ * amy_bench: amysql against blocking libmariadb, in one run.
+ *
+ *   amy_bench [--dsn DSN] [--rounds R] [--only W1,W3] [--data DIR]
+ *             [--server-pid PID] [--quick]
+ *       The suite: every configuration of a workload runs once per round,
+ *       rounds interleaved (A B C, B C A, ...), so a noisy neighbour hits
+ *       every client alike. Prints a Markdown table on stdout (progress on
+ *       stderr) and, with --data, gnuplot data for the chart.
+ *
+ *   amy_bench --one W1 --client amy|threads|blocking [--pool P]
+ *             [--pipeline D] [--threads K] [--n N] [--repeat R]
+ *             [--sql STATEMENT] [--timeline]
+ *       One configuration only, for perf / callgrind / strace; --sql runs
+ *       that statement (one row expected) n times instead; --timeline
+ *       prints when amysql's answers arrived. With AMY_BENCH_PERF_CTL (and
+ *       AMY_BENCH_PERF_ACK) naming perf's --control fifos, perf counts the
+ *       timed regions only.
+ *
+ * The DSN defaults to $AMY_TEST_DSN. W1 and W3 need the table sbtest1,
+ * which is created and loaded here when missing.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "amysql.h"
+#include "bench.h"
+
+#define MAX_ROUNDS  32
+#define MAX_CONFIGS 24
+#define TABLE_ROWS  10000
+
+enum client { C_BLOCKING, C_THREADS, C_AMY };
+static const char *const client_names[] = {"blocking", "threads", "amysql"};
+
+typedef struct config {
+    int client;
+    unsigned k; /* threads */
+    unsigned pool, pipeline;
+    const bench_work *warm; /* amysql only */
+    bench_sample s[MAX_ROUNDS];
+    int ns;
+} config;
+
+typedef struct workload {
+    const char *id, *title;
+    bench_work work;
+    double ideal; /* seconds, for latency-bound workloads; 0 otherwise */
+    config c[MAX_CONFIGS];
+    int nc;
+} workload;
+
+static int opt_rounds = 3;
+static int opt_quick;
+static const char *opt_only;
+static const char *opt_data;
+
+/* ------------------------------------------------------------------------ */
+/* Statements                                                               */
+/* ------------------------------------------------------------------------ */
+
+static char **sql_list(size_t n, uint64_t seed, const char *fmt, int kind)
+{
+    char **v = calloc(n, sizeof *v);
+    if (!v)
+        exit(1);
+    uint64_t st = seed;
+    for (size_t i = 0; i < n; i++) {
+        char buf[160];
+        if (kind == 0) /* point select: any row */
+            snprintf(buf, sizeof buf, fmt,
+                     (unsigned)(1 + bench_rand(&st) % TABLE_ROWS));
+        else if (kind == 1) { /* 100-row range inside the table */
+            unsigned a = (unsigned)(1 + bench_rand(&st) % (TABLE_ROWS - 99));
+            snprintf(buf, sizeof buf, fmt, a, a + 99);
+        } else
+            snprintf(buf, sizeof buf, "%s", fmt);
+        v[i] = strdup(buf);
+        if (!v[i])
+            exit(1);
+    }
+    return v;
+}
+
+static const char *const POINT_SQL = "SELECT c FROM sbtest1 WHERE id=%u";
+static const char *const RANGE_SQL =
+    "SELECT c FROM sbtest1 WHERE id BETWEEN %u AND %u";
+
+/* ------------------------------------------------------------------------ */
+/* Table                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* sysbench's shape: c is ten groups of 11 digits joined by '-', pad five. */
+static void digit_groups(char *out, size_t outlen, int groups)
+{
+    size_t o = (size_t)snprintf(out, outlen, "CONCAT_WS('-'");
+    for (int i = 0; i < groups && o < outlen; i++)
+        o += (size_t)snprintf(out + o, outlen - o,
+                              ", LPAD(FLOOR(RAND()*99999999999), 11, '0')");
+    if (o < outlen)
+        snprintf(out + o, outlen - o, ")");
+}
+
+static int ensure_table(MYSQL *m)
+{
+    char err[512];
+    if (bench_exec(m,
+                   "CREATE TABLE IF NOT EXISTS sbtest1 ("
+                   "id INT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
+                   "k INT NOT NULL DEFAULT 0, "
+                   "c CHAR(120) NOT NULL DEFAULT '', "
+                   "pad CHAR(60) NOT NULL DEFAULT '', "
+                   "KEY k_1 (k)) ENGINE=InnoDB",
+                   err, sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    const char *q = "SELECT COUNT(*), MIN(id), MAX(id) FROM sbtest1";
+    if (mysql_query(m, q) != 0) {
+        fprintf(stderr, "setup: %s\n", mysql_error(m));
+        return -1;
+    }
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    int ok = row && row[0] && row[1] && row[2] && atol(row[0]) == TABLE_ROWS &&
+             atol(row[1]) == 1 && atol(row[2]) == TABLE_ROWS;
+    if (res)
+        mysql_free_result(res);
+    if (ok)
+        return 0;
+    fprintf(stderr, "setup: loading %d rows into sbtest1\n", TABLE_ROWS);
+    char c[1024], pad[512], sql[2048];
+    digit_groups(c, sizeof c, 10);
+    digit_groups(pad, sizeof pad, 5);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sbtest1 (id, k, c, pad) "
+             "SELECT seq, 1 + FLOOR(RAND()*%d), %s, %s FROM seq_1_to_%d",
+             TABLE_ROWS, c, pad, TABLE_ROWS);
+    if (bench_exec(m, "TRUNCATE TABLE sbtest1", err, sizeof err) ||
+        bench_exec(m, sql, err, sizeof err)) {
+        fprintf(stderr, "setup: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Statistics                                                               */
+/* ------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct stat3 {
+    double med, min, max;
+} stat3;
+
+static stat3 stats(const double *v, int n)
+{
+    stat3 r = {0, 0, 0};
+    if (n <= 0)
+        return r;
+    double t[MAX_ROUNDS];
+    memcpy(t, v, (size_t)n * sizeof *t);
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    r.min = t[0];
+    r.max = t[n - 1];
+    r.med = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    return r;
+}
+
+typedef enum { M_QPS, M_WALL, M_CPU, M_SCPU } metric;
+
+static double metric_of(const config *c, const workload *w, int i, metric m)
+{
+    const bench_sample *s = &c->s[i];
+    double n = (double)w->work.n;
+    switch (m) {
+    case M_QPS:
+        return n / s->wall;
+    case M_WALL:
+        return s->wall;
+    case M_CPU:
+        return s->client_cpu / n * 1e6;
+    case M_SCPU:
+        return s->server_cpu < 0 ? -1 : s->server_cpu / n * 1e6;
+    }
+    return 0;
+}
+
+static stat3 cstat(const config *c, const workload *w, metric m)
+{
+    double v[MAX_ROUNDS];
+    for (int i = 0; i < c->ns; i++)
+        v[i] = metric_of(c, w, i, m);
+    return stats(v, c->ns);
+}
+
+/* Ratios of queries/s between two configurations, round by round: both ran
+ * within seconds of each other, so the pair shares the same noise. */
+static stat3 paired(const config *a, const config *b, const workload *w)
+{
+    double v[MAX_ROUNDS];
+    int n = a->ns < b->ns ? a->ns : b->ns;
+    for (int i = 0; i < n; i++)
+        v[i] = metric_of(a, w, i, M_QPS) / metric_of(b, w, i, M_QPS);
+    return stats(v, n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Running                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static void label(const config *c, char *buf, size_t len)
+{
+    switch (c->client) {
+    case C_BLOCKING:
+        snprintf(buf, len, "1 connection");
+        break;
+    case C_THREADS:
+        snprintf(buf, len, "K=%u", c->k);
+        break;
+    default:
+        snprintf(buf, len, "pool=%u pipeline=%u", c->pool, c->pipeline);
+    }
+}
+
+static unsigned in_flight(const config *c)
+{
+    switch (c->client) {
+    case C_BLOCKING:
+        return 1;
+    case C_THREADS:
+        return c->k;
+    default:
+        return c->pool * c->pipeline;
+    }
+}
+
+static int run_config(const workload *w, const config *c, bench_sample *s)
+{
+    switch (c->client) {
+    case C_BLOCKING:
+        return bench_blocking(&w->work, s);
+    case C_THREADS:
+        return bench_threads(&w->work, c->k, s);
+    default:
+        return bench_amy(&w->work, c->pool, c->pipeline, c->warm, s);
+    }
+}
+
+static config *add(workload *w, int client, unsigned a, unsigned b)
+{
+    config *c = &w->c[w->nc++];
+    memset(c, 0, sizeof *c);
+    c->client = client;
+    if (client == C_THREADS)
+        c->k = a;
+    if (client == C_AMY) {
+        c->pool = a;
+        c->pipeline = b;
+    }
+    return c;
+}
+
+static void run_workload(workload *w)
+{
+    fprintf(stderr, "== %s: %s (%d configurations x %d rounds)\n", w->id,
+            w->title, w->nc, opt_rounds);
+    for (int r = 0; r < opt_rounds; r++) {
+        for (int j = 0; j < w->nc; j++) {
+            config *c = &w->c[(j + r) % w->nc];
+            char lb[64];
+            label(c, lb, sizeof lb);
+            bench_sample s;
+            if (run_config(w, c, &s) != 0) {
+                fprintf(stderr, "%s %s %s: could not run\n", w->id,
+                        client_names[c->client], lb);
+                exit(1);
+            }
+            c->s[c->ns++] = s;
+            fprintf(stderr,
+                    "  round %d  %-8s %-22s %8.3f s %9.0f q/s  cpu %6.1f "
+                    "us/q  server %6.1f us/q  setup %.2f s%s\n",
+                    r + 1, client_names[c->client], lb, s.wall,
+                    (double)w->work.n / s.wall,
+                    s.client_cpu / (double)w->work.n * 1e6,
+                    s.server_cpu / (double)w->work.n * 1e6, s.setup,
+                    s.failed ? "  FAILURES" : "");
+            if (s.failed)
+                fprintf(stderr, "  %zu of %zu statements failed\n", s.failed,
+                        w->work.n);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Reporting                                                                */
+/* ------------------------------------------------------------------------ */
+
+static void fmt_ratio(char *buf, size_t len, const config *a, const config *b,
+                      const workload *w)
+{
+    if (!b || b == a) {
+        snprintf(buf, len, "—");
+        return;
+    }
+    double r = cstat(a, w, M_QPS).med / cstat(b, w, M_QPS).med;
+    stat3 p = paired(a, b, w);
+    snprintf(buf, len, "%.2f× (%.2f–%.2f)", r, p.min, p.max);
+}
+
+static const config *find(const workload *w, int client)
+{
+    const config *best = NULL;
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        if (c->client == client &&
+            (!best || cstat(c, w, M_QPS).med > cstat(best, w, M_QPS).med))
+            best = c;
+    }
+    return best;
+}
+
+static size_t total_failed(const config *c)
+{
+    size_t f = 0;
+    for (int i = 0; i < c->ns; i++)
+        f += c->s[i].failed;
+    return f;
+}
+
+static void print_table(const workload *w)
+{
+    const config *blk = find(w, C_BLOCKING);
+    const config *thr = find(w, C_THREADS);
+    const config *amy = find(w, C_AMY);
+    printf("\n### %s: %s\n\n", w->id, w->title);
+    printf("| client | config | in flight | queries/s median (min–max) | "
+           "wall s | client CPU µs/q | server CPU µs/q | × blocking "
+           "(paired min–max) | × best threads%s |\n",
+           w->ideal > 0 ? " | × ideal time" : "");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:%s|\n",
+           w->ideal > 0 ? "|---:" : "");
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        char lb[64], rb[64], rt[64], fl[64] = "";
+        label(c, lb, sizeof lb);
+        stat3 q = cstat(c, w, M_QPS), wall = cstat(c, w, M_WALL);
+        stat3 cpu = cstat(c, w, M_CPU), scpu = cstat(c, w, M_SCPU);
+        fmt_ratio(rb, sizeof rb, c, blk, w);
+        fmt_ratio(rt, sizeof rt, c, thr, w);
+        size_t failed = total_failed(c);
+        if (failed)
+            snprintf(fl, sizeof fl, " **%zu failed**", failed);
+        const char *mark = (c == amy || c == thr) ? "**" : "";
+        printf("| %s%s%s | %s | %u | %s%.0f%s (%.0f–%.0f) | %.3f | %.1f | ",
+               mark, client_names[c->client], mark, lb, in_flight(c), mark,
+               q.med, mark, q.min, q.max, wall.med, cpu.med);
+        if (scpu.med < 0)
+            printf("n/a");
+        else
+            printf("%.1f", scpu.med);
+        printf(" | %s | %s", rb, rt);
+        if (w->ideal > 0)
+            printf(" | %.2f× (%.3f–%.3f s)", wall.med / w->ideal, wall.min,
+                   wall.max);
+        printf(" |%s\n", fl);
+    }
+    double setup[MAX_ROUNDS];
+    if (amy) {
+        for (int i = 0; i < amy->ns; i++)
+            setup[i] = amy->s[i].setup;
+        stat3 st = stats(setup, amy->ns);
+        char lb[64];
+        label(amy, lb, sizeof lb);
+        printf("\nBest amysql: %s. Its untimed set-up (pool opened, first "
+               "batch run) took %.3f s median.\n",
+               lb, st.med);
+    }
+    fflush(stdout);
+}
+
+/* gnuplot blocks, one per series, x = queries in flight. */
+static void write_chart_data(const workload *w, const char *dir)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/w1.dat", dir);
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        perror(path);
+        return;
+    }
+    const unsigned pools[] = {1, 4, 16};
+    int first = 1;
+    for (int series = 0; series < 5; series++) {
+        char title[64];
+        if (series == 0)
+            snprintf(title, sizeof title, "blocking, 1 connection");
+        else if (series == 1)
+            snprintf(title, sizeof title, "blocking, K threads");
+        else
+            snprintf(title, sizeof title, "amysql pool=%u", pools[series - 2]);
+        if (!first)
+            fprintf(fp, "\n\n");
+        first = 0;
+        fprintf(fp, "\"%s\" in_flight qps_med qps_min qps_max\n", title);
+        for (int i = 0; i < w->nc; i++) {
+            const config *c = &w->c[i];
+            int want = series == 0   ? C_BLOCKING
+                       : series == 1 ? C_THREADS
+                                     : C_AMY;
+            if (c->client != want ||
+                (want == C_AMY && c->pool != pools[series - 2]))
+                continue;
+            stat3 q = cstat(c, w, M_QPS);
+            fprintf(fp, "%u %.0f %.0f %.0f\n", in_flight(c), q.med, q.min,
+                    q.max);
+        }
+    }
+    fclose(fp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* W4 in a child process                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *self_path = "/proc/self/exe";
+
+static int run_w4_child(bench_sample *s, size_t n)
+{
+    int fd[2];
+    if (pipe(fd) != 0)
+        return -1;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        char nbuf[32], pidbuf[32];
+        snprintf(nbuf, sizeof nbuf, "%zu", n);
+        snprintf(pidbuf, sizeof pidbuf, "%d", bench_g.server_pid);
+        dup2(fd[1], 1);
+        close(fd[0]);
+        close(fd[1]);
+        execl(self_path, "amy_bench", "--dsn", bench_g.dsn, "--server-pid",
+              pidbuf, "--one", "W4", "--n", nbuf, "--machine", (char *)NULL);
+        _exit(127);
+    }
+    close(fd[1]);
+    FILE *fp = fdopen(fd[0], "r");
+    char line[1024] = "";
+    int got = 0;
+    memset(s, 0, sizeof *s);
+    while (fp && fgets(line, sizeof line, fp)) {
+        if (sscanf(line,
+                   "W4 n=%zu rss_before=%ld rss_after=%ld rss_gather=%ld "
+                   "hwm=%ld sql_bytes=%zu wall=%lf cpu=%lf server=%lf "
+                   "failed=%zu",
+                   &s->nfutures, &s->rss_before, &s->rss_after, &s->rss_gather,
+                   &s->hwm_after_run, &s->sql_bytes, &s->wall, &s->client_cpu,
+                   &s->server_cpu, &s->failed) == 10)
+            got = 1;
+    }
+    if (fp)
+        fclose(fp);
+    int status;
+    waitpid(pid, &status, 0);
+    return got && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static void w4_suite(size_t n)
+{
+    bench_sample s[MAX_ROUNDS];
+    fprintf(stderr, "== W4: memory, %zu futures pending (%d rounds)\n", n,
+            opt_rounds);
+    double per[MAX_ROUNDS], perg[MAX_ROUNDS], hwm[MAX_ROUNDS], qps[MAX_ROUNDS],
+        cpu[MAX_ROUNDS];
+    size_t failed = 0;
+    for (int r = 0; r < opt_rounds; r++) {
+        if (run_w4_child(&s[r], n) != 0) {
+            fprintf(stderr, "W4: the child run failed\n");
+            exit(1);
+        }
+        double nf = (double)s[r].nfutures;
+        per[r] = ((double)(s[r].rss_after - s[r].rss_before) -
+                  (double)s[r].sql_bytes) /
+                 nf;
+        perg[r] = ((double)(s[r].rss_gather - s[r].rss_before) -
+                   (double)s[r].sql_bytes) /
+                  nf;
+        hwm[r] = (double)(s[r].hwm_after_run - s[r].rss_before) / nf;
+        qps[r] = nf / s[r].wall;
+        cpu[r] = s[r].client_cpu / nf * 1e6;
+        failed += s[r].failed;
+        fprintf(stderr,
+                "  round %d  RSS +%ld B for %zu futures (SQL %zu B): %.0f "
+                "B/future, %.0f with the gather; peak %.0f B/query\n",
+                r + 1, s[r].rss_after - s[r].rss_before, s[r].nfutures,
+                s[r].sql_bytes, per[r], perg[r], hwm[r]);
+    }
+    stat3 a = stats(per, opt_rounds), g = stats(perg, opt_rounds),
+          h = stats(hwm, opt_rounds), q = stats(qps, opt_rounds),
+          c = stats(cpu, opt_rounds);
+    printf("\n### W4: memory, %zu futures submitted at once "
+           "(`SELECT c FROM sbtest1 WHERE id=N`, pool=4 pipeline=32)\n\n",
+           n);
+    printf("| measure | median (min–max) |\n|---|---:|\n");
+    printf("| RSS per pending future, SQL text (%.1f B/future) subtracted | "
+           "**%.0f B** (%.0f–%.0f) |\n",
+           (double)s[0].sql_bytes / (double)s[0].nfutures, a.med, a.min, a.max);
+    printf("| the same, with the gather over them created | %.0f B "
+           "(%.0f–%.0f) |\n",
+           g.med, g.min, g.max);
+    printf("| peak RSS (VmHWM) once all resolved, per query, results "
+           "included | %.0f B (%.0f–%.0f) |\n",
+           h.med, h.min, h.max);
+    printf("| submit + run + check + free: queries/s | %.0f (%.0f–%.0f) |\n",
+           q.med, q.min, q.max);
+    printf("| client CPU µs/query | %.1f (%.1f–%.1f) |\n", c.med, c.min, c.max);
+    if (failed)
+        printf("\n**%zu statements failed.**\n", failed);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Main                                                                     */
+/* ------------------------------------------------------------------------ */
+
+static int wanted(const char *id)
+{
+    if (!opt_only)
+        return 1;
+    size_t n = strlen(id);
+    for (const char *p = opt_only; (p = strstr(p, id)); p += n)
+        if ((p == opt_only || p[-1] == ',') && (p[n] == ',' || !p[n]))
+            return 1;
+    return 0;
+}
+
+static void discover_server(MYSQL *m, char *version, size_t vlen)
+{
+    snprintf(version, vlen, "?");
+    if (mysql_query(m, "SELECT VERSION(), @@pid_file") != 0)
+        return;
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row && row[0])
+        snprintf(version, vlen, "%s", row[0]);
+    /* The server is on this machine in the intended set-up: its pid file
+     * gives the process whose CPU we read. */
+    if (!bench_g.server_pid && row && row[1]) {
+        FILE *fp = fopen(row[1], "r");
+        if (fp) {
+            if (fscanf(fp, "%d", &bench_g.server_pid) != 1)
+                bench_g.server_pid = 0;
+            fclose(fp);
+        }
+    }
+    if (res)
+        mysql_free_result(res);
+}
+
+static void print_machine(const char *server_version)
+{
+    char model[256] = "?";
+    FILE *fp = fopen("/proc/cpuinfo", "r");
+    if (fp) {
+        char line[512];
+        while (fgets(line, sizeof line, fp))
+            if (!strncmp(line, "model name", 10)) {
+                char *p = strchr(line, ':');
+                if (p) {
+                    snprintf(model, sizeof model, "%s", p + 2);
+                    model[strcspn(model, "\n")] = '\0';
+                }
+                break;
+            }
+        fclose(fp);
+    }
+    struct utsname u;
+    uname(&u);
+    printf("- machine: %ld cores (%s), %s %s; client and server share "
+           "them\n",
+           sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname, u.release);
+    printf("- server: MariaDB %s (server CPU %s)\n", server_version,
+           bench_g.server_pid ? "read from /proc/<pid>/stat, 10 ms ticks"
+                              : "not measured: no pid");
+    printf("- client: amysql %d.%d.%d, Connector/C %s, libev %d.%d\n",
+           AMY_VERSION_MAJOR, AMY_VERSION_MINOR, AMY_VERSION_PATCH,
+           mysql_get_client_info(), ev_version_major(), ev_version_minor());
+    printf("- rounds: %d per configuration, interleaved; figures are "
+           "medians (min–max over rounds); ratios in brackets are the "
+           "min–max of per-round paired ratios\n",
+           opt_rounds);
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: amy_bench [--dsn DSN] [--rounds R] [--only W1,W2,...] "
+            "[--data DIR] [--server-pid PID] [--quick]\n"
+            "       amy_bench --one W1|W2|W3|W4|W5 --client "
+            "amy|threads|blocking [--pool P] [--pipeline D] [--threads K] "
+            "[--n N] [--repeat R] [--sql STATEMENT] [--timeline]\n");
+    exit(2);
+}
+
+static unsigned long num_arg(const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || end == s) {
+        fprintf(stderr, "not a number: %s\n", s);
+        exit(2);
+    }
+    return v;
+}
+
+/* Builds workload id's statements; n = 0 takes the standard size. */
+static bench_work make_work(const char *id, size_t n)
+{
+    bench_work w = {0};
+    if (!strcmp(id, "W1") || !strcmp(id, "W4")) {
+        w.n = n ? n : (!strcmp(id, "W1") ? 20000 : 100000);
+        w.sql = (const char *const *)sql_list(w.n, !strcmp(id, "W1") ? 1 : 4,
+                                              POINT_SQL, 0);
+        w.expect_rows = 1;
+    } else if (!strcmp(id, "W2")) {
+        w.n = n ? n : 200;
+        w.sql = (const char *const *)sql_list(w.n, 0, "SELECT SLEEP(0.05)", 2);
+        w.expect_rows = 1;
+    } else if (!strcmp(id, "W3")) {
+        w.n = n ? n : 2000;
+        w.sql = (const char *const *)sql_list(w.n, 3, RANGE_SQL, 1);
+        w.expect_rows = 100;
+    } else if (!strcmp(id, "W5")) {
+        w.n = n ? n : 1000;
+        w.sql = (const char *const *)sql_list(w.n, 0, "SELECT SLEEP(0.1)", 2);
+        w.expect_rows = 1;
+    } else {
+        fprintf(stderr, "unknown workload %s\n", id);
+        exit(2);
+    }
+    return w;
+}
+
+/* --one: a single configuration, repeated; for profilers. */
+static int run_one(const char *id, const char *client, unsigned pool,
+                   unsigned pipeline, unsigned k, size_t n, int repeat,
+                   int machine, const char *sql)
+{
+    bench_work w = make_work(id, n);
+    if (sql) { /* the same shape of run for another statement */
+        w.sql = (const char *const *)sql_list(w.n, 0, sql, 2);
+        w.expect_rows = 1;
+    }
+    if (!strcmp(id, "W4")) {
+        bench_sample s;
+        if (bench_amy_memory(&w, pool ? pool : 4, pipeline ? pipeline : 32,
+                             &s) != 0)
+            return 1;
+        if (machine)
+            printf("W4 n=%zu rss_before=%ld rss_after=%ld rss_gather=%ld "
+                   "hwm=%ld sql_bytes=%zu wall=%f cpu=%f server=%f "
+                   "failed=%zu\n",
+                   s.nfutures, s.rss_before, s.rss_after, s.rss_gather,
+                   s.hwm_after_run, s.sql_bytes, s.wall, s.client_cpu,
+                   s.server_cpu, s.failed);
+        else
+            printf(
+                "W4: %zu futures: RSS +%ld B, SQL %zu B, %.1f B/future; "
+                "run %.3f s\n",
+                s.nfutures, s.rss_after - s.rss_before, s.sql_bytes,
+                ((double)(s.rss_after - s.rss_before) - (double)s.sql_bytes) /
+                    (double)s.nfutures,
+                s.wall);
+        return s.failed ? 1 : 0;
+    }
+    bench_work warm = w;
+    if (warm.n > 2000)
+        warm.n = 2000;
+    for (int r = 0; r < repeat; r++) {
+        bench_sample s;
+        int rc;
+        if (!strcmp(client, "amy"))
+            rc = bench_amy(&w, pool ? pool : 4, pipeline ? pipeline : 32, &warm,
+                           &s);
+        else if (!strcmp(client, "threads"))
+            rc = bench_threads(&w, k ? k : 16, &s);
+        else if (!strcmp(client, "blocking"))
+            rc = bench_blocking(&w, &s);
+        else
+            usage();
+        if (rc != 0)
+            return 1;
+        printf("%s %s: %zu statements %.3f s %.0f q/s client CPU %.2f "
+               "us/q server CPU %.2f us/q failed %zu\n",
+               id, client, w.n, s.wall, (double)w.n / s.wall,
+               s.client_cpu / (double)w.n * 1e6,
+               s.server_cpu / (double)w.n * 1e6, s.failed);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *one = NULL, *client = "amy";
+    unsigned pool = 0, pipeline = 0, k = 0;
+    size_t n = 0;
+    int repeat = 1, machine = 0;
+    const char *sql = NULL;
+    bench_g.dsn = getenv("AMY_TEST_DSN");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--quick"))
+            opt_quick = 1;
+        else if (!strcmp(a, "--machine"))
+            machine = 1;
+        else if (!strcmp(a, "--timeline"))
+            bench_g.timeline = 1;
+        else if (!v)
+            usage();
+        else if (!strcmp(a, "--dsn"))
+            bench_g.dsn = v;
+        else if (!strcmp(a, "--rounds"))
+            opt_rounds = (int)num_arg(v);
+        else if (!strcmp(a, "--only"))
+            opt_only = v;
+        else if (!strcmp(a, "--data"))
+            opt_data = v;
+        else if (!strcmp(a, "--server-pid"))
+            bench_g.server_pid = (int)num_arg(v);
+        else if (!strcmp(a, "--one"))
+            one = v;
+        else if (!strcmp(a, "--client"))
+            client = v;
+        else if (!strcmp(a, "--pool"))
+            pool = (unsigned)num_arg(v);
+        else if (!strcmp(a, "--pipeline"))
+            pipeline = (unsigned)num_arg(v);
+        else if (!strcmp(a, "--threads"))
+            k = (unsigned)num_arg(v);
+        else if (!strcmp(a, "--n"))
+            n = num_arg(v);
+        else if (!strcmp(a, "--repeat"))
+            repeat = (int)num_arg(v);
+        else if (!strcmp(a, "--sql"))
+            sql = v;
+        else
+            usage();
+        if (strcmp(a, "--quick") && strcmp(a, "--machine") &&
+            strcmp(a, "--timeline"))
+            i++;
+    }
+    if (!bench_g.dsn) {
+        fprintf(stderr, "no DSN: pass --dsn or set AMY_TEST_DSN\n");
+        return 2;
+    }
+    if (opt_rounds < 1 || opt_rounds > MAX_ROUNDS) {
+        fprintf(stderr, "--rounds must be 1..%d\n", MAX_ROUNDS);
+        return 2;
+    }
+    char err[512];
+    if (bench_parse_dsn(bench_g.dsn, &bench_g.ci, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    /* Before any thread exists: mysql_library_init is not thread-safe. */
+    if (mysql_library_init(0, NULL, NULL) != 0) {
+        fprintf(stderr, "mysql_library_init failed\n");
+        return 1;
+    }
+    bench_raise_nofile(4096);
+
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    char version[128];
+    discover_server(m, version, sizeof version);
+    if (ensure_table(m) != 0)
+        return 1;
+    mysql_close(m);
+
+    if (one)
+        return run_one(one, client, pool, pipeline, k, n, repeat, machine, sql);
+
+    print_machine(version);
+
+    static workload W[5];
+    int nw = 0;
+    size_t q = opt_quick ? 10 : 1; /* --quick: a tenth of the work */
+
+    if (wanted("W1")) {
+        workload *w = &W[nw++];
+        w->id = "W1";
+        w->title = "point selects, 20,000 × `SELECT c FROM sbtest1 WHERE "
+                   "id=<random>`, all submitted at once and gathered";
+        w->work = make_work("W1", 20000 / q);
+        static bench_work warm;
+        warm = w->work;
+        warm.n = w->work.n / 10;
+        add(w, C_BLOCKING, 0, 0);
+        const unsigned ks[] = {1, 16, 64};
+        for (int i = 0; i < 3; i++)
+            add(w, C_THREADS, ks[i], 0);
+        const unsigned pools[] = {1, 4, 16}, pipes[] = {1, 8, 32, 128};
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 4; j++)
+                add(w, C_AMY, pools[i], pipes[j])->warm = &warm;
+    }
+    if (wanted("W2")) {
+        workload *w = &W[nw++];
+        w->id = "W2";
+        w->title = "latency-bound, 200 × `SELECT SLEEP(0.05)` gathered, "
+                   "pool of 200 opened and warmed before the timed region "
+                   "(ideal 0.050 s)";
+        w->work = make_work("W2", 0);
+        w->ideal = 0.05;
+        add(w, C_BLOCKING, 0, 0);
+        add(w, C_THREADS, 200, 0);
+        add(w, C_AMY, 200, 1)->warm = &w->work;
+    }
+    if (wanted("W3")) {
+        workload *w = &W[nw++];
+        w->id = "W3";
+        w->title = "medium results, 2,000 × `SELECT c FROM sbtest1 WHERE id "
+                   "BETWEEN a AND a+99` (100 rows, ~12 KB), gathered";
+        w->work = make_work("W3", 2000 / q);
+        static bench_work warm;
+        warm = w->work;
+        warm.n = w->work.n / 10;
+        add(w, C_BLOCKING, 0, 0);
+        add(w, C_THREADS, 4, 0);
+        add(w, C_THREADS, 16, 0);
+        add(w, C_AMY, 1, 8)->warm = &warm;
+        add(w, C_AMY, 4, 1)->warm = &warm;
+        add(w, C_AMY, 4, 8)->warm = &warm;
+        add(w, C_AMY, 16, 8)->warm = &warm;
+    }
+    if (wanted("W5")) {
+        workload *w = &W[nw++];
+        w->id = "W5";
+        w->title = "scale, 1,000 connections on one loop, 1,000 × `SELECT "
+                   "SLEEP(0.1)` gathered after a first batch opened them "
+                   "(ideal 0.100 s; the blocking client would need 100 s and "
+                   "is not run)";
+        w->work = make_work("W5", 0);
+        w->ideal = 0.1;
+        add(w, C_THREADS, 1000, 0);
+        add(w, C_AMY, 1000, 1)->warm = &w->work;
+    }
+
+    for (int i = 0; i < nw; i++) {
+        run_workload(&W[i]);
+        print_table(&W[i]);
+        if (opt_data && !strcmp(W[i].id, "W1"))
+            write_chart_data(&W[i], opt_data);
+    }
+    if (wanted("W4"))
+        w4_suite(100000 / q);
+    return 0;
+}

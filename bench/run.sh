@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The benchmark suite: amysql against blocking libmariadb, in one run.
+#
+#   bench/run.sh      (normally through: scripts/dev.sh bench)
+#
+# Needs a built build/bench/amy_bench (or $AMY_BENCH_BIN) and a running
+# server in $AMY_TEST_DSN (scripts/dev.sh bench sets both up). Prints the
+# tables, renders bench/w1.png with gnuplot and rewrites the generated part
+# of bench/RESULTS.md (between its BEGIN/END markers; the rest is kept).
+#
+#   AMY_BENCH_ROUNDS=N   rounds per configuration (default 5)
+#   AMY_BENCH_ONLY=W1,W4 run only these workloads (RESULTS.md is then left
+#                        alone: it must hold a whole run)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN=${AMY_BENCH_BIN:-build/bench/amy_bench}
+ROUNDS=${AMY_BENCH_ROUNDS:-5}
+ONLY=${AMY_BENCH_ONLY:-}
+RESULTS=bench/RESULTS.md
+CHART=bench/w1.png
+BEGIN='<!-- BEGIN bench/run.sh output: rewritten by every run -->'
+END='<!-- END bench/run.sh output -->'
+
+die() {
+	printf 'bench: %s\n' "$*" >&2
+	exit 1
+}
+
+[[ -x $BIN ]] || die "$BIN not built (scripts/dev.sh bench builds it)"
+[[ -n ${AMY_TEST_DSN:-} ]] || die "AMY_TEST_DSN is not set (eval \"\$(scripts/testdb.sh env)\")"
+
+# W5 holds 1,000 connections (and the thread baseline 1,000 more while they
+# close): amy_bench raises its own soft limit, but a hard limit below that
+# cannot be raised from inside.
+if (($(ulimit -Hn) < 4096)); then
+	printf 'bench: warning: hard limit on open files is %s; W5 may fail\n' "$(ulimit -Hn)" >&2
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf -- "$tmp"' EXIT
+args=(--rounds "$ROUNDS" --data "$tmp")
+[[ -n $ONLY ]] && args+=(--only "$ONLY")
+
+t0=$SECONDS
+"$BIN" "${args[@]}" | tee "$tmp/tables.md"
+elapsed=$((SECONDS - t0))
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain -- src include CMakeLists.txt 2>/dev/null) ]]; then
+	commit="$commit + uncommitted changes in src/, include/ or CMakeLists.txt"
+fi
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+chart_ok=0
+if [[ -z $ONLY || $ONLY == *W1* ]]; then
+	if command -v gnuplot >/dev/null 2>&1; then
+		if gnuplot -e "datafile='$tmp/w1.dat'; outfile='$CHART'; subtitle='$when, commit ${commit%% *}, $ROUNDS rounds'" bench/chart.gp; then
+			chart_ok=1
+			printf '\nbench: chart written to %s\n' "$CHART" >&2
+		fi
+	else
+		printf 'bench: gnuplot not found: no chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
+	fi
+fi
+printf 'bench: suite took %d s\n' "$elapsed" >&2
+
+if [[ -n $ONLY ]]; then
+	printf 'bench: AMY_BENCH_ONLY set: %s left unchanged\n' "$RESULTS" >&2
+	exit 0
+fi
+
+{
+	printf '%s\n' "$BEGIN"
+	printf '## Latest run\n\n'
+	printf -- '- command: `scripts/dev.sh bench` (runs `bench/run.sh`; %s rounds)\n' "$ROUNDS"
+	printf -- '- when: %s; commit %s; the suite took %d s\n' "$when" "$commit" "$elapsed"
+	cat "$tmp/tables.md"
+	if ((chart_ok)); then
+		printf '\n![W1: queries/s by queries in flight](w1.png)\n'
+	fi
+	printf '%s\n' "$END"
+} >"$tmp/generated.md"
+
+if [[ -f $RESULTS ]] && grep -qF -- "$BEGIN" "$RESULTS" && grep -qF -- "$END" "$RESULTS"; then
+	# Keep what is around the markers (the hand-written analysis).
+	awk -v b="$BEGIN" -v e="$END" -v gen="$tmp/generated.md" '
+		$0 == b { while ((getline line < gen) > 0) print line; skip = 1; next }
+		$0 == e { skip = 0; next }
+		!skip { print }
+	' "$RESULTS" >"$tmp/results.md"
+	cat "$tmp/results.md" >"$RESULTS"
+else
+	{
+		printf '# Benchmark results\n\n'
+		cat "$tmp/generated.md"
+	} >"$RESULTS"
+fi
+printf 'bench: %s updated\n' "$RESULTS" >&2
