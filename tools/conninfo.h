@@ -1,0 +1,62 @@
+/*
+ * Where amysql-batch connects: the pieces a mariadb client takes from its
+ * option files, MYSQL_PWD, a DSN and -h -P -u -p -D -S, merged, then written
+ * as one amysql DSN.
+ *
+ * Each source overrides the pieces it gives, so callers apply them from the
+ * weakest to the strongest: MYSQL_PWD, option files, the DSN, the command
+ * line (the mariadb client's order; a DSN counts as one more source).
+ */
+#ifndef AMY_CLI_CONNINFO_H
+#define AMY_CLI_CONNINFO_H
+
+#include <stddef.h>
+
+typedef struct {
+    char *user, *password, *host, *socket, *database; /* decoded; NULL unset */
+    unsigned port;                                    /* 0 = unset */
+    unsigned long pool;     /* ?pool= from the DSN or -c; 0 = unset */
+    unsigned long pipeline; /* ?pipeline= or --pipeline; 0 = unset */
+    char *params; /* the DSN's other ?key=value pairs, as written, '&'-joined */
+    int tcp;      /* a command-line port: TCP even for localhost */
+} amy__cli_conninfo;
+
+/* Frees every piece and zeroes the struct. */
+void amy__cli_conninfo_clear(amy__cli_conninfo *c);
+
+/* Replaces *field with a copy of value (NULL unsets). Returns 0 or -1. */
+int amy__cli_conninfo_set(char **field, const char *value);
+
+/* Parses a decimal port 1..65535. Returns 0 or -1. */
+int amy__cli_parse_port(const char *s, unsigned *port);
+
+/*
+ * amy__cli_conninfo_dsn_apply - override c's pieces with those of a DSN.
+ *
+ * Only what the DSN gives is replaced (mysql://db.example/shop keeps the
+ * user and password c already has). The DSN must be mysql:// or mariadb://;
+ * user, password and database are percent-decoded; ?socket=, ?pool= and
+ * ?pipeline= become pieces, other keys are kept as written for amysql to
+ * check. Messages never quote the DSN (it may hold a password).
+ *
+ * Returns 0, or -1 with a message in err.
+ */
+int amy__cli_conninfo_dsn_apply(amy__cli_conninfo *c, const char *dsn,
+                                char *err, size_t errlen);
+
+/*
+ * amy__cli_conninfo_dsn - the amysql DSN for c.
+ *
+ * No host, or "localhost", means the Unix socket (c->socket, or the
+ * connector's default), as in the mariadb client; the port then only
+ * matters with c->tcp, which connects to 127.0.0.1 instead. User, password,
+ * database and socket are percent-encoded.
+ *
+ * Returns a malloc'd string, or NULL when memory runs out.
+ */
+char *amy__cli_conninfo_dsn(const amy__cli_conninfo *c);
+
+/* Percent-encodes all but A-Z a-z 0-9 - . _ ~. Returns malloc'd or NULL. */
+char *amy__cli_pct_encode(const char *s);
+
+#endif

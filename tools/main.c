@@ -1,0 +1,288 @@
+/*
+ * amysql-batch: run SQL statements concurrently over an amysql pool and
+ * print their results in input order, in the format of `mariadb --batch`.
+ * The manual is amysql-batch.1; this file reads the command line and wires
+ * the pieces together.
+ */
+#include <ev.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "amysql.h"
+#include "connect.h"
+#include "input.h"
+#include "run.h"
+
+#define PROG "amysql-batch"
+
+static const char usage_text[] =
+    "usage: " PROG " [OPTION]... [DSN] [FILE]...\n"
+    "Run SQL statements concurrently and print their results in input\n"
+    "order, as `mariadb --batch` does. Reads the FILEs in order, or stdin\n"
+    "(also for FILE -). The DSN (mysql://user:password@host:port/db?...) may\n"
+    "also come from AMYSQL_DSN, or be built from the options below.\n"
+    "\n"
+    "Input and output:\n"
+    "      --delimiter=STR     statements end with STR (quotes and comments\n"
+    "                          respected); default: one statement per line\n"
+    "  -N, --skip-column-names no header line\n"
+    "  -f, --force             go on after a statement fails\n"
+    "      --stats             print count, errors, time, rate, latencies\n"
+    "      --no-progress       no progress line (drawn only on a terminal)\n"
+    "Concurrency:\n"
+    "  -c, --connections=N     connections to open (default 4)\n"
+    "      --pipeline=N        statements in flight per connection (16)\n"
+    "      --window=N          statements between reading and output\n"
+    "                          (default 4096): bounds memory\n"
+    "Connection (these override the DSN):\n"
+    "  -h, --host=HOST         server host; localhost means the socket\n"
+    "  -P, --port=PORT         TCP port (implies TCP unless -S is given)\n"
+    "  -u, --user=USER\n"
+    "  -p, --password[=PASS]   without PASS: ask on the terminal\n"
+    "  -D, --database=DB\n"
+    "  -S, --socket=PATH       Unix socket\n"
+    "      --defaults-file=F   read only this option file\n"
+    "      --defaults-extra-file=F  read F too, before ~/.my.cnf\n"
+    "      --no-defaults       read no option file\n"
+    "Also MYSQL_PWD, and [client] in /etc/my.cnf, /etc/mysql/my.cnf and\n"
+    "~/.my.cnf.\n"
+    "\n"
+    "      --help              this help\n"
+    "  -V, --version           version\n"
+    "\n"
+    "Exit status: 0 all statements succeeded, 1 some failed, 2 could not run\n"
+    "(bad option, input or DSN, no connection, output error). See "
+    "amysql-batch(1).\n";
+
+enum {
+    OPT_PIPELINE = 256,
+    OPT_DELIMITER,
+    OPT_COLUMN_NAMES,
+    OPT_STATS,
+    OPT_NO_PROGRESS,
+    OPT_WINDOW,
+    OPT_DEFAULTS_FILE,
+    OPT_DEFAULTS_EXTRA_FILE,
+    OPT_NO_DEFAULTS,
+    OPT_HELP
+};
+
+static const struct option long_options[] = {
+    {"connections", required_argument, NULL, 'c'},
+    {"pipeline", required_argument, NULL, OPT_PIPELINE},
+    {"window", required_argument, NULL, OPT_WINDOW},
+    {"delimiter", required_argument, NULL, OPT_DELIMITER},
+    {"skip-column-names", no_argument, NULL, 'N'},
+    {"column-names", no_argument, NULL, OPT_COLUMN_NAMES},
+    {"force", no_argument, NULL, 'f'},
+    {"stats", no_argument, NULL, OPT_STATS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"host", required_argument, NULL, 'h'},
+    {"port", required_argument, NULL, 'P'},
+    {"user", required_argument, NULL, 'u'},
+    {"password", optional_argument, NULL, 'p'},
+    {"database", required_argument, NULL, 'D'},
+    {"socket", required_argument, NULL, 'S'},
+    {"defaults-file", required_argument, NULL, OPT_DEFAULTS_FILE},
+    {"defaults-extra-file", required_argument, NULL, OPT_DEFAULTS_EXTRA_FILE},
+    {"no-defaults", no_argument, NULL, OPT_NO_DEFAULTS},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '" PROG " --help' for more information.\n");
+    return AMY__CLI_FATAL;
+}
+
+/* Decimal in [1, max], nothing else. */
+static int parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end || v < 1 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Keeps a password given on the command line out of ps(1). */
+static char *take_secret(char *arg)
+{
+    char *copy = strdup(arg);
+    memset(arg, 'x', strlen(arg));
+    return copy;
+}
+
+static int check_delimiter(const char *d)
+{
+    if (!*d)
+        return usage_error("%s", "--delimiter: empty delimiter");
+    for (const char *p = d; *p; p++)
+        if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\'' ||
+            *p == '"' || *p == '`' || *p == '\\')
+            return usage_error("--delimiter '%s': a delimiter may not "
+                               "contain spaces, quotes or backslashes",
+                               d);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    amy__cli_run_opts ro = {0};
+    amy__cli_connect_args ca = {0};
+    char *password = NULL;
+    unsigned long n;
+    int c, rc = AMY__CLI_FATAL;
+    ro.column_names = 1;
+    ro.progress = 1;
+
+    while ((c = getopt_long(argc, argv, "c:NfD:h:P:u:p::S:V", long_options,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (parse_count(optarg, 65535, &n))
+                return usage_error("--connections '%s': want a number from 1 "
+                                   "to 65535",
+                                   optarg);
+            ca.pool = n;
+            break;
+        case OPT_PIPELINE:
+            if (parse_count(optarg, 4096, &n))
+                return usage_error("--pipeline '%s': want a number from 1 to "
+                                   "4096",
+                                   optarg);
+            ca.pipeline = n;
+            break;
+        case OPT_WINDOW:
+            if (parse_count(optarg, 10000000, &n))
+                return usage_error("--window '%s': want a number from 1 to "
+                                   "10000000",
+                                   optarg);
+            ro.window = n;
+            break;
+        case OPT_DELIMITER:
+            if (check_delimiter(optarg))
+                return AMY__CLI_FATAL;
+            ro.delimiter = optarg;
+            break;
+        case 'N':
+            ro.column_names = 0;
+            break;
+        case OPT_COLUMN_NAMES:
+            ro.column_names = 1;
+            break;
+        case 'f':
+            ro.force = 1;
+            break;
+        case OPT_STATS:
+            ro.stats = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            ro.progress = 0;
+            break;
+        case 'h':
+            ca.host = optarg;
+            break;
+        case 'P': {
+            char *end;
+            n = strtoul(optarg, &end, 10);
+            if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > 65535)
+                return usage_error("--port '%s': want a number from 1 to "
+                                   "65535",
+                                   optarg);
+            ca.port = (unsigned)n;
+            break;
+        }
+        case 'u':
+            ca.user = optarg;
+            break;
+        case 'p':
+            free(password);
+            password = NULL;
+            ca.ask_password = optarg == NULL;
+            if (optarg && !(password = take_secret(optarg))) {
+                fputs(PROG ": out of memory\n", stderr);
+                return AMY__CLI_FATAL;
+            }
+            ca.password = password;
+            break;
+        case 'D':
+            ca.database = optarg;
+            break;
+        case 'S':
+            ca.socket = optarg;
+            break;
+        case OPT_DEFAULTS_FILE:
+            ca.defaults_file = optarg;
+            break;
+        case OPT_DEFAULTS_EXTRA_FILE:
+            ca.defaults_extra_file = optarg;
+            break;
+        case OPT_NO_DEFAULTS:
+            ca.no_defaults = 1;
+            break;
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            free(password);
+            return 0;
+        case 'V':
+            printf(PROG " (amysql) %d.%d.%d\n", AMY_VERSION_MAJOR,
+                   AMY_VERSION_MINOR, AMY_VERSION_PATCH);
+            free(password);
+            return 0;
+        default: /* getopt_long has printed what is wrong */
+            free(password);
+            fputs("Try '" PROG " --help' for more information.\n", stderr);
+            return AMY__CLI_FATAL;
+        }
+    }
+
+    /* A first operand with "://" is the DSN; the rest are files. */
+    int first = optind;
+    if (first < argc && strstr(argv[first], "://")) {
+        ca.dsn = argv[first];
+        first++;
+    }
+    ro.files = (const char *const *)(argv + first);
+    ro.nfiles = (size_t)(argc - first);
+    ro.progress = ro.progress && isatty(STDERR_FILENO);
+
+    char err[512];
+    if (amy__cli_input_check(ro.files, ro.nfiles, &ro.input_bytes, err,
+                             sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    char *dsn = amy__cli_connect_dsn(&ca, err, sizeof err);
+    if (!dsn) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    struct ev_loop *loop = EV_DEFAULT;
+    amy_pool *pool = amy_pool_new(loop, dsn, err, sizeof err);
+    memset(dsn, 0, strlen(dsn)); /* it holds the password */
+    free(dsn);
+    if (!pool) {
+        fprintf(stderr, PROG ": bad connection settings: %s\n", err);
+        goto out;
+    }
+    rc = amy__cli_run(loop, pool, &ro);
+    amy_pool_free(pool);
+    ev_loop_destroy(loop);
+out:
+    if (password) {
+        memset(password, 0, strlen(password));
+        free(password);
+    }
+    return rc;
+}
