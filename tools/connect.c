@@ -124,14 +124,22 @@ static int apply_args(struct state *s, const amy__cli_connect_args *a,
         c->pool = a->pool;
     if (a->pipeline)
         c->pipeline = a->pipeline;
+    if (a->connect_timeout_ms >= 0)
+        c->connect_timeout_ms = a->connect_timeout_ms;
     return 0;
 }
 
-char *amy__cli_connect_dsn(const amy__cli_connect_args *a, char *err,
-                           size_t errlen)
+/* amysql's defaults for ?pool= and ?pipeline=. */
+#define DEFAULT_POOL     4
+#define DEFAULT_PIPELINE 16
+
+char *amy__cli_connect_dsn(const amy__cli_connect_args *a, size_t *inflight,
+                           char *err, size_t errlen)
 {
-    struct state s = {{0}, 0};
+    struct state s;
     char *dsn = NULL;
+    amy__cli_conninfo_init(&s.ci);
+    s.ask = 0;
     const char *pwd = getenv("MYSQL_PWD");
     if (pwd && amy__cli_conninfo_set(&s.ci.password, pwd)) {
         nomem(err, errlen);
@@ -169,6 +177,9 @@ char *amy__cli_connect_dsn(const amy__cli_connect_args *a, char *err,
     dsn = amy__cli_conninfo_dsn(&s.ci);
     if (!dsn)
         nomem(err, errlen);
+    if (inflight)
+        *inflight = (size_t)(s.ci.pool ? s.ci.pool : DEFAULT_POOL) *
+                    (size_t)(s.ci.pipeline ? s.ci.pipeline : DEFAULT_PIPELINE);
 out:
     if (s.ci.password)
         memset(s.ci.password, 0, strlen(s.ci.password));

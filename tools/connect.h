@@ -4,7 +4,8 @@
  * [client-server], [client-mariadb] and [amysql-batch] groups of
  * /etc/my.cnf, /etc/mysql/my.cnf, --defaults-extra-file and ~/.my.cnf, or
  * only --defaults-file, or none with --no-defaults); the DSN argument, or
- * else AMYSQL_DSN; then -h -P -u -p -D -S, -c and --pipeline.
+ * else AMYSQL_DSN; then -h -P -u -p -D -S, -c, --pipeline and
+ * --connect-timeout.
  */
 #ifndef AMY_CLI_CONNECT_H
 #define AMY_CLI_CONNECT_H
@@ -19,6 +20,7 @@ typedef struct {
     const char *defaults_file, *defaults_extra_file; /* NULL: unset */
     int no_defaults;
     unsigned long pool, pipeline; /* 0: unset */
+    long connect_timeout_ms;      /* -1: unset */
 } amy__cli_connect_args;
 
 /*
@@ -27,10 +29,14 @@ typedef struct {
  * Asks for the password on the terminal when -p has no value, or an option
  * file has a bare "password" line, and no stronger source gives one.
  *
+ * inflight: if not NULL, receives how many statements the pool can have in
+ *           flight at once (connections x pipeline, with amysql's defaults
+ *           for what no source sets).
+ *
  * Returns a malloc'd DSN, or NULL with a message in err (unreadable option
  * file, bad port, bad DSN, no terminal for the password, no memory).
  */
-char *amy__cli_connect_dsn(const amy__cli_connect_args *a, char *err,
-                           size_t errlen);
+char *amy__cli_connect_dsn(const amy__cli_connect_args *a, size_t *inflight,
+                           char *err, size_t errlen);
 
 #endif

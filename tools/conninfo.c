@@ -14,7 +14,13 @@ void amy__cli_conninfo_clear(amy__cli_conninfo *c)
     free(c->socket);
     free(c->database);
     free(c->params);
+    amy__cli_conninfo_init(c);
+}
+
+void amy__cli_conninfo_init(amy__cli_conninfo *c)
+{
     memset(c, 0, sizeof *c);
+    c->connect_timeout_ms = -1;
 }
 
 static char *dup_n(const char *s, size_t n)
@@ -37,9 +43,9 @@ int amy__cli_conninfo_set(char **field, const char *value)
     return 0;
 }
 
-/* Decimal digits only, no sign or spaces, value in [1, max]. */
-static int parse_uint(const char *s, size_t n, unsigned long max,
-                      unsigned long *out)
+/* Decimal digits only, no sign or spaces, value in [min, max]. */
+static int parse_range(const char *s, size_t n, unsigned long min,
+                       unsigned long max, unsigned long *out)
 {
     unsigned long v = 0;
     if (n == 0 || n > 10)
@@ -49,10 +55,16 @@ static int parse_uint(const char *s, size_t n, unsigned long max,
             return -1;
         v = v * 10 + (unsigned long)(s[i] - '0');
     }
-    if (v < 1 || v > max)
+    if (v < min || v > max)
         return -1;
     *out = v;
     return 0;
+}
+
+static int parse_uint(const char *s, size_t n, unsigned long max,
+                      unsigned long *out)
+{
+    return parse_range(s, n, 1, max, out);
 }
 
 int amy__cli_parse_port(const char *s, unsigned *port)
@@ -165,6 +177,13 @@ static int apply_query(amy__cli_conninfo *c, const char *q, char *err,
                 return fail(err, errlen,
                             kn == 4 ? "pool must be a number from 1"
                                     : "pipeline must be a number from 1");
+        } else if (kn == 18 && strncmp(q, "connect_timeout_ms", 18) == 0) {
+            unsigned long ms;
+            if (parse_range(v, vn, 0, 86400000, &ms) != 0)
+                return fail(err, errlen,
+                            "connect_timeout_ms must be a number from 0 to "
+                            "86400000");
+            c->connect_timeout_ms = (long)ms;
         } else if (n > 0 && add_param(c, q, n) != 0) {
             return fail(err, errlen, "out of memory");
         }
@@ -328,7 +347,7 @@ char *amy__cli_conninfo_dsn(const amy__cli_conninfo *c)
     if (!b.s)
         return NULL;
     b.s[0] = '\0';
-    char num[32];
+    char num[64];
     const char *sep = "?";
     int local = !c->host || strcmp(c->host, "localhost") == 0;
 
@@ -378,6 +397,12 @@ char *amy__cli_conninfo_dsn(const amy__cli_conninfo *c)
     }
     if (c->pipeline) {
         snprintf(num, sizeof num, "%spipeline=%lu", sep, c->pipeline);
+        put(&b, num);
+        sep = "&";
+    }
+    if (c->connect_timeout_ms >= 0) {
+        snprintf(num, sizeof num, "%sconnect_timeout_ms=%ld", sep,
+                 c->connect_timeout_ms);
         put(&b, num);
     }
     return b.s;

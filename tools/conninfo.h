@@ -15,14 +15,19 @@
 typedef struct {
     char *user, *password, *host, *socket, *database; /* decoded; NULL unset */
     unsigned port;                                    /* 0 = unset */
-    unsigned long pool;     /* ?pool= from the DSN or -c; 0 = unset */
-    unsigned long pipeline; /* ?pipeline= or --pipeline; 0 = unset */
+    unsigned long pool;      /* ?pool= from the DSN or -c; 0 = unset */
+    unsigned long pipeline;  /* ?pipeline= or --pipeline; 0 = unset */
+    long connect_timeout_ms; /* ?connect_timeout_ms= or --connect-timeout;
+                                -1 = unset (0 means never) */
     char *params; /* the DSN's other ?key=value pairs, as written, '&'-joined */
     int tcp;      /* a command-line port: TCP even for localhost */
 } amy__cli_conninfo;
 
-/* Frees every piece and zeroes the struct. */
+/* Frees every piece and resets the struct to "all unset". */
 void amy__cli_conninfo_clear(amy__cli_conninfo *c);
+
+/* Sets up an empty conninfo (all unset). */
+void amy__cli_conninfo_init(amy__cli_conninfo *c);
 
 /* Replaces *field with a copy of value (NULL unsets). Returns 0 or -1. */
 int amy__cli_conninfo_set(char **field, const char *value);
@@ -35,9 +40,10 @@ int amy__cli_parse_port(const char *s, unsigned *port);
  *
  * Only what the DSN gives is replaced (mysql://db.example/shop keeps the
  * user and password c already has). The DSN must be mysql:// or mariadb://;
- * user, password and database are percent-decoded; ?socket=, ?pool= and
- * ?pipeline= become pieces, other keys are kept as written for amysql to
- * check. Messages never quote the DSN (it may hold a password).
+ * user, password and database are percent-decoded; ?socket=, ?pool=,
+ * ?pipeline= and ?connect_timeout_ms= become pieces, other keys are kept as
+ * written for amysql to check. Messages never quote the DSN (it may hold a
+ * password).
  *
  * Returns 0, or -1 with a message in err.
  */

@@ -44,6 +44,8 @@ static const char usage_text[] =
     "  -p, --password[=PASS]   without PASS: ask on the terminal\n"
     "  -D, --database=DB\n"
     "  -S, --socket=PATH       Unix socket\n"
+    "      --connect-timeout=S give up connecting after S seconds (10;\n"
+    "                          0 = never)\n"
     "      --defaults-file=F   read only this option file\n"
     "      --defaults-extra-file=F  read F too, before ~/.my.cnf\n"
     "      --no-defaults       read no option file\n"
@@ -67,6 +69,7 @@ enum {
     OPT_DEFAULTS_FILE,
     OPT_DEFAULTS_EXTRA_FILE,
     OPT_NO_DEFAULTS,
+    OPT_CONNECT_TIMEOUT,
     OPT_HELP
 };
 
@@ -89,6 +92,7 @@ static const struct option long_options[] = {
     {"defaults-file", required_argument, NULL, OPT_DEFAULTS_FILE},
     {"defaults-extra-file", required_argument, NULL, OPT_DEFAULTS_EXTRA_FILE},
     {"no-defaults", no_argument, NULL, OPT_NO_DEFAULTS},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -140,6 +144,7 @@ int main(int argc, char **argv)
 {
     amy__cli_run_opts ro = {0};
     amy__cli_connect_args ca = {0};
+    ca.connect_timeout_ms = -1;
     char *password = NULL;
     unsigned long n;
     int c, rc = AMY__CLI_FATAL;
@@ -231,6 +236,15 @@ int main(int argc, char **argv)
         case OPT_NO_DEFAULTS:
             ca.no_defaults = 1;
             break;
+        case OPT_CONNECT_TIMEOUT:
+            if (strcmp(optarg, "0") == 0)
+                n = 0;
+            else if (parse_count(optarg, 86400, &n))
+                return usage_error("--connect-timeout '%s': want seconds, "
+                                   "0 to 86400",
+                                   optarg);
+            ca.connect_timeout_ms = (long)n * 1000;
+            break;
         case OPT_HELP:
             fputs(usage_text, stdout);
             free(password);
@@ -263,7 +277,7 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
-    char *dsn = amy__cli_connect_dsn(&ca, err, sizeof err);
+    char *dsn = amy__cli_connect_dsn(&ca, &ro.max_inflight, err, sizeof err);
     if (!dsn) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;

@@ -2,10 +2,12 @@
  * The amysql-batch engine (see run.h).
  *
  * Statements live in a ring of `window` slots from submission until their
- * output is written. A slot is freed only in input order, so results that
- * arrive early wait in their slot, and reading stops while the ring is full:
- * memory is bounded by the window, not by the input, and a slow statement
- * holds back at most `window` others.
+ * output is written. No more are submitted than the pool can have in
+ * flight, so that a statement submitted is a statement sent: after the
+ * first error, what is stopped is what the server has not seen yet. A slot is
+ * freed only in input order, so results that arrive early wait in their slot,
+ * and reading stops while the ring is full: memory is bounded by the window,
+ * not by the input, and a slow statement holds back at most `window` others.
  *
  * Everything happens in callbacks of one loop. Completions and input both
  * call advance(), which prints what it can, then reads and submits what
@@ -68,7 +70,7 @@ struct runner {
     size_t file; /* current input */
     int fd;      /* -1 when none is open */
     int regular, eof, input_done;
-    uint64_t bytes_read;
+    uint64_t bytes_before; /* sizes of the inputs already finished */
     char *chunk;
 
     ev_io io;
@@ -116,9 +118,12 @@ static void draw_progress(struct runner *r)
 {
     amy__cli_progress p = {r->done, r->submitted, r->input_done,
                            -1,      r->errors,    now() - r->t_start};
-    if (!r->input_done && r->o->input_bytes && r->bytes_read)
-        p.est_total = (double)r->submitted * (double)r->o->input_bytes /
-                      (double)r->bytes_read;
+    /* Statements so far, scaled by the share of the input they took. */
+    uint64_t used =
+        r->bytes_before + (r->fd >= 0 ? amy__cli_split_consumed(r->sp) : 0);
+    if (!r->input_done && r->o->input_bytes && used)
+        p.est_total =
+            (double)r->submitted * (double)r->o->input_bytes / (double)used;
     char line[256];
     int n = snprintf(line, sizeof line, "amysql-batch: ");
     amy__cli_progress_format(line + n, sizeof line - (size_t)n, &p);
@@ -283,7 +288,6 @@ static int read_some(struct runner *r)
         r->eof = 1;
         return 0;
     }
-    r->bytes_read += (uint64_t)n;
     if (amy__cli_split_feed(r->sp, r->chunk, (size_t)n) != 0) {
         input_fail(r, "%s%s", "out of memory", "");
         return -1;
@@ -294,8 +298,9 @@ static int read_some(struct runner *r)
 /* Reads and submits statements while the window has room. */
 static void pump(struct runner *r)
 {
-    while (!r->stop && !r->input_done &&
-           r->submitted - r->printed < r->window) {
+    while (
+        !r->stop && !r->input_done && r->submitted - r->printed < r->window &&
+        (!r->o->max_inflight || r->submitted - r->done < r->o->max_inflight)) {
         if (r->fd < 0 && open_input(r) != 0)
             break;
         amy__cli_stmt st;
@@ -312,6 +317,7 @@ static void pump(struct runner *r)
             break;
         }
         if (r->eof) {
+            r->bytes_before += amy__cli_split_consumed(r->sp);
             close_input(r);
             if (++r->file == r->nfiles)
                 r->input_done = 1;

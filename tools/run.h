@@ -22,6 +22,10 @@ typedef struct {
     int stats;                /* print the summary at the end */
     int progress;             /* draw the progress line (stderr is a tty) */
     size_t window;            /* statements between submission and output */
+    size_t max_inflight;      /* statements submitted and not finished: the
+                                 pool's connections x pipeline, so that
+                                 "in flight" means sent, not queued (0: no
+                                 limit but the window) */
     uint64_t input_bytes;     /* total size of the inputs, 0 if unknown */
 } amy__cli_run_opts;
 

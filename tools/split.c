@@ -21,6 +21,7 @@ struct amy__cli_split {
     size_t start; /* bytes before this are consumed */
     size_t pos;   /* next byte to scan */
     size_t first; /* first content byte of the statement (if has_content) */
+    unsigned long long dropped; /* consumed bytes moved out of buf */
     enum state st;
     char quote;
     int esc;  /* in a quote, the previous byte was a backslash */
@@ -93,8 +94,14 @@ const char *amy__cli_split_delimiter(const amy__cli_split *s)
     return s->delim;
 }
 
+unsigned long long amy__cli_split_consumed(const amy__cli_split *s)
+{
+    return s->dropped + s->start;
+}
+
 void amy__cli_split_restart(amy__cli_split *s)
 {
+    s->dropped = 0;
     s->len = s->start = s->pos = s->first = 0;
     s->st = S_NORMAL;
     s->esc = s->star = s->has_content = 0;
@@ -106,6 +113,7 @@ int amy__cli_split_feed(amy__cli_split *s, const char *data, size_t n)
     if (s->start > 0) {
         /* Consumed bytes go first, so the buffer holds one statement. */
         memmove(s->buf, s->buf + s->start, s->len - s->start);
+        s->dropped += s->start;
         s->len -= s->start;
         s->pos -= s->start;
         if (s->has_content)
@@ -197,10 +205,10 @@ static void content(amy__cli_split *s)
     }
 }
 
-/*
- * "DELIMITER xyz" where a statement would start. Returns 1 when handled,
- * 0 when this is not one, AMY__CLI_SPLIT_NEED or AMY__CLI_SPLIT_ERROR.
- */
+/* delimiter_command() results besides AMY__CLI_SPLIT_ERROR. */
+enum { CMD_NO = 0, CMD_DONE = 1, CMD_NEED = 2 };
+
+/* "DELIMITER xyz" where a statement would start. */
 static int delimiter_command(amy__cli_split *s, int eof, char *err,
                              size_t errlen)
 {
@@ -210,17 +218,17 @@ static int delimiter_command(amy__cli_split *s, int eof, char *err,
     const char *p = s->buf + s->pos;
     for (size_t i = 0; i < kwlen; i++) {
         if (i == avail)
-            return eof ? 0 : AMY__CLI_SPLIT_NEED;
+            return eof ? CMD_NO : CMD_NEED;
         if (lower(p[i]) != kw[i])
-            return 0;
+            return CMD_NO;
     }
     if (avail == kwlen)
-        return eof ? 0 : AMY__CLI_SPLIT_NEED;
+        return eof ? CMD_NO : CMD_NEED;
     if (p[kwlen] != ' ' && p[kwlen] != '\t')
-        return 0;
+        return CMD_NO;
     const char *nl = memchr(p, '\n', avail);
     if (!nl && !eof)
-        return AMY__CLI_SPLIT_NEED;
+        return CMD_NEED;
     const char *end = nl ? nl : p + avail;
     const char *w = p + kwlen;
     while (w < end && is_space(*w))
@@ -242,7 +250,7 @@ static int delimiter_command(amy__cli_split *s, int eof, char *err,
     s->start = s->pos = nl ? (size_t)(nl - s->buf) + 1 : s->len;
     if (nl)
         s->line++;
-    return 1;
+    return CMD_DONE;
 }
 
 int amy__cli_split_next(amy__cli_split *s, int eof, amy__cli_stmt *out,
@@ -277,9 +285,11 @@ int amy__cli_split_next(amy__cli_split *s, int eof, amy__cli_stmt *out,
         case S_NORMAL:
             if (!s->has_content && (c == 'd' || c == 'D')) {
                 int rc = delimiter_command(s, eof, err, errlen);
-                if (rc == 1)
+                if (rc == CMD_DONE)
                     continue;
-                if (rc != 0)
+                if (rc == CMD_NEED)
+                    return AMY__CLI_SPLIT_NEED;
+                if (rc == AMY__CLI_SPLIT_ERROR)
                     return rc;
             }
             if (c == s->delim[0]) {

@@ -58,6 +58,10 @@ int amy__cli_split_next(amy__cli_split *s, int eof, amy__cli_stmt *out,
  */
 void amy__cli_split_restart(amy__cli_split *s);
 
+/* Bytes of this input consumed so far: handed out as statements, or
+ * skipped as blank lines, comments and delimiters. */
+unsigned long long amy__cli_split_consumed(const amy__cli_split *s);
+
 /* The current delimiter ("" in line mode). */
 const char *amy__cli_split_delimiter(const amy__cli_split *s);
 
