@@ -14,6 +14,13 @@
 static amy_pool *open_pool(unsigned pool, unsigned pipeline)
 {
     char params[64], err[256];
+    /* Between two amysql runs the loop sleeps while a baseline runs, for up
+     * to 10 s (W2's blocking client), and libev's cached "now" goes stale.
+     * amysql (at f2f06a7) arms its connect timer from that stale time, so
+     * a gap longer than connect_timeout_ms failed every new connection at
+     * once with "connect ... timed out". Refreshing the time here keeps
+     * that library bug (reported) out of the figures. */
+    ev_now_update(EV_DEFAULT);
     snprintf(params, sizeof params, "pool=%u&pipeline=%u", pool, pipeline);
     char *dsn = bench_dsn_with(bench_g.dsn, params);
     if (!dsn)
@@ -107,6 +114,17 @@ static size_t run_batch(amy_pool *p, const bench_work *w, amy_future **fs,
     return failed;
 }
 
+/* Only the timed batch, under a name of its own: profile.sh points
+ * callgrind's --toggle-collect at it to leave the warm-up out. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+timed_batch(amy_pool *p, const bench_work *w, amy_future **fs)
+{
+    return run_batch(p, w, fs, 1);
+}
+
 int bench_amy(const bench_work *w, unsigned pool, unsigned pipeline,
               const bench_work *warm, bench_sample *s)
 {
@@ -131,7 +149,7 @@ int bench_amy(const bench_work *w, unsigned pool, unsigned pipeline,
     s->setup = bench_now() - t0;
     bench_mark a, b;
     bench_timed_begin(&a);
-    s->failed = run_batch(p, w, fs, 1);
+    s->failed = timed_batch(p, w, fs);
     bench_timed_end(&b);
     bench_mark_diff(&a, &b, s);
     amy_pool_free(p);

@@ -32,6 +32,7 @@ typedef struct bench_work {
 typedef struct bench_sample {
     double wall;       /* seconds */
     double client_cpu; /* seconds, user + sys */
+    double client_sys; /* seconds, sys part (syscalls, page faults) */
     double server_cpu; /* seconds, or < 0 when unknown */
     double setup;      /* seconds spent before the timed region (connecting) */
     size_t failed;     /* statements that failed or gave a wrong answer */
@@ -42,7 +43,7 @@ typedef struct bench_sample {
 
 /* A point in time for both clocks; the difference of two is a sample. */
 typedef struct bench_mark {
-    double wall, cpu, server;
+    double wall, cpu, sys, server;
 } bench_mark;
 
 /* Process-wide settings the runners read. */

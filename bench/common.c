@@ -19,12 +19,13 @@ double bench_now(void)
 }
 
 /* Whole-process CPU: the thread baseline's workers count too. */
-static double client_cpu(void)
+static void client_cpu(double *total, double *sys)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    *total =
+        *sys + (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
 }
 
 /* The server shares the two cores with the client, so its CPU is the other
@@ -64,7 +65,7 @@ static double server_cpu(void)
 void bench_mark_now(bench_mark *m)
 {
     m->server = server_cpu();
-    m->cpu = client_cpu();
+    client_cpu(&m->cpu, &m->sys);
     m->wall = bench_now();
 }
 
@@ -72,6 +73,7 @@ void bench_mark_diff(const bench_mark *a, const bench_mark *b, bench_sample *s)
 {
     s->wall = b->wall - a->wall;
     s->client_cpu = b->cpu - a->cpu;
+    s->client_sys = b->sys - a->sys;
     s->server_cpu =
         (a->server < 0 || b->server < 0) ? -1 : b->server - a->server;
 }

@@ -179,7 +179,7 @@ static stat3 stats(const double *v, int n)
     return r;
 }
 
-typedef enum { M_QPS, M_WALL, M_CPU, M_SCPU } metric;
+typedef enum { M_QPS, M_WALL, M_CPU, M_SCPU, M_SYS } metric;
 
 static double metric_of(const config *c, const workload *w, int i, metric m)
 {
@@ -194,6 +194,8 @@ static double metric_of(const config *c, const workload *w, int i, metric m)
         return s->client_cpu / n * 1e6;
     case M_SCPU:
         return s->server_cpu < 0 ? -1 : s->server_cpu / n * 1e6;
+    case M_SYS: /* the kernel's share of the client's CPU, in % */
+        return s->client_cpu > 0 ? 100 * s->client_sys / s->client_cpu : 0;
     }
     return 0;
 }
@@ -347,7 +349,8 @@ static void print_table(const workload *w)
     const config *amy = find(w, C_AMY);
     printf("\n### %s: %s\n\n", w->id, w->title);
     printf("| client | config | in flight | queries/s median (min–max) | "
-           "wall s | client CPU µs/q | server CPU µs/q | × blocking "
+           "wall s | client CPU µs/q (%% in kernel) | server CPU µs/q | "
+           "× blocking "
            "(paired min–max) | × best threads%s |\n",
            w->ideal > 0 ? " | × ideal time" : "");
     printf("|---|---|---:|---:|---:|---:|---:|---:|---:%s|\n",
@@ -358,15 +361,17 @@ static void print_table(const workload *w)
         label(c, lb, sizeof lb);
         stat3 q = cstat(c, w, M_QPS), wall = cstat(c, w, M_WALL);
         stat3 cpu = cstat(c, w, M_CPU), scpu = cstat(c, w, M_SCPU);
+        stat3 sys = cstat(c, w, M_SYS);
         fmt_ratio(rb, sizeof rb, c, blk, w);
         fmt_ratio(rt, sizeof rt, c, thr, w);
         size_t failed = total_failed(c);
         if (failed)
             snprintf(fl, sizeof fl, " **%zu failed**", failed);
         const char *mark = (c == amy || c == thr) ? "**" : "";
-        printf("| %s%s%s | %s | %u | %s%.0f%s (%.0f–%.0f) | %.3f | %.1f | ",
+        printf("| %s%s%s | %s | %u | %s%.0f%s (%.0f–%.0f) | %.3f | %.1f "
+               "(%.0f%%) | ",
                mark, client_names[c->client], mark, lb, in_flight(c), mark,
-               q.med, mark, q.min, q.max, wall.med, cpu.med);
+               q.med, mark, q.min, q.max, wall.med, cpu.med, sys.med);
         if (scpu.med < 0)
             printf("n/a");
         else
