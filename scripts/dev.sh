@@ -146,6 +146,13 @@ cmd_test() {
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_ctest asan build-asan || rc=1
+	banner "consumer: install into a temporary prefix, build examples/consumer both ways, run it"
+	if bash examples/consumer/check.sh build; then
+		SUMMARY+=("consumer: installed; built with pkg-config and find_package; ran")
+	else
+		SUMMARY+=("consumer: FAILED")
+		rc=1
+	fi
 	stop_db_if_ours
 	banner "summary"
 	for s in "${SUMMARY[@]}"; do printf '%s\n' "$s"; done
