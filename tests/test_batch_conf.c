@@ -421,6 +421,20 @@ static void test_connect_sources(void **state)
     a.connect_timeout_ms = 1500;
     expect_connect(&a, "mysql://cli%20user:cli%2Fpw@cli-host:2/cli_db?pool=8&"
                        "pipeline=4&connect_timeout_ms=1500");
+
+    /* How many statements the pool can have in flight. */
+    char err[128];
+    size_t inflight = 0;
+    char *d = amy__cli_connect_dsn(&a, &inflight, err, sizeof err);
+    assert_non_null(d);
+    free(d);
+    assert_int_equal(inflight, 32);
+    a.pool = a.pipeline = 0;
+    a.dsn = "mysql://h/?pipeline=3";
+    d = amy__cli_connect_dsn(&a, &inflight, err, sizeof err);
+    assert_non_null(d);
+    free(d);
+    assert_int_equal(inflight, 4 * 3); /* amysql's default pool of 4 */
     unsetenv("AMYSQL_DSN");
     unsetenv("MYSQL_PWD");
 }

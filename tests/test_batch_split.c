@@ -324,6 +324,34 @@ static void test_nul_byte_and_big_statement(void **state)
     amy__cli_split_free(s);
 }
 
+static void test_consumed_counts_bytes(void **state)
+{
+    /* What the ETA scales by: bytes handed out or skipped, not bytes read. */
+    amy__cli_split *s = amy__cli_split_new(";");
+    assert_non_null(s);
+    const char *in = "SELECT 1; SELECT 2; SELECT 'partial";
+    assert_int_equal(amy__cli_split_feed(s, in, strlen(in)), 0);
+    assert_int_equal(amy__cli_split_consumed(s), 0);
+    amy__cli_stmt st;
+    assert_int_equal(amy__cli_split_next(s, 0, &st, NULL, 0),
+                     AMY__CLI_SPLIT_STMT);
+    assert_int_equal(amy__cli_split_consumed(s), 9);
+    assert_int_equal(amy__cli_split_next(s, 0, &st, NULL, 0),
+                     AMY__CLI_SPLIT_STMT);
+    assert_int_equal(amy__cli_split_consumed(s), 19);
+    assert_int_equal(amy__cli_split_next(s, 0, &st, NULL, 0),
+                     AMY__CLI_SPLIT_NEED);
+    /* Compaction on the next feed keeps the count. */
+    assert_int_equal(amy__cli_split_feed(s, "';", 2), 0);
+    assert_int_equal(amy__cli_split_consumed(s), 19);
+    assert_int_equal(amy__cli_split_next(s, 0, &st, NULL, 0),
+                     AMY__CLI_SPLIT_STMT);
+    assert_int_equal(amy__cli_split_consumed(s), strlen(in) + 2);
+    amy__cli_split_restart(s);
+    assert_int_equal(amy__cli_split_consumed(s), 0);
+    amy__cli_split_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_error_is_sticky),
         cmocka_unit_test(test_restart_keeps_delimiter),
         cmocka_unit_test(test_nul_byte_and_big_statement),
+        cmocka_unit_test(test_consumed_counts_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
