@@ -19,4 +19,5 @@ set style line 2 lc rgb "#d62728" pt 5 ps 1.2 lw 2
 set style line 3 lc rgb "#9ecae1" pt 9 ps 1.2 lw 2
 set style line 4 lc rgb "#3182bd" pt 9 ps 1.2 lw 2
 set style line 5 lc rgb "#08306b" pt 9 ps 1.2 lw 2
-plot for [i=0:4] datafile index i using 1:2:3:4 with yerrorlines ls (i+1) title columnheader(1)
+set style line 6 lc rgb "#2ca02c" pt 13 ps 1.8 lw 2
+plot for [i=0:5] datafile index i using 1:2:3:4 with yerrorlines ls (i+1) title columnheader(1)
