@@ -7,6 +7,7 @@
 #   scripts/testdb.sh dsn         mysql://amy:amy_pw@127.0.0.1:PORT/amysql_test
 #   scripts/testdb.sh dsn-socket  mysql://amy:amy_pw@localhost/amysql_test?socket=SOCK
 #   scripts/testdb.sh env         export lines, for: eval "$(scripts/testdb.sh env)"
+#   scripts/testdb.sh restart [S] shut the server down, wait S seconds, start it again
 #
 # It runs Debian's mariadbd (package mariadb-server) directly, no system service:
 # data, pid file, error log and unix socket live in ${AMY_TESTDB_DIR:-<repo>/.testdb}.
@@ -386,11 +387,43 @@ cmd_env() {
 	printf 'export AMY_TEST_SOCKET_DSN=%s\n' "$(shquote "$(dsn_socket)")"
 	printf 'export AMY_TEST_ROOT_SOCKET=%s\n' "$(shquote "$(sock_path)")"
 	printf 'export AMY_TEST_SPECIAL_DSN=%s\n' "$(shquote "$(dsn_special)")"
+	printf 'export AMY_TESTDB_SCRIPT=%s\n' "$(shquote "$REPO/scripts/testdb.sh")"
+	printf 'export AMY_TESTDB_DIR=%s\n' "$(shquote "$STATE")"
 }
 
-[[ $# -eq 1 ]] || usage
+[[ $# -ge 1 && $# -le 2 ]] || usage
+# Shuts the server down and starts it again on the same port, socket and
+# data, after DOWN seconds without a server (for the fault tests).
+cmd_restart() {
+	local pid sock port down=${1:-0} deadline rc=0
+	pid=$(running_pid) || die "not running"
+	sock=$(sock_path)
+	port=$(port)
+	find_server_bins
+	log "restart: stopping pid $pid"
+	if ! timeout "$STOP_TIMEOUT" "$ADMIN" --no-defaults --socket="$sock" -uroot \
+		--connect-timeout=2 shutdown >/dev/null 2>&1; then
+		kill -TERM "$pid" 2>/dev/null || true
+	fi
+	deadline=$((SECONDS + STOP_TIMEOUT))
+	while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+	alive "$pid" && die "pid $pid did not stop"
+	sleep "$down"
+	launch "$port" "$sock"
+	wait_ready "$sock" || rc=$?
+	((rc == 0)) || {
+		show_log
+		die "restart failed ($rc)"
+	}
+	log "restarted: pid $(<"$SERVER_PID"), 127.0.0.1:$port"
+}
+
 case $1 in
 start) cmd_start ;;
+restart)
+	need_bin ADMIN mariadb-admin mysqladmin
+	cmd_restart "${2:-0}"
+	;;
 stop)
 	# Shutting down needs mariadb-admin; everything else works without it.
 	need_bin ADMIN mariadb-admin mysqladmin

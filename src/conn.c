@@ -448,8 +448,8 @@ static int finish(amy__conn *c)
 static int peek_dead(amy__conn *c)
 {
     char b;
-    ssize_t n = recv((int)mysql_get_socket(c->mysql), &b, 1,
-                     MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n =
+        recv((int)mysql_get_socket(c->mysql), &b, 1, MSG_PEEK | MSG_DONTWAIT);
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 

@@ -11,10 +11,10 @@
 
 /* A query sent on a connection and not yet answered, oldest first. */
 typedef struct amy__slot {
-    amy_future *f;        /* NULL once the future left (canceled, timed out) */
-    size_t len;           /* its SQL length, counted against pipeline_bytes */
+    amy_future *f; /* NULL once the future left (canceled, timed out) */
+    size_t len;    /* its SQL length, counted against pipeline_bytes */
     unsigned long long seq; /* order sent on this connection */
-    unsigned char killed; /* KILL QUERY was sent for it */
+    unsigned char killed;   /* KILL QUERY was sent for it */
 } amy__slot;
 
 /* See the state machine at the top of conn.c. */

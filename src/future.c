@@ -169,6 +169,10 @@ void amy__donelist_notify(amy__donelist l)
 
 void amy__future_notify(amy_future *f)
 {
+    /* It may have resolved before the loop polls (in a prepare watcher):
+     * make the waiting ev_run return instead of blocking in the poll. */
+    if (f->waited && f->loop)
+        ev_break(f->loop, EVBREAK_ONE);
     f->busy++;
     amy__cbnode *n;
     while ((n = f->cb_head)) {
@@ -219,6 +223,7 @@ int amy_future_wait(amy_future *f)
     if (!f)
         return AMY_EINVAL;
     amy__future_hold(f);
+    f->waited++;
     while (f->status == AMY_PENDING) {
         /* A pending future always has a watcher behind it; if the loop has
          * none left, waiting longer would hang, so fail it instead. */
@@ -227,6 +232,7 @@ int amy_future_wait(amy_future *f)
                     "the loop has no active watchers: "
                     "the future cannot resolve");
     }
+    f->waited--;
     int st = f->status;
     amy__future_release(f);
     return st;

@@ -26,7 +26,8 @@ struct amy_future {
     unsigned char kind;  /* enum amy__fkind */
     unsigned char where; /* enum amy__fwhere: which list holds the query */
     unsigned char free_pending;
-    unsigned busy; /* holds that defer the free: callbacks, wait, send */
+    unsigned char waited; /* amy_future_wait is running the loop for it */
+    unsigned busy;        /* holds that defer the free: callbacks, wait, send */
     unsigned server_errno;
     char sqlstate[6];
     struct ev_loop *loop;

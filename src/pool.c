@@ -26,6 +26,7 @@ static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
 static void kick_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void schedule_kick(amy_pool *p);
+static void arm_retry(amy_pool *p);
 static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
@@ -359,11 +360,23 @@ static void unlink_conn(amy_pool *p, amy__conn *c)
 
 static void kick(amy_pool *p);
 
+static uint64_t resolved_count(const amy_pool *p)
+{
+    return p->stats.completed + p->stats.failed + p->stats.timed_out +
+           p->stats.canceled;
+}
+
 static void run_kick(amy_pool *p)
 {
     ev_prepare_stop(p->loop, &p->kick_watcher);
     ev_idle_stop(p->loop, &p->kick_idle);
+    uint64_t before = resolved_count(p);
     kick(p);
+    /* A query can complete inside the kick (its answer was already there):
+     * then whoever runs the loop waits for it, and the poll that follows
+     * this prepare phase must not block. The idle watcher ensures that. */
+    if (resolved_count(p) != before)
+        ev_idle_start(p->loop, &p->kick_idle);
 }
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -417,8 +430,11 @@ static void kick(amy_pool *p)
         for (unsigned guard = p->nidle; p->qhead && p->idle && guard; guard--)
             amy__conn_kick(p->idle);
         /* During an outage new attempts wait for the backoff (retry_cb). */
-        if (p->attempts && ev_now(p->loop) < p->backoff_until)
+        if (p->attempts && ev_now(p->loop) < p->backoff_until) {
+            if (p->nconns == 0)
+                arm_retry(p);
             continue;
+        }
         while (p->qlen > p->nconnecting && p->nconns < p->dsn.pool) {
             amy__conn *c = amy__conn_new(p);
             if (!c) {
@@ -476,8 +492,8 @@ static ev_tstamp expire_queue(amy_pool *p)
     while (p->qhead && now - p->qhead->queued_at >= limit) {
         amy_future *f = p->qhead;
         dequeue(p, f);
-        amy__future_set_error(f, AMY_ECONNECT, p->last_err_no,
-                              p->last_sqlstate, p->last_error);
+        amy__future_set_error(f, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
+                              p->last_error);
         amy__donelist_settle(&done, f, NULL);
     }
     ev_tstamp next = p->qhead ? p->qhead->queued_at + limit : 0;
@@ -621,8 +637,9 @@ amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
         return failed_future(p, AMY_ECANCELED, "the pool is being freed");
     if (p->dsn.queue_max && p->qlen >= p->dsn.queue_max) {
         p->stats.failed++;
-        return failed_future(p, AMY_EQUEUEFULL, "the pool's queue is full "
-                                                "(queue_max)");
+        return failed_future(p, AMY_EQUEUEFULL,
+                             "the pool's queue is full "
+                             "(queue_max)");
     }
     amy_future *f = amy__future_new_query(p, p->loop, sql, len);
     if (!f)

@@ -117,8 +117,10 @@ static unsigned closed_port(void)
 static void test_refused_port(void **state)
 {
     char dsn[256], err[256];
-    snprintf(dsn, sizeof dsn, "mysql://amy:amy_pw@127.0.0.1:%u/amysql_test",
-             closed_port());
+    snprintf(
+        dsn, sizeof dsn,
+        "mysql://amy:amy_pw@127.0.0.1:%u/amysql_test?connect_timeout_ms=300",
+        closed_port());
     amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
     assert_non_null(p);
     amy_future *f = amy_query(p, "SELECT 1");
