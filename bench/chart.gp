@@ -12,7 +12,7 @@ set logscale x 2
 set xrange [0.7:3000]
 set yrange [0:*]
 set grid ytics xtics
-set key inside left top box opaque
+set key inside right bottom box opaque
 set format x "%g"
 set style line 1 lc rgb "#000000" pt 6 ps 2.6 lw 2
 set style line 2 lc rgb "#d62728" pt 5 ps 1.2 lw 2

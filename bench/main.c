@@ -63,6 +63,8 @@ typedef struct workload {
     int nc;
 } workload;
 
+static void refresh_server_pid(void);
+
 static int opt_rounds = 3;
 static int opt_quick;
 static const char *opt_only;
@@ -209,9 +211,17 @@ static double metric_of(const config *c, const workload *w, int i, metric m)
 static stat3 cstat(const config *c, const workload *w, metric m)
 {
     double v[MAX_ROUNDS];
-    for (int i = 0; i < c->ns; i++)
-        v[i] = metric_of(c, w, i, m);
-    return stats(v, c->ns);
+    int n = 0;
+    for (int i = 0; i < c->ns; i++) {
+        v[n] = metric_of(c, w, i, m);
+        /* Server CPU is unknown (-1) for a round whose server pid was
+         * unreadable: the median is over the rounds that have it. */
+        if (m != M_SCPU || v[n] >= 0)
+            n++;
+    }
+    if (n == 0 && m == M_SCPU)
+        return (stat3){-1, -1, -1};
+    return stats(v, n);
 }
 
 /* Ratios of queries/s between two configurations, round by round: both ran
@@ -302,6 +312,7 @@ static void run_workload(workload *w)
              * killed our connections. Such a run is repeated, twice at
              * most, and counted in the table. */
             for (int attempt = 0;; attempt++) {
+                refresh_server_pid();
                 if (run_config(w, c, &s) != 0) {
                     fprintf(stderr, "%s %s %s: could not run\n", w->id,
                             client_names[c->client], lb);
@@ -607,6 +618,9 @@ static int wanted(const char *id)
     return 0;
 }
 
+static int server_pid_given; /* --server-pid: never looked up again */
+static int server_restarts;  /* the pid changed during the run */
+
 static void discover_server(MYSQL *m, char *version, size_t vlen)
 {
     snprintf(version, vlen, "?");
@@ -618,16 +632,40 @@ static void discover_server(MYSQL *m, char *version, size_t vlen)
         snprintf(version, vlen, "%s", row[0]);
     /* The server is on this machine in the intended set-up: its pid file
      * gives the process whose CPU we read. */
-    if (!bench_g.server_pid && row && row[1]) {
+    if (!server_pid_given && row && row[1]) {
         FILE *fp = fopen(row[1], "r");
+        int pid = 0;
         if (fp) {
-            if (fscanf(fp, "%d", &bench_g.server_pid) != 1)
-                bench_g.server_pid = 0;
+            if (fscanf(fp, "%d", &pid) != 1)
+                pid = 0;
             fclose(fp);
         }
+        if (bench_g.server_pid && pid && pid != bench_g.server_pid)
+            server_restarts++;
+        bench_g.server_pid = pid;
     }
     if (res)
         mysql_free_result(res);
+}
+
+/* A test server shared with other developers may be restarted under us
+ * (fault-injection tests do): find the new process before the next run. */
+static void refresh_server_pid(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", bench_g.server_pid);
+    if (server_pid_given || (bench_g.server_pid && access(path, R_OK) == 0))
+        return;
+    char err[512], version[128];
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m)
+        return;
+    discover_server(m, version, sizeof version);
+    mysql_close(m);
+    fprintf(stderr,
+            "  the server's pid is now %d (restarted by someone "
+            "else?)\n",
+            bench_g.server_pid);
 }
 
 static void print_machine(const char *server_version)
@@ -802,9 +840,10 @@ int main(int argc, char **argv)
             opt_only = v;
         else if (!strcmp(a, "--data"))
             opt_data = v;
-        else if (!strcmp(a, "--server-pid"))
+        else if (!strcmp(a, "--server-pid")) {
             bench_g.server_pid = (int)num_arg(v);
-        else if (!strcmp(a, "--one"))
+            server_pid_given = bench_g.server_pid != 0;
+        } else if (!strcmp(a, "--one"))
             one = v;
         else if (!strcmp(a, "--client"))
             client = v;
@@ -939,5 +978,10 @@ int main(int argc, char **argv)
     }
     if (wanted("W4"))
         w4_suite(100000 / q);
+    if (server_restarts)
+        printf("\n**Warning: the server was restarted %d time%s during this "
+               "run, by another process; the rounds around each restart are "
+               "disturbed. Run again, or with AMY_BENCH_OWN_SERVER=1.**\n",
+               server_restarts, server_restarts > 1 ? "s" : "");
     return 0;
 }

@@ -11,6 +11,12 @@
 #   AMY_BENCH_ROUNDS=N   rounds per configuration (default 5)
 #   AMY_BENCH_ONLY=W1,W4 run only these workloads (RESULTS.md is then left
 #                        alone: it must hold a whole run)
+#   AMY_BENCH_OWN_SERVER=1  run against a private server started for the run
+#                        (scripts/testdb.sh in a temporary state dir, first
+#                        free port from 33161) and stopped after it: on a
+#                        machine shared with people running the tests, the
+#                        common test server gets loaded, its sessions killed
+#                        and even restarted by fault-injection tests.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,6 +34,24 @@ die() {
 }
 
 [[ -x $BIN ]] || die "$BIN not built (scripts/dev.sh bench builds it)"
+
+tmp=$(mktemp -d)
+own_dir=
+cleanup() {
+	if [[ -n $own_dir ]]; then
+		AMY_TESTDB_DIR=$own_dir scripts/testdb.sh stop || true
+	fi
+	rm -rf -- "$tmp"
+}
+trap cleanup EXIT
+
+if [[ ${AMY_BENCH_OWN_SERVER:-0} == 1 ]]; then
+	own_dir=$(mktemp -d /tmp/amy-bench-db.XXXXXX)
+	AMY_TESTDB_DIR=$own_dir AMY_TESTDB_PORT=${AMY_BENCH_OWN_PORT:-33161} \
+		scripts/testdb.sh start
+	eval "$(AMY_TESTDB_DIR=$own_dir scripts/testdb.sh env)"
+	printf 'bench: private server for this run: %s\n' "$AMY_TEST_DSN" >&2
+fi
 [[ -n ${AMY_TEST_DSN:-} ]] || die "AMY_TEST_DSN is not set (eval \"\$(scripts/testdb.sh env)\")"
 
 # W5 holds 1,000 connections (and the thread baseline 1,000 more while they
@@ -37,8 +61,6 @@ if (($(ulimit -Hn) < 4096)); then
 	printf 'bench: warning: hard limit on open files is %s; W5 may fail\n' "$(ulimit -Hn)" >&2
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf -- "$tmp"' EXIT
 args=(--rounds "$ROUNDS" --data "$tmp")
 [[ -n $ONLY ]] && args+=(--only "$ONLY")
 
@@ -73,7 +95,10 @@ fi
 {
 	printf '%s\n' "$BEGIN"
 	printf '## Latest run\n\n'
-	printf -- '- command: `scripts/dev.sh bench` (runs `bench/run.sh`; %s rounds)\n' "$ROUNDS"
+	own=
+	[[ -n $own_dir ]] && own='AMY_BENCH_OWN_SERVER=1 '
+	printf -- '- command: `%sscripts/dev.sh bench` (runs `bench/run.sh`; %s rounds%s)\n' \
+		"$own" "$ROUNDS" "${own:+; a private server started for the run}"
 	printf -- '- when: %s; commit %s; the suite took %d s\n' "$when" "$commit" "$elapsed"
 	cat "$tmp/tables.md"
 	if ((chart_ok)); then
