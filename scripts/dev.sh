@@ -136,6 +136,34 @@ run_ctest() {
 	return "$rc"
 }
 
+# run_valgrind DIR : every cmocka test program of DIR under valgrind memcheck;
+# any invalid access or definite/indirect leak fails it.
+run_valgrind() {
+	local dir=$1 t name n=0 bad=0 logf
+	banner "valgrind: $dir/tests/test_*"
+	for t in "$dir"/tests/test_*; do
+		[[ -x $t && -f $t ]] || continue
+		name=$(basename "$t")
+		logf=$dir/valgrind-$name.log
+		n=$((n + 1))
+		if valgrind -q --error-exitcode=99 --leak-check=full \
+			--errors-for-leak-kinds=definite,indirect \
+			--show-leak-kinds=definite,indirect "$t" >"$logf" 2>&1; then
+			log "valgrind $name: clean ($(grep -E 'PASSED' "$logf" | tail -n 1))"
+		else
+			bad=$((bad + 1))
+			log "valgrind $name: FAILED, see $logf"
+			tail -n 40 "$logf" >&2
+		fi
+	done
+	if ((bad == 0)); then
+		SUMMARY+=("valgrind: $n of $n test programs clean")
+		return 0
+	fi
+	SUMMARY+=("valgrind: $((n - bad)) of $n test programs clean, $bad FAILED")
+	return 1
+}
+
 cmd_test() {
 	local rc=0 s
 	cmd_deps
@@ -146,6 +174,7 @@ cmd_test() {
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_ctest asan build-asan || rc=1
+	run_valgrind build || rc=1
 	banner "consumer: install into a temporary prefix, build examples/consumer both ways, run it"
 	if bash examples/consumer/check.sh build; then
 		SUMMARY+=("consumer: installed; built with pkg-config and find_package; ran")

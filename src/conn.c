@@ -349,6 +349,27 @@ static void connect_failed(amy__conn *c, const char *msg)
     fail_all(c, AMY_ECONNECT, c->err_no, c->err_sqlstate, c->err_msg);
 }
 
+/* The query being sent could not be written (2006: the server had closed
+ * the connection, typically while it was idle): the server never saw it,
+ * so it goes back to the queue for another connection, once. */
+static void unsent_back_to_queue(amy__conn *c)
+{
+    if (mysql_errno(c->mysql) != 2006 || c->count == 0)
+        return;
+    amy__slot *s = &c->ring[(c->head + c->count - 1) % c->cap];
+    amy_future *f = s->f;
+    if (!f || f->retried)
+        return;
+    c->count--;
+    c->bytes -= s->len;
+    s->f = NULL;
+    f->where = AMY__W_NONE;
+    f->slot = NULL;
+    f->conn = NULL;
+    f->retried = 1;
+    amy__pool_requeue(c->pool, f);
+}
+
 /* After a result set: drain any further ones the server announced. */
 static int after_result(amy__conn *c)
 {
@@ -384,8 +405,10 @@ static int finish(amy__conn *c)
         amy_future *f = c->sending;
         c->sending = NULL;
         amy__future_release(f);
-        if (c->iret != 0)
+        if (c->iret != 0) {
+            unsent_back_to_queue(c);
             conn_break(c);
+        }
         return NOTHING;
     }
 
@@ -610,6 +633,10 @@ amy__conn *amy__conn_new(amy_pool *pool)
     c->state = AMY__C_CONNECTING;
 
     if (pool->dsn.connect_timeout_ms) {
+        /* The loop's cached time is stale if the caller has not run it for
+         * a while (blocking work, other clients): the deadline would be
+         * short by that much. */
+        ev_now_update(pool->loop);
         ev_timer_set(&c->connect_timer, pool->dsn.connect_timeout_ms / 1000.0,
                      0.);
         ev_timer_start(pool->loop, &c->connect_timer);

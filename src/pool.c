@@ -610,6 +610,7 @@ int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
         ev_timer_stop(f->loop, &f->deadline);
     f->timeout_ms = timeout_ms;
     if (timeout_ms) {
+        ev_now_update(f->loop); /* see amy__conn_new: a stale now */
         ev_timer_init(&f->deadline, deadline_cb, timeout_ms / 1000.0, 0.);
         f->deadline.data = f;
         ev_timer_start(f->loop, &f->deadline);
@@ -646,7 +647,7 @@ amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
         return NULL;
     if (p->dsn.query_timeout_ms)
         amy_future_set_timeout(f, p->dsn.query_timeout_ms);
-    f->queued_at = ev_now(p->loop);
+    f->queued_at = ev_time(); /* not ev_now: it may be stale here */
     enqueue(p, f);
     schedule_kick(p);
     return f;

@@ -136,7 +136,10 @@ static size_t tally_finish(tally *t, const char *name)
             assert_string_equal(amy_result_value(r, 0, 1, NULL), b);
             ok++;
         } else {
-            failed++;
+            if (failed++ < 3)
+                print_message("%s: #%zu failed: %s (%u)\n", name, i,
+                              amy_future_error(t->fs[i]),
+                              amy_future_server_errno(t->fs[i]));
         }
     }
     printf("fault=%s futures=%zu resolved=%zu ok=%zu failed=%zu hung=%zu\n",
