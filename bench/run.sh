@@ -64,9 +64,17 @@ fi
 args=(--rounds "$ROUNDS" --data "$tmp")
 [[ -n $ONLY ]] && args+=(--only "$ONLY")
 
+# Other work on the machine shows up as noise (the min–max ranges); the
+# load averages before and after go into RESULTS.md with the figures.
+load_before=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
+if awk -v l="$load_before" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 2) }'; then
+	printf 'bench: warning: load average %s on %s cores before starting: other work will add noise\n' \
+		"$load_before" "$(nproc)" >&2
+fi
 t0=$SECONDS
 "$BIN" "${args[@]}" | tee "$tmp/tables.md"
 elapsed=$((SECONDS - t0))
+load_after=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain -- src include CMakeLists.txt 2>/dev/null) ]]; then
@@ -99,7 +107,8 @@ fi
 	[[ -n $own_dir ]] && own='AMY_BENCH_OWN_SERVER=1 '
 	printf -- '- command: `%sscripts/dev.sh bench` (runs `bench/run.sh`; %s rounds%s)\n' \
 		"$own" "$ROUNDS" "${own:+; a private server started for the run}"
-	printf -- '- when: %s; commit %s; the suite took %d s\n' "$when" "$commit" "$elapsed"
+	printf -- '- when: %s; commit %s; the suite took %d s; 1-minute load average %s before, %s after\n' \
+		"$when" "$commit" "$elapsed" "$load_before" "$load_after"
 	cat "$tmp/tables.md"
 	if ((chart_ok)); then
 		printf '\n![W1: queries/s by queries in flight](w1.png)\n'
