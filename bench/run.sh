@@ -17,6 +17,10 @@
 #                        machine shared with people running the tests, the
 #                        common test server gets loaded, its sessions killed
 #                        and even restarted by fault-injection tests.
+#   AMY_BENCH_COMMIT=REV build and run amy_bench from a clean export of that
+#                        commit (git archive, in a temporary dir) instead of
+#                        $AMY_BENCH_BIN: figures that name exactly the code
+#                        measured, whatever the work tree holds.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,8 +37,6 @@ die() {
 	exit 1
 }
 
-[[ -x $BIN ]] || die "$BIN not built (scripts/dev.sh bench builds it)"
-
 tmp=$(mktemp -d)
 own_dir=
 cleanup() {
@@ -44,6 +46,27 @@ cleanup() {
 	rm -rf -- "$tmp"
 }
 trap cleanup EXIT
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain -- src include CMakeLists.txt 2>/dev/null) ]]; then
+	commit="$commit + uncommitted changes in src/, include/ or CMakeLists.txt"
+fi
+if [[ -n ${AMY_BENCH_COMMIT:-} ]]; then
+	commit=$(git rev-parse --short "$AMY_BENCH_COMMIT^{commit}") || die "no commit $AMY_BENCH_COMMIT"
+	printf 'bench: building amy_bench from a clean export of %s\n' "$commit" >&2
+	mkdir "$tmp/src"
+	git archive "$commit" | tar -x -C "$tmp/src"
+	cmake -S "$tmp/src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DAMY_BUILD_TESTS=OFF -DAMY_BUILD_EXAMPLES=OFF >"$tmp/cmake.log" 2>&1 &&
+		cmake --build "$tmp/build" -j"$(nproc)" --target amy_bench >>"$tmp/cmake.log" 2>&1 ||
+		{
+			tail -30 "$tmp/cmake.log" >&2
+			die "building $commit failed"
+		}
+	BIN=$tmp/build/bench/amy_bench
+	commit="$commit (clean export)"
+fi
+[[ -x $BIN ]] || die "$BIN not built (scripts/dev.sh bench builds it)"
 
 if [[ ${AMY_BENCH_OWN_SERVER:-0} == 1 ]]; then
 	own_dir=$(mktemp -d /tmp/amy-bench-db.XXXXXX)
@@ -76,11 +99,19 @@ t0=$SECONDS
 elapsed=$((SECONDS - t0))
 load_after=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git status --porcelain -- src include CMakeLists.txt 2>/dev/null) ]]; then
-	commit="$commit + uncommitted changes in src/, include/ or CMakeLists.txt"
-fi
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
+# The command as typed: through scripts/dev.sh or bench/run.sh directly,
+# with the settings that change what runs.
+how=
+for v in AMY_BENCH_COMMIT AMY_BENCH_OWN_SERVER AMY_BENCH_ROUNDS; do
+	[[ -n ${!v:-} ]] && how+="$v=${!v} "
+done
+[[ -n ${AMY_BENCH_BIN:-} && -z ${AMY_BENCH_COMMIT:-} ]] && how+="AMY_BENCH_BIN=$AMY_BENCH_BIN "
+if ps -o args= -p "$PPID" 2>/dev/null | grep -q 'scripts/dev\.sh bench'; then
+	how+='scripts/dev.sh bench'
+else
+	how+='bench/run.sh'
+fi
 
 chart_ok=0
 if [[ -z $ONLY || $ONLY == *W1* ]]; then
@@ -103,10 +134,7 @@ fi
 {
 	printf '%s\n' "$BEGIN"
 	printf '## Latest run\n\n'
-	own=
-	[[ -n $own_dir ]] && own='AMY_BENCH_OWN_SERVER=1 '
-	printf -- '- command: `%sscripts/dev.sh bench` (runs `bench/run.sh`; %s rounds%s)\n' \
-		"$own" "$ROUNDS" "${own:+; a private server started for the run}"
+	printf -- '- command: `%s` (%s rounds)\n' "$how" "$ROUNDS"
 	printf -- '- when: %s; commit %s; the suite took %d s; 1-minute load average %s before, %s after\n' \
 		"$when" "$commit" "$elapsed" "$load_before" "$load_after"
 	cat "$tmp/tables.md"
