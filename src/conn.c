@@ -12,10 +12,16 @@
  *   CONNECTING --error or connect_timeout_ms--> DEAD
  *
  * In READY, each time a call finishes next_op() picks the next one:
- *   SEND   send_query for the next future the pool lets us take. Sending is
- *          preferred while the pipeline caps allow, so requests go out
- *          back to back and their answers come back FIFO.
- *   READ   read_query_result for the oldest in-flight query.
+ *   (send) not a connector call: next_op() takes the futures the pool lets
+ *          it take, appends their COM_QUERY packets to our write buffer and
+ *          writes them with one send() (the rest, if the socket is full,
+ *          from the wio watcher, alongside the reads). The connector's
+ *          send_query would make one syscall per query; writing ourselves
+ *          makes one per burst. Once the pipeline is full, the next burst
+ *          waits until half of it has answered. Answers come back FIFO.
+ *   READ   read_query_result for the oldest in-flight query (the
+ *          connector adopts the packet numbers it reads, so it needs no
+ *          state from the send).
  *   STORE  store_result when that answer carries a result set.
  *   NEXT   next_result while the server says more results follow (extra
  *          result sets are read and dropped so the stream stays in step).
@@ -42,6 +48,10 @@
 #define NOTHING (-1) /* no connector call was started */
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void drive_end(amy__conn *c);
+static void write_failed(amy__conn *c, int e);
+static void unsent_back_to_queue(amy__conn *c);
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -66,8 +76,6 @@ static int cont(amy__conn *c, int ready)
     switch (c->op) {
     case AMY__OP_CONNECT:
         return mysql_real_connect_cont(&c->mret, c->mysql, ready);
-    case AMY__OP_SEND:
-        return mysql_send_query_cont(&c->iret, c->mysql, ready);
     case AMY__OP_READ:
         return mysql_read_query_result_cont(&c->bret, c->mysql, ready);
     case AMY__OP_STORE:
@@ -88,25 +96,115 @@ static int start_connect(amy__conn *c)
                                     p->dsn.port, p->dsn.socket, 0);
 }
 
-static int start_send(amy__conn *c, amy_future *f)
+/* Makes room for n more bytes in the write buffer; -1 on ENOMEM. */
+static int wbuf_reserve(amy__conn *c, size_t n)
 {
+    if (c->woff && c->woff == c->wlen)
+        c->woff = c->wlen = 0;
+    if (c->wcap - c->wlen >= n)
+        return 0;
+    if (c->woff) { /* slide the unwritten tail to the front first */
+        memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+        c->wlen -= c->woff;
+        c->woff = 0;
+        if (c->wcap - c->wlen >= n)
+            return 0;
+    }
+    size_t cap = c->wcap ? c->wcap : 4096;
+    while (cap - c->wlen < n)
+        cap *= 2;
+    char *b = realloc(c->wbuf, cap);
+    if (!b)
+        return -1;
+    c->wbuf = b;
+    c->wcap = cap;
+    return 0;
+}
+
+/* Appends COM_QUERY for sql as protocol packets: 3-byte length, sequence
+ * number, payload. A payload of 2^24-1 bytes or more is split, and ends
+ * with a shorter (possibly empty) packet. */
+static int append_query(amy__conn *c, const char *sql, size_t len)
+{
+    size_t payload = len + 1; /* the command byte, then the SQL */
+    size_t npk = payload / 0xffffff + 1;
+    if (wbuf_reserve(c, payload + 4 * npk) != 0)
+        return -1;
+    char *p = c->wbuf + c->wlen;
+    size_t off = 0; /* offset in the payload */
+    for (size_t k = 0; k < npk; k++) {
+        size_t chunk = payload - off < 0xffffff ? payload - off : 0xffffff;
+        p[0] = (char)(chunk & 0xff);
+        p[1] = (char)((chunk >> 8) & 0xff);
+        p[2] = (char)((chunk >> 16) & 0xff);
+        p[3] = (char)(k & 0xff);
+        p += 4;
+        size_t skip = 0;
+        if (off == 0) {
+            *p++ = 0x03; /* COM_QUERY */
+            skip = 1;
+        }
+        memcpy(p, sql + off + skip - 1, chunk - skip);
+        p += chunk - skip;
+        off += chunk;
+    }
+    c->wtotal += (unsigned long long)(p - (c->wbuf + c->wlen));
+    c->wlen = (size_t)(p - c->wbuf);
+    return 0;
+}
+
+/* Puts f in flight: its packet joins the write buffer. -1 on ENOMEM. */
+static int queue_send(amy__conn *c, amy_future *f)
+{
+    if (append_query(c, f->sql, f->sql_len) != 0)
+        return -1;
     amy__slot *s = &c->ring[(c->head + c->count) % c->cap];
     s->f = f;
     s->len = f->sql_len;
     s->seq = c->next_seq++;
+    s->wend = c->wtotal;
     s->killed = 0;
     c->count++;
     c->bytes += f->sql_len;
     f->where = AMY__W_INFLIGHT;
     f->slot = s;
     f->conn = c;
-    /* The connector reads f->sql until the send completes, even if the
-     * user frees f meanwhile. */
-    amy__future_hold(f);
-    c->sending = f;
-    c->op = AMY__OP_SEND;
-    return mysql_send_query_start(&c->iret, c->mysql, f->sql,
-                                  (unsigned long)f->sql_len);
+    return 0;
+}
+
+/* Writes what the socket takes now. Returns 0 (the rest, if any, goes when
+ * wio says writable) or -1 when the connection broke. */
+static int flush(amy__conn *c)
+{
+    int fd = (int)mysql_get_socket(c->mysql);
+    while (c->woff < c->wlen) {
+        ssize_t n = send(fd, c->wbuf + c->woff, c->wlen - c->woff,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c->woff += (size_t)n;
+            c->wflushed += (unsigned long long)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!ev_is_active(&c->wio)) {
+                ev_io_set(&c->wio, fd, EV_WRITE);
+                ev_io_start(c->pool->loop, &c->wio);
+            }
+            return 0;
+        }
+        return -1;
+    }
+    c->woff = c->wlen = 0;
+    if (c->wcap > (1u << 20)) { /* do not keep a huge query's buffer */
+        free(c->wbuf);
+        c->wbuf = NULL;
+        c->wcap = 0;
+    }
+    if (ev_is_active(&c->wio))
+        ev_io_stop(c->pool->loop, &c->wio);
+    return 0;
 }
 
 static int start_read(amy__conn *c)
@@ -299,10 +397,7 @@ static void close_handle(amy__conn *c)
         }
     }
     c->op = AMY__OP_NONE;
-    if (c->sending) {
-        amy__future_release(c->sending);
-        c->sending = NULL;
-    }
+    ev_io_stop(c->pool->loop, &c->wio);
     mysql_close(c->mysql);
     c->mysql = NULL;
 }
@@ -334,8 +429,18 @@ static void conn_break(amy__conn *c)
         snprintf(msg, sizeof msg, "Lost connection to server");
         snprintf(sqlstate, sizeof sqlstate, "HY000");
     }
+    unsent_back_to_queue(c);
     fail_all(c, is_lost_error(err) ? AMY_ECONNLOST : AMY_ECLIENT, err, sqlstate,
              msg);
+}
+
+/* Our own write failed: as a connection the server closed (2006). */
+static void write_failed(amy__conn *c, int e)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "Server has gone away (write: %s)", strerror(e));
+    unsent_back_to_queue(c);
+    fail_all(c, AMY_ECONNLOST, 2006, "HY000", msg);
 }
 
 static void connect_failed(amy__conn *c, const char *msg)
@@ -349,25 +454,34 @@ static void connect_failed(amy__conn *c, const char *msg)
     fail_all(c, AMY_ECONNECT, c->err_no, c->err_sqlstate, c->err_msg);
 }
 
-/* The query being sent could not be written (2006: the server had closed
- * the connection, typically while it was idle): the server never saw it,
- * so it goes back to the queue for another connection, once. */
+/* The connection broke: queries whose packet never fully reached the
+ * socket cannot have run, so they go back to the queue (in order, once)
+ * for another connection. They are the newest in the ring. */
 static void unsent_back_to_queue(amy__conn *c)
 {
-    if (mysql_errno(c->mysql) != 2006 || c->count == 0)
-        return;
-    amy__slot *s = &c->ring[(c->head + c->count - 1) % c->cap];
-    amy_future *f = s->f;
-    if (!f || f->retried)
-        return;
-    c->count--;
-    c->bytes -= s->len;
-    s->f = NULL;
-    f->where = AMY__W_NONE;
-    f->slot = NULL;
-    f->conn = NULL;
-    f->retried = 1;
-    amy__pool_requeue(c->pool, f);
+    while (c->count) {
+        amy__slot *s = &c->ring[(c->head + c->count - 1) % c->cap];
+        if (s->wend <= c->wflushed)
+            break;
+        amy_future *f = s->f;
+        c->count--;
+        c->bytes -= s->len;
+        s->f = NULL;
+        if (!f)
+            continue;
+        f->where = AMY__W_NONE;
+        f->slot = NULL;
+        f->conn = NULL;
+        if (f->retried) {
+            amy__future_set_error(f, AMY_ECONNLOST, 2006, "HY000",
+                                  "the connection broke before the query "
+                                  "could be sent");
+            amy__donelist_settle(&c->done, f, NULL);
+            continue;
+        }
+        f->retried = 1;
+        amy__pool_requeue(c->pool, f);
+    }
 }
 
 /* After a result set: drain any further ones the server announced. */
@@ -400,17 +514,6 @@ static int finish(amy__conn *c)
         c->thread_id = mysql_thread_id(c->mysql);
         amy__pool_on_ready(c->pool, c);
         return NOTHING;
-
-    case AMY__OP_SEND: {
-        amy_future *f = c->sending;
-        c->sending = NULL;
-        amy__future_release(f);
-        if (c->iret != 0) {
-            unsent_back_to_queue(c);
-            conn_break(c);
-        }
-        return NOTHING;
-    }
 
     case AMY__OP_READ:
         if (c->bret) {
@@ -493,9 +596,25 @@ static int next_op(amy__conn *c)
             return NOTHING;
         }
     }
-    amy_future *f = amy__pool_take(c->pool, c);
-    if (f)
-        return start_send(c, f);
+    /* Refill in bursts: once the pipeline is full, the next burst waits
+     * until half of it has answered, so each write carries many queries. */
+    if (c->count <= c->cap / 2) {
+        amy_future *f;
+        int queued = 0;
+        while ((f = amy__pool_take(c->pool, c))) {
+            if (queue_send(c, f) != 0) {
+                amy__future_set_error(f, AMY_ENOMEM, 0, NULL,
+                                      "out of memory buffering the query");
+                amy__donelist_settle(&c->done, f, NULL);
+                break;
+            }
+            queued = 1;
+        }
+        if (queued && flush(c) != 0) {
+            write_failed(c, errno);
+            return NOTHING;
+        }
+    }
     if (c->count > 0)
         return start_read(c);
     return NOTHING;
@@ -530,12 +649,33 @@ static void drive(amy__conn *c, int st)
             break;
         }
     }
+    drive_end(c);
+}
+
+/* Leaves the connection consistent, then runs the callbacks of what
+ * completed. c may be freed when this returns. */
+static void drive_end(amy__conn *c)
+{
     c->pumping = 0;
     amy__donelist done = c->done;
     c->done.head = c->done.tail = NULL;
     if (c->state == AMY__C_DEAD)
         amy__pool_on_dead(c->pool, c); /* frees c */
     amy__donelist_notify(done);
+}
+
+/* The socket can take more of the write buffer; a READ may be suspended
+ * meanwhile (reads and our writes share nothing in the connector). */
+static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    amy__conn *c = w->data;
+    if (c->state != AMY__C_READY || c->pumping)
+        return;
+    if (flush(c) == 0)
+        return;
+    c->pumping = 1;
+    write_failed(c, errno);
+    drive_end(c);
 }
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -626,6 +766,8 @@ amy__conn *amy__conn_new(amy_pool *pool)
 
     ev_init(&c->io, io_cb);
     c->io.data = c;
+    ev_init(&c->wio, wio_cb);
+    c->wio.data = c;
     ev_init(&c->wait_timer, wait_timer_cb);
     c->wait_timer.data = c;
     ev_init(&c->connect_timer, connect_timer_cb);
@@ -666,6 +808,8 @@ void amy__conn_free(amy__conn *c)
 {
     struct ev_loop *loop = c->pool->loop;
     ev_io_stop(loop, &c->io);
+    ev_io_stop(loop, &c->wio);
+    free(c->wbuf);
     ev_timer_stop(loop, &c->wait_timer);
     ev_timer_stop(loop, &c->connect_timer);
     free(c->ring);
@@ -677,6 +821,7 @@ void amy__conn_destroy(amy__conn *c, int status)
     struct ev_loop *loop = c->pool->loop;
     /* ev_io_stop also drops an event fed but not yet delivered. */
     ev_io_stop(loop, &c->io);
+    ev_io_stop(loop, &c->wio);
     ev_timer_stop(loop, &c->wait_timer);
     ev_timer_stop(loop, &c->connect_timer);
     if (c->mysql && c->state == AMY__C_READY && c->op == AMY__OP_NONE) {
@@ -699,6 +844,7 @@ void amy__conn_destroy(amy__conn *c, int status)
     }
     fail_all(c, status, 0, NULL, NULL);
     amy__donelist done = c->done;
+    free(c->wbuf);
     free(c->ring);
     free(c);
     amy__donelist_notify(done);

@@ -13,8 +13,9 @@
 typedef struct amy__slot {
     amy_future *f; /* NULL once the future left (canceled, timed out) */
     size_t len;    /* its SQL length, counted against pipeline_bytes */
-    unsigned long long seq; /* order sent on this connection */
-    unsigned char killed;   /* KILL QUERY was sent for it */
+    unsigned long long seq;  /* order sent on this connection */
+    unsigned long long wend; /* its last byte's offset in the write stream */
+    unsigned char killed;    /* KILL QUERY was sent for it */
 } amy__slot;
 
 /* See the state machine at the top of conn.c. */
@@ -28,7 +29,6 @@ enum amy__cstate {
 enum amy__cop {
     AMY__OP_NONE,
     AMY__OP_CONNECT,
-    AMY__OP_SEND,
     AMY__OP_READ,
     AMY__OP_STORE,
     AMY__OP_NEXT,
@@ -43,7 +43,8 @@ typedef struct amy__conn {
     unsigned char discarding; /* reading extra result sets of the head */
     unsigned char completed;  /* a call completed inside amy__conn_new */
     unsigned char connect_failed;
-    ev_io io;
+    ev_io io;  /* the connector's waits, and watching an idle socket */
+    ev_io wio; /* our own writes, while the socket is full */
     ev_timer wait_timer;    /* the connector's MYSQL_WAIT_TIMEOUT */
     ev_timer connect_timer; /* our connect_timeout_ms deadline */
 
@@ -51,7 +52,13 @@ typedef struct amy__conn {
     amy__slot *ring;
     unsigned cap, head, count;
     size_t bytes;
-    amy_future *sending; /* future whose SQL the connector is sending */
+
+    /* Requests are written by us, not the connector (see conn.c): COM_QUERY
+     * packets wait in wbuf[woff, wlen) until the socket takes them. */
+    char *wbuf;
+    size_t wcap, woff, wlen;
+    unsigned long long wtotal;   /* bytes ever appended */
+    unsigned long long wflushed; /* bytes ever written to the socket */
 
     /* Outputs of the current connector call. */
     int iret;

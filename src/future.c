@@ -7,8 +7,8 @@
  * future's list) without breaking the walk.
  *
  * Freeing is deferred while the future is "busy": while its callbacks run,
- * while amy_future_wait runs the loop for it, and while the connector is
- * still sending its SQL. amy_future_free only marks it; the last release
+ * while amy_future_wait runs the loop for it, and while it waits on a
+ * connection's done list. amy_future_free only marks it; the last release
  * frees it.
  */
 #include <stdio.h>

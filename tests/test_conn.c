@@ -253,6 +253,53 @@ static void test_pool_size_respected(void **state)
     amy_pool_free(p);
 }
 
+/* Statements of 2^24 bytes and more travel as several protocol packets;
+ * the server must see the exact text. */
+static void test_query_over_16mib(void **state)
+{
+    const char *sock = itest_dsn("AMY_TEST_ROOT_SOCKET");
+    char dsn[512], err[256];
+    snprintf(dsn, sizeof dsn, "mysql://root@localhost/?socket=%s", sock);
+    amy_pool *admin = amy_pool_new(loop, dsn, err, sizeof err);
+    assert_non_null(admin);
+    itest_exec(admin, "SET GLOBAL max_allowed_packet = 67108864");
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=4");
+    static const size_t sizes[] = {16777215 - 19, 16777215 - 18, 16777215 - 17,
+                                   17000000, 2 * 16777215 - 18};
+    enum { N = sizeof sizes / sizeof sizes[0] };
+    amy_future *fs[N + 1];
+    for (size_t i = 0; i < N; i++) {
+        /* The payload is x + 18 bytes ("SELECT LENGTH('", "')" and the
+         * command byte): the sizes straddle one full 2^24-1 packet. */
+        size_t x = sizes[i];
+        char *sql = malloc(x + 32);
+        assert_non_null(sql);
+        int n = snprintf(sql, 32, "SELECT LENGTH('");
+        memset(sql + n, 'a' + (int)i, x);
+        memcpy(sql + n + x, "')", 3);
+        fs[i] = amy_query(p, sql);
+        free(sql);
+    }
+    fs[N] = amy_query(p, "SELECT 'after'");
+    amy_future *g = amy_gather(fs, N + 1);
+    int st = amy_future_wait(g);
+    if (st != AMY_OK)
+        print_error("%s\n", amy_future_error(g));
+    assert_int_equal(st, AMY_OK);
+    for (size_t i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "%zu", sizes[i]);
+        assert_string_equal(itest_value(fs[i]), want);
+        amy_future_free(fs[i]);
+    }
+    assert_string_equal(itest_value(fs[N]), "after");
+    amy_future_free(fs[N]);
+    amy_future_free(g);
+    amy_pool_free(p);
+    itest_exec(admin, "SET GLOBAL max_allowed_packet = 16777216");
+    amy_pool_free(admin);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_silent_server_connect_timeout),
         cmocka_unit_test(test_killed_connection),
         cmocka_unit_test(test_pool_size_respected),
+        cmocka_unit_test(test_query_over_16mib),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
