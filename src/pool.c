@@ -91,6 +91,25 @@ static int resolve_host(amy_pool *p)
     return p->host ? 0 : -1;
 }
 
+/* A zeroed pool with its watchers ready; NULL on ENOMEM. */
+static amy_pool *pool_alloc(struct ev_loop *loop)
+{
+    amy_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->loop = loop;
+    ev_prepare_init(&p->kick_watcher, kick_cb);
+    p->kick_watcher.data = p;
+    ev_idle_init(&p->kick_idle, kick_idle_cb);
+    p->kick_idle.data = p;
+    ev_init(&p->retry_timer, retry_cb);
+    p->retry_timer.data = p;
+    ev_init(&p->idle_sweep, idle_sweep_cb);
+    p->idle_sweep.data = p;
+    p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
+    return p;
+}
+
 amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
                        size_t errlen)
 {
@@ -103,21 +122,11 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         set_err(errbuf, errlen, "mysql_library_init failed");
         return NULL;
     }
-    amy_pool *p = calloc(1, sizeof *p);
+    amy_pool *p = pool_alloc(loop);
     if (!p) {
         set_err(errbuf, errlen, "out of memory");
         return NULL;
     }
-    p->loop = loop;
-    ev_prepare_init(&p->kick_watcher, kick_cb);
-    p->kick_watcher.data = p;
-    ev_idle_init(&p->kick_idle, kick_idle_cb);
-    p->kick_idle.data = p;
-    ev_init(&p->retry_timer, retry_cb);
-    p->retry_timer.data = p;
-    ev_init(&p->idle_sweep, idle_sweep_cb);
-    p->idle_sweep.data = p;
-    p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
     if (amy__dsn_parse(dsn, &p->dsn, errbuf, errlen) != 0) {
         free(p);
         return NULL;
@@ -142,19 +151,9 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
  * connection, no pipelining (a KILL must not wait behind a slow query). */
 amy_pool *amy__pool_new_control(amy_pool *p)
 {
-    amy_pool *c = calloc(1, sizeof *c);
+    amy_pool *c = pool_alloc(p->loop);
     if (!c)
         return NULL;
-    c->loop = p->loop;
-    ev_prepare_init(&c->kick_watcher, kick_cb);
-    c->kick_watcher.data = c;
-    ev_idle_init(&c->kick_idle, kick_idle_cb);
-    c->kick_idle.data = c;
-    ev_init(&c->retry_timer, retry_cb);
-    c->retry_timer.data = c;
-    ev_init(&c->idle_sweep, idle_sweep_cb);
-    c->idle_sweep.data = c;
-    c->rng = p->rng ^ 0x9e3779b9u;
     c->is_control = 1;
     if (amy__dsn_parse(p->dsn_text, &c->dsn, NULL, 0) != 0) {
         free(c);

@@ -12,8 +12,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "amysql.h"
+
+/* Every integration test program runs on its own loop. */
+static struct ev_loop *loop;
+
+static inline int itest_setup(void **state)
+{
+    (void)state;
+    loop = ev_loop_new(EVFLAG_AUTO);
+    return loop ? 0 : -1;
+}
+
+static inline int itest_teardown(void **state)
+{
+    (void)state;
+    ev_loop_destroy(loop);
+    return 0;
+}
+
+static inline double itest_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline void itest_timer_fired(struct ev_loop *l, ev_timer *w,
+                                     int revents)
+{
+    (void)l;
+    (void)revents;
+    *(int *)w->data = 1;
+}
+
+/* Runs the loop for about `seconds`, whatever else is pending. */
+static inline void itest_run_for(double seconds)
+{
+    int fired = 0;
+    ev_timer t;
+    ev_timer_init(&t, itest_timer_fired, seconds, 0.);
+    t.data = &fired;
+    ev_timer_start(loop, &t);
+    while (!fired)
+        ev_run(loop, EVRUN_ONCE);
+}
 
 /* The DSN of the test server, or skip the test (scripts/testdb.sh env). */
 static inline const char *itest_dsn(const char *var)
@@ -28,7 +73,7 @@ static inline const char *itest_dsn(const char *var)
 }
 
 /* A pool on the test server with extra DSN parameters appended. */
-static inline amy_pool *itest_pool_from(struct ev_loop *loop, const char *var,
+static inline amy_pool *itest_pool_from(struct ev_loop *l, const char *var,
                                         const char *params)
 {
     const char *dsn = itest_dsn(var);
@@ -36,16 +81,16 @@ static inline amy_pool *itest_pool_from(struct ev_loop *loop, const char *var,
     snprintf(buf, sizeof buf, "%s%s%s", dsn,
              params && *params ? (strchr(dsn, '?') ? "&" : "?") : "",
              params ? params : "");
-    amy_pool *p = amy_pool_new(loop, buf, err, sizeof err);
+    amy_pool *p = amy_pool_new(l, buf, err, sizeof err);
     if (!p)
         print_error("amy_pool_new: %s\n", err);
     assert_non_null(p);
     return p;
 }
 
-static inline amy_pool *itest_pool(struct ev_loop *loop, const char *params)
+static inline amy_pool *itest_pool(struct ev_loop *l, const char *params)
 {
-    return itest_pool_from(loop, "AMY_TEST_DSN", params);
+    return itest_pool_from(l, "AMY_TEST_DSN", params);
 }
 
 /* Runs one statement to completion and asserts it succeeded. */

@@ -11,27 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct ev_loop *loop;
-
-static int setup(void **state)
-{
-    loop = ev_loop_new(EVFLAG_AUTO);
-    return loop ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    ev_loop_destroy(loop);
-    return 0;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The port of the test server, from AMY_TEST_DSN. */
 static unsigned test_port(void)
 {
@@ -79,10 +58,10 @@ static void test_wrong_password(void **state)
     amy_future *fs[5];
     for (int i = 0; i < 5; i++)
         fs[i] = amy_query(p, "SELECT 1");
-    double t0 = now();
+    double t0 = itest_now();
     amy_future *g = amy_gather(fs, 5);
     assert_int_equal(amy_future_wait(g), AMY_EGATHER);
-    assert_true(now() - t0 < 5.0); /* a hang guard, not a speed check */
+    assert_true(itest_now() - t0 < 5.0); /* a hang guard, not a speed check */
     for (int i = 0; i < 5; i++) {
         assert_int_equal(amy_future_status(fs[i]), AMY_ECONNECT);
         assert_int_equal(amy_future_server_errno(fs[i]), 1045);
@@ -153,10 +132,10 @@ static void test_silent_server_connect_timeout(void **state)
     amy_future *fs[3];
     for (int i = 0; i < 3; i++)
         fs[i] = amy_query(p, "SELECT 1");
-    double t0 = now();
+    double t0 = itest_now();
     amy_future *g = amy_gather(fs, 3);
     amy_future_wait(g);
-    double dt = now() - t0;
+    double dt = itest_now() - t0;
     assert_true(dt < 3.0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(amy_future_status(fs[i]), AMY_ECONNECT);
@@ -312,5 +291,5 @@ int main(void)
         cmocka_unit_test(test_pool_size_respected),
         cmocka_unit_test(test_query_over_16mib),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }

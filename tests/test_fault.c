@@ -18,44 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct ev_loop *loop;
-
-static int setup(void **state)
-{
-    loop = ev_loop_new(EVFLAG_AUTO);
-    return loop ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    ev_loop_destroy(loop);
-    return 0;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void stop_timer(struct ev_loop *l, ev_timer *w, int revents)
-{
-    *(int *)w->data = 1;
-}
-
-/* Runs the loop for about `seconds`. */
-static void run_for(double seconds)
-{
-    int fired = 0;
-    ev_timer t;
-    ev_timer_init(&t, stop_timer, seconds, 0.);
-    t.data = &fired;
-    ev_timer_start(loop, &t);
-    while (!fired)
-        ev_run(loop, EVRUN_ONCE);
-}
-
 /* root over the Unix socket: KILL anyone, SET GLOBAL. */
 static amy_pool *admin_pool(void)
 {
@@ -221,7 +183,7 @@ static void test_fault_kill_connections(void **state)
     ev_timer_start(loop, &k.timer);
     size_t failed = tally_finish(&t, "kill_connections");
     while (k.rounds_left >= 0)
-        run_for(0.05);
+        itest_run_for(0.05);
     print_message("kill_connections: %d KILL CONNECTION sent, %zu queries "
                   "failed with them\n",
                   k.kills, failed);
@@ -257,7 +219,7 @@ static void test_fault_server_restart(void **state)
     expect_healthy(p, 4);
     tally t;
     tally_start(&t, p, 3000, ", SLEEP(0.001)");
-    run_for(0.1);
+    itest_run_for(0.1);
     pid_t pid = spawn_restart("0.5");
     size_t failed = tally_finish(&t, "server_restart");
     int status;
@@ -283,7 +245,7 @@ static void test_fault_server_restart(void **state)
 /* Seconds until no statement with `info` runs on the server (max 5 s). */
 static double wait_gone(amy_pool *admin, const char *info)
 {
-    double t0 = now();
+    double t0 = itest_now();
     char sql[256];
     snprintf(sql, sizeof sql,
              "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO "
@@ -294,9 +256,9 @@ static double wait_gone(amy_pool *admin, const char *info)
         assert_int_equal(amy_future_wait(f), AMY_OK);
         int n = atoi(itest_value(f));
         amy_future_free(f);
-        if (n == 0 || now() - t0 > 5.0)
-            return n == 0 ? now() - t0 : -1.0;
-        run_for(0.01);
+        if (n == 0 || itest_now() - t0 > 5.0)
+            return n == 0 ? itest_now() - t0 : -1.0;
+        itest_run_for(0.01);
     }
 }
 
@@ -309,9 +271,9 @@ static void test_fault_timeout_kills(void **state)
     /* Alone on its connection. */
     amy_future *slow = amy_query(p, "SELECT SLEEP(10)");
     assert_int_equal(amy_future_set_timeout(slow, 100), AMY_OK);
-    double t0 = now();
+    double t0 = itest_now();
     assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
-    double dt = now() - t0;
+    double dt = itest_now() - t0;
     assert_string_equal(amy_future_sqlstate(slow), "HYT00");
     amy_future_free(slow);
     double gone = wait_gone(admin, "SELECT SLEEP(10)");
@@ -326,9 +288,9 @@ static void test_fault_timeout_kills(void **state)
     slow = amy_query(p, "SELECT SLEEP(10)");
     amy_future_set_timeout(slow, 100);
     tally_start(&t, p, 7, NULL);
-    t0 = now();
+    t0 = itest_now();
     assert_int_equal(tally_finish(&t, "timeout_pipelined"), 0);
-    assert_true(now() - t0 < 5.0); /* a hang guard, not a speed check */
+    assert_true(itest_now() - t0 < 5.0); /* a hang guard, not a speed check */
     assert_int_equal(amy_future_status(slow), AMY_ETIMEDOUT);
     amy_future_free(slow);
     assert_true(wait_gone(admin, "SELECT SLEEP(10)") >= 0);
@@ -362,7 +324,7 @@ static void test_fault_idle_wait_timeout(void **state)
     set_wait_timeout(admin, 28800);
 
     /* A: the loop runs while the server closes them: seen and dropped. */
-    run_for(2.5);
+    itest_run_for(2.5);
     amy_stats s;
     amy_pool_stats(p, &s);
     assert_int_equal(s.conns_open, 0);
@@ -391,7 +353,7 @@ static void test_idle_timeout_closes(void **state)
     amy_stats s;
     amy_pool_stats(p, &s);
     assert_true(s.conns_open > 0);
-    run_for(0.6);
+    itest_run_for(0.6);
     amy_pool_stats(p, &s);
     assert_int_equal(s.conns_open, 0);
     expect_healthy(p, 30);
@@ -423,7 +385,7 @@ static void test_fault_cancel_states(void **state)
     /* Queued behind it (pipeline=1): never sent. */
     amy_future *queued = amy_query(p, "SELECT 'never'");
     amy_future_then(queued, record, NULL);
-    run_for(0.1);
+    itest_run_for(0.1);
     n += 2;
     cb_calls = 0;
     assert_int_equal(amy_future_cancel(queued), 1);
@@ -454,7 +416,7 @@ static void test_fault_cancel_states(void **state)
     amy_future *fqueued = amy_query(p, "SELECT 'never'");
     amy_future_then(fsent, record, NULL);
     amy_future_then(fqueued, record, NULL);
-    run_for(0.1);
+    itest_run_for(0.1);
     amy_future_free(fqueued);
     amy_future_free(fsent);
     n += 2;
@@ -525,9 +487,9 @@ static void test_fault_server_down(void **state)
     assert_non_null(p);
     tally t;
     tally_start(&t, p, 20, NULL);
-    double t0 = now();
+    double t0 = itest_now();
     assert_int_equal(tally_finish(&t, "server_down"), 20);
-    double dt = now() - t0;
+    double dt = itest_now() - t0;
     assert_true(dt < 5.0); /* a hang guard, not a speed check */
     amy_future *f = amy_query(p, "SELECT 1");
     assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
@@ -556,5 +518,5 @@ int main(void)
         cmocka_unit_test(test_fault_server_down),
         cmocka_unit_test(test_fault_server_restart),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }

@@ -6,20 +6,6 @@
 
 #include <time.h>
 
-static struct ev_loop *loop;
-
-static int setup(void **state)
-{
-    loop = ev_loop_new(EVFLAG_AUTO);
-    return loop ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    ev_loop_destroy(loop);
-    return 0;
-}
-
 static void test_one_query(void **state)
 {
     amy_pool *p = itest_pool(loop, NULL);
@@ -211,23 +197,6 @@ static void test_affected_rows_insert_id(void **state)
     amy_pool_free(p);
 }
 
-static void stop_timer(struct ev_loop *l, ev_timer *w, int revents)
-{
-    *(int *)w->data = 1;
-}
-
-/* Runs the loop for about `seconds`, whatever else is pending. */
-static void run_for(double seconds)
-{
-    int fired = 0;
-    ev_timer t;
-    ev_timer_init(&t, stop_timer, seconds, 0.);
-    t.data = &fired;
-    ev_timer_start(loop, &t);
-    while (!fired)
-        ev_run(loop, EVRUN_ONCE);
-}
-
 static int cancel_count;
 static void count_canceled(amy_future *f, void *arg)
 {
@@ -247,7 +216,7 @@ static void test_pool_free_cancels(void **state)
         assert_int_equal(amy_future_then(fs[i], count_canceled, NULL), AMY_OK);
     }
     /* Let the connections open and send some of them. */
-    run_for(0.2);
+    itest_run_for(0.2);
     cancel_count = 0;
     amy_pool_free(p);
     assert_int_equal(cancel_count, N);
@@ -529,5 +498,5 @@ int main(void)
         cmocka_unit_test(test_unresolvable_host),
         cmocka_unit_test(test_query_from_another_pools_kick),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
