@@ -345,18 +345,24 @@ cmd_start() {
 	log "running: pid $(<"$SERVER_PID"), 127.0.0.1:$port, socket $sock ($((SECONDS - t0))s)"
 }
 
+# shutdown_server PID : asks the server to shut down (TERM if it does not
+# listen) and waits up to STOP_TIMEOUT for PID to exit; 1 if it is still there.
+shutdown_server() {
+	local pid=$1 deadline
+	if ! timeout "$STOP_TIMEOUT" "$ADMIN" --no-defaults --socket="$(sock_path)" -uroot \
+		--connect-timeout=2 shutdown >/dev/null 2>&1; then
+		kill -TERM "$pid" 2>/dev/null || true
+	fi
+	deadline=$((SECONDS + STOP_TIMEOUT))
+	while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+	! alive "$pid"
+}
+
 cmd_stop() {
-	local pid sock deadline
+	local pid deadline
 	if pid=$(running_pid); then
-		sock=$(sock_path)
 		log "stopping pid $pid"
-		if ! timeout "$STOP_TIMEOUT" "$ADMIN" --no-defaults --socket="$sock" -uroot \
-			--connect-timeout=2 shutdown >/dev/null 2>&1; then
-			kill -TERM "$pid" 2>/dev/null || true
-		fi
-		deadline=$((SECONDS + STOP_TIMEOUT))
-		while alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-		if alive "$pid"; then
+		if ! shutdown_server "$pid"; then
 			log "pid $pid still there after ${STOP_TIMEOUT}s; kill -9"
 			kill -9 "$pid" 2>/dev/null || true
 			deadline=$((SECONDS + 10))
@@ -395,19 +401,13 @@ cmd_env() {
 # Shuts the server down and starts it again on the same port, socket and
 # data, after DOWN seconds without a server (for the fault tests).
 cmd_restart() {
-	local pid sock port down=${1:-0} deadline rc=0
+	local pid sock port down=${1:-0} rc=0
 	pid=$(running_pid) || die "not running"
 	sock=$(sock_path)
 	port=$(port)
 	find_server_bins
 	log "restart: stopping pid $pid"
-	if ! timeout "$STOP_TIMEOUT" "$ADMIN" --no-defaults --socket="$sock" -uroot \
-		--connect-timeout=2 shutdown >/dev/null 2>&1; then
-		kill -TERM "$pid" 2>/dev/null || true
-	fi
-	deadline=$((SECONDS + STOP_TIMEOUT))
-	while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
-	alive "$pid" && die "pid $pid did not stop"
+	shutdown_server "$pid" || die "pid $pid did not stop"
 	sleep "$down"
 	launch "$port" "$sock"
 	wait_ready "$sock" || rc=$?
