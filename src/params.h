@@ -1,0 +1,103 @@
+/*
+ * Client-side parameter substitution: '?' placeholders in SQL replaced by
+ * literals, so that parameterised queries travel as plain COM_QUERY packets
+ * and pipeline like any other query.
+ */
+#ifndef AMY_PARAMS_H
+#define AMY_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The value types (to move to the public header). */
+typedef enum amy_type {
+    AMY_TYPE_NULL,
+    AMY_TYPE_INT64,
+    AMY_TYPE_UINT64,
+    AMY_TYPE_DOUBLE,
+    AMY_TYPE_TEXT,
+    AMY_TYPE_BLOB,
+    AMY_TYPE_DATE,
+    AMY_TYPE_TIME,
+    AMY_TYPE_DATETIME
+} amy_type;
+
+/*
+ * DATE uses year, month, day (the clock fields must be 0); DATETIME all but
+ * negative; TIME uses negative, hour (up to 838), minute, second and
+ * microsecond, with day allowed as a count of 24 hours (day * 24 + hour at
+ * most 838) and year, month 0.
+ */
+typedef struct amy_time {
+    int year, month, day, hour, minute, second;
+    unsigned microsecond;
+    int negative; /* TIME only */
+} amy_time;
+
+typedef struct amy_value {
+    amy_type type;
+    union {
+        int64_t i64;
+        uint64_t u64;
+        double f64;
+        struct {
+            const char *ptr; /* may be NULL when len is 0 */
+            size_t len;
+        } bytes;
+        amy_time time;
+    } v;
+} amy_value;
+
+/*
+ * Escapes len bytes of src into dst (room for 2*len+1) and returns the
+ * escaped length: the connection's mysql_real_escape_string in production,
+ * honouring its charset and NO_BACKSLASH_ESCAPES.
+ */
+typedef size_t (*amy__escape_fn)(void *arg, char *dst, const char *src,
+                                 size_t len);
+
+/*
+ * Number of real '?' placeholders in sql[0, len): not inside '...', "..."
+ * or `...`, nor in --, # or slash-star comments. '?' inside the executable
+ * comments slash-star-! and slash-star-M-! counts, as the server runs them.
+ *
+ * Assumes backslash escapes inside quotes (the server's default sql_mode).
+ * amy__params_render decides the mode from its escaper instead, so under
+ * NO_BACKSLASH_ESCAPES a literal such as 'a\' can count differently here;
+ * the render's own count is the one that matters.
+ */
+size_t amy__params_count(const char *sql, size_t len);
+
+/*
+ * Upper bound of what amy__params_render writes for these arguments,
+ * terminating NUL included, so that one allocation holds the query.
+ * SIZE_MAX if the sizes overflow.
+ */
+size_t amy__params_bound(const char *sql, size_t len, const amy_value *v,
+                         size_t n);
+
+/*
+ * Renders sql with v[0, n) substituted, in order, into out, which has room
+ * for amy__params_bound(sql, len, v, n) bytes, and NUL-terminates it.
+ *
+ * Literals: NULL; integers in decimal; doubles as the shortest of %.15g,
+ * %.16g, %.17g that reads back to the same bits, always with an exponent
+ * so that the server types them DOUBLE, not DECIMAL (1.5e0, -0e0, 1e+308),
+ * whatever the C locale; TEXT as '...' through esc; BLOB as X'hex' (esc
+ * never sees it); DATE 'YYYY-MM-DD', DATETIME 'YYYY-MM-DD HH:MM:SS[.ffffff]',
+ * TIME '[-]HHH:MM:SS[.ffffff]', microseconds only when nonzero.
+ *
+ * esc is probed once with a single quote: if it doubles it, the SQL is
+ * scanned as the server does under NO_BACKSLASH_ESCAPES. esc may be NULL
+ * when no TEXT value is given (backslash escapes are then assumed).
+ *
+ * Returns the rendered length, or (size_t)-1 with a message in err (which
+ * may be NULL): placeholder count different from n, invalid date or time
+ * fields, NaN or infinite double, unknown type, NULL text pointer with a
+ * nonzero length, TEXT without an escaper. out is then unspecified.
+ */
+size_t amy__params_render(const char *sql, size_t len, const amy_value *v,
+                          size_t n, amy__escape_fn esc, void *esc_arg,
+                          char *out, char *err, size_t errlen);
+
+#endif
