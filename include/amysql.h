@@ -254,6 +254,132 @@ AMY_EXPORT amy_future *amy_query_len(amy_pool *pool, const char *sql,
  */
 AMY_EXPORT amy_future *amy_gather(amy_future *const *futures, size_t n);
 
+/* ------------------------------------------------------------------------ */
+/* Parameters                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* The type of a parameter value. */
+typedef enum amy_type {
+    AMY_TYPE_NULL,
+    AMY_TYPE_INT64,
+    AMY_TYPE_UINT64,
+    AMY_TYPE_DOUBLE,
+    AMY_TYPE_TEXT, /* escaped by the connection, in its character set */
+    AMY_TYPE_BLOB, /* any bytes, sent as X'hex' */
+    AMY_TYPE_DATE,
+    AMY_TYPE_TIME,
+    AMY_TYPE_DATETIME
+} amy_type;
+
+/*
+ * DATE uses year, month, day (the clock fields 0); DATETIME all but
+ * negative; TIME uses negative, hour (up to 838), minute, second and
+ * microsecond, with day allowed as a count of 24 hours, year and month 0.
+ * '0000-00-00' is the only date with a zero month or day.
+ */
+typedef struct amy_time {
+    int year, month, day, hour, minute, second;
+    unsigned microsecond;
+    int negative; /* TIME only */
+} amy_time;
+
+/* A parameter: a tagged value. Build it with the amy_val_* helpers. */
+typedef struct amy_value {
+    amy_type type;
+    union {
+        int64_t i64;
+        uint64_t u64;
+        double f64;
+        struct {
+            const char *ptr; /* may be NULL when len is 0 */
+            size_t len;
+        } bytes;
+        amy_time time;
+    } v;
+} amy_value;
+
+static inline amy_value amy_val_null(void)
+{
+    amy_value x;
+    x.type = AMY_TYPE_NULL;
+    x.v.u64 = 0;
+    return x;
+}
+
+static inline amy_value amy_val_int64(int64_t i)
+{
+    amy_value x;
+    x.type = AMY_TYPE_INT64;
+    x.v.i64 = i;
+    return x;
+}
+
+static inline amy_value amy_val_uint64(uint64_t u)
+{
+    amy_value x;
+    x.type = AMY_TYPE_UINT64;
+    x.v.u64 = u;
+    return x;
+}
+
+static inline amy_value amy_val_double(double d)
+{
+    amy_value x;
+    x.type = AMY_TYPE_DOUBLE;
+    x.v.f64 = d;
+    return x;
+}
+
+/* Text of len bytes (need not be NUL-terminated; may hold NUL bytes). */
+static inline amy_value amy_val_text(const char *s, size_t len)
+{
+    amy_value x;
+    x.type = AMY_TYPE_TEXT;
+    x.v.bytes.ptr = s;
+    x.v.bytes.len = len;
+    return x;
+}
+
+static inline amy_value amy_val_blob(const void *p, size_t len)
+{
+    amy_value x;
+    x.type = AMY_TYPE_BLOB;
+    x.v.bytes.ptr = (const char *)p;
+    x.v.bytes.len = len;
+    return x;
+}
+
+/* type is AMY_TYPE_DATE, AMY_TYPE_TIME or AMY_TYPE_DATETIME. */
+static inline amy_value amy_val_time(amy_type type, amy_time t)
+{
+    amy_value x;
+    x.type = type;
+    x.v.time = t;
+    return x;
+}
+
+/*
+ * amy_query_params - amy_query with '?' placeholders replaced by values.
+ *
+ * sql:    the statement; a '?' inside a string literal, a quoted identifier
+ *         or a comment is not a placeholder (one inside an executable
+ *         comment is, as the server runs it).
+ * params: n values, copied (text and blob bytes included): the caller may
+ *         free them when this returns. May be NULL when n is 0.
+ *
+ * The values are written into the statement as literals when it is sent,
+ * escaped by the connection that sends it (mysql_real_escape_string: its
+ * character set, and NO_BACKSLASH_ESCAPES when the server reported it), so
+ * these queries pipeline like any other. Doubles are written so that they
+ * read back with the same bits, as DOUBLE; blobs as hexadecimal.
+ *
+ * Returns a future as amy_query does. It resolves AMY_EINVAL, with a message,
+ * when the number of placeholders is not n, or a value cannot be written
+ * (NaN or infinite double, an impossible date or time, an unknown type).
+ */
+AMY_EXPORT amy_future *amy_query_params(amy_pool *pool, const char *sql,
+                                        const amy_value *params, size_t n);
+
 /* Callback type: f is the future that resolved, arg is the caller's pointer. */
 typedef void (*amy_callback)(amy_future *f, void *arg);
 

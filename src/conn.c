@@ -42,6 +42,7 @@
 
 #include "conn.h"
 #include "future.h"
+#include "params.h"
 #include "pool.h"
 #include "result.h"
 
@@ -153,19 +154,56 @@ static int append_query(amy__conn *c, const char *sql, size_t len)
     return 0;
 }
 
-/* Puts f in flight: its packet joins the write buffer. -1 on ENOMEM. */
+static size_t escape(void *arg, char *dst, const char *src, size_t len)
+{
+    return (size_t)mysql_real_escape_string(arg, dst, src, (unsigned long)len);
+}
+
+/* The statement of a future with parameters, rendered for this connection
+ * (its character set and escaping mode). */
+static int append_rendered(amy__conn *c, amy_future *f, size_t *len, char *err,
+                           size_t errlen)
+{
+    size_t bound = amy__params_bound(f->sql, f->sql_len, f->params, f->nparams);
+    char *out = bound == SIZE_MAX ? NULL : malloc(bound);
+    if (!out) {
+        snprintf(err, errlen, "out of memory rendering the parameters");
+        return -1;
+    }
+    size_t n = amy__params_render(f->sql, f->sql_len, f->params, f->nparams,
+                                  escape, c->mysql, out, err, errlen);
+    int rc = n == (size_t)-1 ? -1 : append_query(c, out, n);
+    if (rc && n != (size_t)-1)
+        snprintf(err, errlen, "out of memory buffering the query");
+    free(out);
+    *len = n;
+    return rc;
+}
+
+/* Puts f in flight: its packet joins the write buffer. -1 (f failed, and
+ * settled on the done list) when its parameters cannot be rendered or
+ * memory runs out. */
 static int queue_send(amy__conn *c, amy_future *f)
 {
-    if (append_query(c, f->sql, f->sql_len) != 0)
+    size_t len = f->sql_len;
+    char err[160];
+    int rc = f->nparams ? append_rendered(c, f, &len, err, sizeof err)
+                        : append_query(c, f->sql, f->sql_len);
+    if (rc != 0) {
+        if (!f->nparams)
+            snprintf(err, sizeof err, "out of memory buffering the query");
+        amy__future_set_error(f, AMY_EINVAL, 0, NULL, err);
+        amy__donelist_settle(&c->done, f, NULL);
         return -1;
+    }
     amy__slot *s = &c->ring[(c->head + c->count) % c->cap];
     s->f = f;
-    s->len = f->sql_len;
+    s->len = len;
     s->seq = c->next_seq++;
     s->wend = c->wtotal;
     s->killed = 0;
     c->count++;
-    c->bytes += f->sql_len;
+    c->bytes += len;
     f->where = AMY__W_INFLIGHT;
     f->slot = s;
     f->conn = c;
@@ -601,15 +639,8 @@ static int next_op(amy__conn *c)
     if (c->count <= c->cap / 2) {
         amy_future *f;
         int queued = 0;
-        while ((f = amy__pool_take(c->pool, c))) {
-            if (queue_send(c, f) != 0) {
-                amy__future_set_error(f, AMY_ENOMEM, 0, NULL,
-                                      "out of memory buffering the query");
-                amy__donelist_settle(&c->done, f, NULL);
-                break;
-            }
-            queued = 1;
-        }
+        while ((f = amy__pool_take(c->pool, c)))
+            queued |= queue_send(c, f) == 0;
         if (queued && flush(c) != 0) {
             write_failed(c, errno);
             return NOTHING;

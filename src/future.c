@@ -11,6 +11,7 @@
  * connection's done list. amy_future_free only marks it; the last release
  * frees it.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,14 +83,55 @@ static void init_common(amy_future *f, int kind, struct ev_loop *loop)
 amy_future *amy__future_new_query(amy_pool *pool, struct ev_loop *loop,
                                   const char *sql, size_t len)
 {
-    /* One allocation per query: the future and its SQL text. */
-    amy_future *f = malloc(sizeof *f + len + 1);
+    return amy__future_new_params(pool, loop, sql, len, NULL, 0);
+}
+
+static int has_bytes(const amy_value *v)
+{
+    return v->type == AMY_TYPE_TEXT || v->type == AMY_TYPE_BLOB;
+}
+
+amy_future *amy__future_new_params(amy_pool *pool, struct ev_loop *loop,
+                                   const char *sql, size_t len,
+                                   const amy_value *params, size_t n)
+{
+    /* One allocation per query: the future, its parameters, their bytes
+     * and the SQL text (the values first, for their alignment). */
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (has_bytes(&params[i])) {
+            if (params[i].v.bytes.len > SIZE_MAX / 2 - bytes)
+                return NULL;
+            bytes += params[i].v.bytes.len;
+        }
+    }
+    if (n > (SIZE_MAX / 2) / sizeof(amy_value) || len > SIZE_MAX / 4 ||
+        bytes > SIZE_MAX / 4)
+        return NULL;
+    size_t total = sizeof(amy_future) + n * sizeof(amy_value) + bytes + len + 1;
+    amy_future *f = malloc(total);
     if (!f)
         return NULL;
     memset(f, 0, sizeof *f);
     init_common(f, AMY__F_QUERY, loop);
     f->pool = pool;
-    f->sql = (char *)(f + 1);
+    char *p = (char *)(f + 1);
+    if (n) {
+        f->params = (amy_value *)(void *)p;
+        f->nparams = n;
+        memcpy(f->params, params, n * sizeof(amy_value));
+        p += n * sizeof(amy_value);
+        for (size_t i = 0; i < n; i++) {
+            amy_value *v = &f->params[i];
+            if (!has_bytes(v))
+                continue;
+            if (v->v.bytes.len)
+                memcpy(p, v->v.bytes.ptr, v->v.bytes.len);
+            v->v.bytes.ptr = p;
+            p += v->v.bytes.len;
+        }
+    }
+    f->sql = p;
     f->sql_len = len;
     if (len)
         memcpy(f->sql, sql, len);

@@ -46,12 +46,20 @@ struct amy_future {
     unsigned timeout_ms;       /* the deadline's length, for its message */
     unsigned char retried;     /* re-sent once after a stray KILL */
     size_t sql_len;
-    char *sql; /* NUL-terminated copy, in the same allocation */
+    char *sql;         /* NUL-terminated copy, in the same allocation */
+    amy_value *params; /* amy_query_params: copies, same allocation */
+    size_t nparams;
 };
 
 /* A new pending query future with a copy of sql; NULL on ENOMEM. */
 amy_future *amy__future_new_query(amy_pool *pool, struct ev_loop *loop,
                                   const char *sql, size_t len);
+
+/* The same with copies of n parameters (their bytes included), all in the
+ * one allocation; NULL on ENOMEM or when the sizes overflow. */
+amy_future *amy__future_new_params(amy_pool *pool, struct ev_loop *loop,
+                                   const char *sql, size_t len,
+                                   const amy_value *params, size_t n);
 
 /* Sets the error of a pending future (no resolution yet). msg may be NULL. */
 void amy__future_set_error(amy_future *f, int status, unsigned server_errno,

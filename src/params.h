@@ -9,44 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The value types (to move to the public header). */
-typedef enum amy_type {
-    AMY_TYPE_NULL,
-    AMY_TYPE_INT64,
-    AMY_TYPE_UINT64,
-    AMY_TYPE_DOUBLE,
-    AMY_TYPE_TEXT,
-    AMY_TYPE_BLOB,
-    AMY_TYPE_DATE,
-    AMY_TYPE_TIME,
-    AMY_TYPE_DATETIME
-} amy_type;
+#include "amysql.h"
 
-/*
- * DATE uses year, month, day (the clock fields must be 0); DATETIME all but
- * negative; TIME uses negative, hour (up to 838), minute, second and
- * microsecond, with day allowed as a count of 24 hours (day * 24 + hour at
- * most 838) and year, month 0.
- */
-typedef struct amy_time {
-    int year, month, day, hour, minute, second;
-    unsigned microsecond;
-    int negative; /* TIME only */
-} amy_time;
-
-typedef struct amy_value {
-    amy_type type;
-    union {
-        int64_t i64;
-        uint64_t u64;
-        double f64;
-        struct {
-            const char *ptr; /* may be NULL when len is 0 */
-            size_t len;
-        } bytes;
-        amy_time time;
-    } v;
-} amy_value;
+/* The value types (amy_value, ...) are public: include/amysql.h. */
 
 /*
  * Escapes len bytes of src into dst (room for 2*len+1) and returns the

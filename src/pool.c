@@ -20,6 +20,7 @@
 
 #include "conn.h"
 #include "future.h"
+#include "params.h"
 #include "pool.h"
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
@@ -625,7 +626,9 @@ static amy_future *failed_future(amy_pool *p, int status, const char *msg)
     return f;
 }
 
-amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
+/* Submits sql (with n parameters, n may be 0). */
+static amy_future *submit(amy_pool *p, const char *sql, size_t len,
+                          const amy_value *params, size_t n)
 {
     if (!p || !sql)
         return failed_future(p, AMY_EINVAL, p ? "sql is NULL" : "pool is NULL");
@@ -641,7 +644,20 @@ amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
                              "the pool's queue is full "
                              "(queue_max)");
     }
-    amy_future *f = amy__future_new_query(p, p->loop, sql, len);
+    if (n && !params)
+        return failed_future(p, AMY_EINVAL, "params is NULL");
+    if (n || params) {
+        size_t want = amy__params_count(sql, len);
+        if (want != n) {
+            char msg[128];
+            snprintf(msg, sizeof msg,
+                     "the statement has %zu placeholders but %zu parameters "
+                     "were given",
+                     want, n);
+            return failed_future(p, AMY_EINVAL, msg);
+        }
+    }
+    amy_future *f = amy__future_new_params(p, p->loop, sql, len, params, n);
     if (!f)
         return NULL;
     if (p->dsn.query_timeout_ms)
@@ -652,9 +668,20 @@ amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
     return f;
 }
 
+amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
+{
+    return submit(p, sql, len, NULL, 0);
+}
+
 amy_future *amy_query(amy_pool *p, const char *sql)
 {
-    return amy_query_len(p, sql, sql ? strlen(sql) : 0);
+    return submit(p, sql, sql ? strlen(sql) : 0, NULL, 0);
+}
+
+amy_future *amy_query_params(amy_pool *p, const char *sql,
+                             const amy_value *params, size_t n)
+{
+    return submit(p, sql, sql ? strlen(sql) : 0, params, n);
 }
 
 void amy_pool_free(amy_pool *p)

@@ -477,6 +477,160 @@ static void test_query_from_another_pools_kick(void **state)
     amy_pool_free(cross_b);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Parameters (amy_query_params)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* SELECT ? with one value: the bytes that come back. */
+static amy_future *select_one(amy_pool *p, amy_value v)
+{
+    amy_future *f = amy_query_params(p, "SELECT ?", &v, 1);
+    int st = amy_future_wait(f);
+    if (st != AMY_OK)
+        print_error("SELECT ?: %s\n", amy_future_error(f));
+    assert_int_equal(st, AMY_OK);
+    return f;
+}
+
+static void expect_bytes(amy_pool *p, amy_value v, const char *want,
+                         size_t wlen)
+{
+    amy_future *f = select_one(p, v);
+    size_t len;
+    const char *got = amy_result_value(amy_future_result(f), 0, 0, &len);
+    assert_non_null(got);
+    assert_int_equal(len, wlen);
+    assert_memory_equal(got, want, wlen);
+    amy_future_free(f);
+}
+
+static void test_params_round_trip(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=8");
+    static const char *texts[] = {"it's",  "back\\slash\\",          "%_%",
+                                  "\"q\"", "emoji \xf0\x9f\x98\x80", "",
+                                  "?"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        expect_bytes(p, amy_val_text(texts[i], strlen(texts[i])), texts[i],
+                     strlen(texts[i]));
+    expect_bytes(p, amy_val_text("nul\0byte", 8), "nul\0byte", 8);
+    /* Invalid UTF-8 and NUL in a blob. */
+    expect_bytes(p, amy_val_blob("\xff\xfe\0\x80", 4), "\xff\xfe\0\x80", 4);
+    size_t big = 1 << 20;
+    char *mib = malloc(big);
+    assert_non_null(mib);
+    for (size_t i = 0; i < big; i++)
+        mib[i] = (char)('a' + i % 26);
+    mib[77] = '\'';
+    mib[78] = '\\';
+    expect_bytes(p, amy_val_text(mib, big), mib, big);
+    free(mib);
+
+    expect_bytes(p, amy_val_int64(INT64_MIN), "-9223372036854775808", 20);
+    expect_bytes(p, amy_val_int64(INT64_MAX), "9223372036854775807", 19);
+    expect_bytes(p, amy_val_uint64(UINT64_MAX), "18446744073709551615", 20);
+
+    static const double doubles[] = {1e308,     4.9406564584124654e-324,
+                                     0.1,       -1.5,
+                                     1.0 / 3.0, 2.2250738585072014e-308};
+    for (size_t i = 0; i < sizeof doubles / sizeof doubles[0]; i++) {
+        amy_future *f = select_one(p, amy_val_double(doubles[i]));
+        double back = strtod(itest_value(f), NULL);
+        assert_memory_equal(&back, &doubles[i], sizeof back);
+        amy_future_free(f);
+    }
+
+    /* -0.0 reaches the server as -0 (the text of a result prints it "0",
+     * so look at its sign through ATAN2: pi for -0, 0 for +0). */
+    amy_value mz = amy_val_double(-0.0);
+    amy_future *fz = amy_query_params(p, "SELECT ATAN2(0, ?) > 3", &mz, 1);
+    assert_int_equal(amy_future_wait(fz), AMY_OK);
+    assert_string_equal(itest_value(fz), "1");
+    amy_future_free(fz);
+
+    /* SQL NULL stays NULL. */
+    amy_future *f = select_one(p, amy_val_null());
+    assert_null(amy_result_value(amy_future_result(f), 0, 0, NULL));
+    amy_future_free(f);
+
+    /* Dates with microseconds, through typed columns. */
+    itest_exec(p, "CREATE TEMPORARY TABLE pdates (dt DATETIME(6), da DATE, "
+                  "ti TIME(6))");
+    amy_time dt = {2024, 2, 29, 23, 59, 59, 123456, 0};
+    amy_time da = {1999, 12, 31, 0, 0, 0, 0, 0};
+    amy_time ti = {0, 0, 0, 838, 59, 59, 999999, 1};
+    amy_value vals[3] = {amy_val_time(AMY_TYPE_DATETIME, dt),
+                         amy_val_time(AMY_TYPE_DATE, da),
+                         amy_val_time(AMY_TYPE_TIME, ti)};
+    f = amy_query_params(p, "INSERT INTO pdates VALUES (?, ?, ?)", vals, 3);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    amy_future_free(f);
+    f = amy_query(p, "SELECT dt, da, ti FROM pdates");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    assert_string_equal(amy_result_value(r, 0, 0, NULL),
+                        "2024-02-29 23:59:59.123456");
+    assert_string_equal(amy_result_value(r, 0, 1, NULL), "1999-12-31");
+    assert_string_equal(amy_result_value(r, 0, 2, NULL), "-838:59:59.999999");
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+static void test_params_injection_and_errors(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=8");
+    itest_exec(p, "CREATE TEMPORARY TABLE pinj (t TEXT)");
+    itest_exec(p, "INSERT INTO pinj VALUES ('a'), ('b')");
+    static const char *attacks[] = {"x' OR '1'='1", "\\'; DROP TABLE pinj; --",
+                                    "' OR 1=1 -- ", "\\"};
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++) {
+        amy_value v = amy_val_text(attacks[i], strlen(attacks[i]));
+        amy_future *f =
+            amy_query_params(p, "SELECT COUNT(*) FROM pinj WHERE t = ?", &v, 1);
+        assert_int_equal(amy_future_wait(f), AMY_OK);
+        assert_string_equal(itest_value(f), "0");
+        amy_future_free(f);
+    }
+    amy_future *f = amy_query(p, "SELECT COUNT(*) FROM pinj");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(itest_value(f), "2");
+    amy_future_free(f);
+
+    /* '?' in a literal or a comment is not a placeholder. */
+    amy_value one = amy_val_int64(7);
+    f = amy_query_params(p, "SELECT '?', ? /* ? */ -- ?\n", &one, 1);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(amy_result_value(amy_future_result(f), 0, 0, NULL),
+                        "?");
+    assert_string_equal(amy_result_value(amy_future_result(f), 0, 1, NULL),
+                        "7");
+    amy_future_free(f);
+
+    /* A count that does not match: an error on the future, at once. */
+    f = amy_query_params(p, "SELECT ?, ?", &one, 1);
+    assert_int_equal(amy_future_status(f), AMY_EINVAL);
+    assert_non_null(strstr(amy_future_error(f), "2 placeholders"));
+    amy_future_free(f);
+    amy_value three[3] = {one, one, one};
+    f = amy_query_params(p, "SELECT ?", three, 3);
+    assert_int_equal(amy_future_status(f), AMY_EINVAL);
+    amy_future_free(f);
+    f = amy_query_params(p, "SELECT ?", NULL, 1);
+    assert_int_equal(amy_future_status(f), AMY_EINVAL);
+    amy_future_free(f);
+
+    /* A value SQL cannot express fails its own future only. */
+    amy_value nan = amy_val_double(0.0 / 0.0);
+    amy_future *bad = amy_query_params(p, "SELECT ?", &nan, 1);
+    amy_future *good = amy_query_params(p, "SELECT ?", &one, 1);
+    assert_int_equal(amy_future_wait(bad), AMY_EINVAL);
+    assert_int_equal(amy_future_wait(good), AMY_OK);
+    assert_string_equal(itest_value(good), "7");
+    amy_future_free(bad);
+    amy_future_free(good);
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +651,8 @@ int main(void)
         cmocka_unit_test(test_free_pending_futures),
         cmocka_unit_test(test_unresolvable_host),
         cmocka_unit_test(test_query_from_another_pools_kick),
+        cmocka_unit_test(test_params_round_trip),
+        cmocka_unit_test(test_params_injection_and_errors),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
