@@ -636,6 +636,7 @@ static int next_op(amy__conn *c)
     }
     /* Refill in bursts: once the pipeline is full, the next burst waits
      * until half of it has answered, so each write carries many queries. */
+    unsigned before = c->count;
     if (c->count <= c->cap / 2) {
         amy_future *f;
         int queued = 0;
@@ -645,6 +646,13 @@ static int next_op(amy__conn *c)
             write_failed(c, errno);
             return NOTHING;
         }
+    }
+    if (c->count > 0 && before == 0) {
+        /* Nothing was in flight, so every earlier answer has been read and
+         * the connector holds no read-ahead: a read now would only find an
+         * empty socket. Start it when the answer arrives (io_cb). */
+        c->read_pending = 1;
+        return MYSQL_WAIT_READ;
     }
     if (c->count > 0)
         return start_read(c);
@@ -725,6 +733,11 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         ready |= MYSQL_WAIT_WRITE;
     if (!ready)
         return;
+    if (c->op == AMY__OP_NONE && c->read_pending) {
+        c->read_pending = 0;
+        drive(c, start_read(c));
+        return;
+    }
     if (c->op == AMY__OP_NONE) {
         if (c->state == AMY__C_READY && !c->pumping && peek_dead(c)) {
             c->pumping = 1;

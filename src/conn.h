@@ -72,7 +72,8 @@ typedef struct amy__conn {
     unsigned long thread_id; /* the server's connection id */
     unsigned long long next_seq;
     ev_tstamp idle_since;
-    unsigned char was_idle; /* check the socket before reusing it */
+    unsigned char was_idle;     /* check the socket before reusing it */
+    unsigned char read_pending; /* start READ once the socket is readable */
 
     /*
      * KILL QUERY names a connection, not a query: one sent for the head may
