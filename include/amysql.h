@@ -66,7 +66,10 @@ struct ev_loop;
     XX(ECANCELED, -7, "canceled")                                              \
     XX(ECLIENT, -8, "client library error")                                    \
     XX(EQUEUEFULL, -9, "pool queue is full")                                   \
-    XX(EGATHER, -10, "at least one gathered future failed")
+    XX(EGATHER, -10, "at least one gathered future failed")                    \
+    XX(ENULL, -11, "the value is SQL NULL")                                    \
+    XX(ERANGE, -12, "the value is out of range for the type")                  \
+    XX(ETYPE, -13, "the value does not convert to the type")
 
 enum {
     AMY_OK = 0,
@@ -517,6 +520,83 @@ AMY_EXPORT uint64_t amy_result_affected_rows(const amy_result *r);
 
 /* The AUTO_INCREMENT value the statement generated, 0 if none. */
 AMY_EXPORT uint64_t amy_result_insert_id(const amy_result *r);
+
+/*
+ * Column types, as the server reports them (the values of MySQL's
+ * enum_field_types).
+ */
+enum {
+    AMY_COL_DECIMAL = 0,
+    AMY_COL_TINY = 1,
+    AMY_COL_SHORT = 2,
+    AMY_COL_LONG = 3,
+    AMY_COL_FLOAT = 4,
+    AMY_COL_DOUBLE = 5,
+    AMY_COL_NULL = 6,
+    AMY_COL_TIMESTAMP = 7,
+    AMY_COL_LONGLONG = 8,
+    AMY_COL_INT24 = 9,
+    AMY_COL_DATE = 10,
+    AMY_COL_TIME = 11,
+    AMY_COL_DATETIME = 12,
+    AMY_COL_YEAR = 13,
+    AMY_COL_VARCHAR = 15,
+    AMY_COL_BIT = 16,
+    AMY_COL_JSON = 245,
+    AMY_COL_NEWDECIMAL = 246,
+    AMY_COL_ENUM = 247,
+    AMY_COL_SET = 248,
+    AMY_COL_TINY_BLOB = 249,
+    AMY_COL_MEDIUM_BLOB = 250,
+    AMY_COL_LONG_BLOB = 251,
+    AMY_COL_BLOB = 252,
+    AMY_COL_VAR_STRING = 253,
+    AMY_COL_STRING = 254,
+    AMY_COL_GEOMETRY = 255
+};
+
+/* Column flags, as the server reports them. */
+#define AMY_COLFLAG_NOT_NULL       1u
+#define AMY_COLFLAG_PRI_KEY        2u
+#define AMY_COLFLAG_UNIQUE_KEY     4u
+#define AMY_COLFLAG_MULTIPLE_KEY   8u
+#define AMY_COLFLAG_BLOB           16u
+#define AMY_COLFLAG_UNSIGNED       32u
+#define AMY_COLFLAG_ZEROFILL       64u
+#define AMY_COLFLAG_BINARY         128u
+#define AMY_COLFLAG_AUTO_INCREMENT 512u
+
+/* The type of column col (an AMY_COL_* value), -1 when out of range. */
+AMY_EXPORT int amy_result_coltype(const amy_result *r, size_t col);
+
+/* The AMY_COLFLAG_* bits of column col, 0 when out of range. */
+AMY_EXPORT unsigned amy_result_colflags(const amy_result *r, size_t col);
+
+/* The character set number of column col (63 is binary), 0 when out of
+ * range. */
+AMY_EXPORT unsigned amy_result_colcharset(const amy_result *r, size_t col);
+
+/*
+ * amy_result_int64 / _uint64 / _double - the value at (row, col) as a
+ * number, converted exactly or not at all.
+ *
+ * out: receives the value on AMY_OK; untouched otherwise.
+ *
+ * Integers must be written as integers ("1.5" or "1e3" is AMY_ETYPE, not 1);
+ * BIT columns are read as big-endian unsigned numbers. Doubles are parsed
+ * independently of the C locale.
+ *
+ * Returns AMY_OK; AMY_ENULL for SQL NULL; AMY_ERANGE when the number does
+ * not fit (a negative number for _uint64, beyond INT64 or UINT64, beyond
+ * the range of a double); AMY_ETYPE when the value is not a number of that
+ * kind; AMY_EINVAL when r or out is NULL or row/col is out of range.
+ */
+AMY_EXPORT int amy_result_int64(const amy_result *r, size_t row, size_t col,
+                                int64_t *out);
+AMY_EXPORT int amy_result_uint64(const amy_result *r, size_t row, size_t col,
+                                 uint64_t *out);
+AMY_EXPORT int amy_result_double(const amy_result *r, size_t row, size_t col,
+                                 double *out);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,9 @@
  * followed by a NUL so text values read as C strings. Sizing takes a first
  * pass over the stored rows; the copy takes a second. Neither allocates.
  */
+#include <errno.h>
+#include <locale.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +49,8 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
     }
 
     size_t off_names = align8(sizeof(amy_result));
-    size_t off_cells = align8(off_names + ncols * sizeof(char *));
+    size_t off_cols = align8(off_names + ncols * sizeof(char *));
+    size_t off_cells = align8(off_cols + ncols * sizeof(amy__colinfo));
     size_t off_data = off_cells + nrows * ncols * sizeof(amy__cell);
     amy_result *r = malloc(off_data + bytes);
     if (!r)
@@ -57,10 +61,14 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
     r->affected_rows = affected;
     r->insert_id = insert_id;
     r->colnames = (const char **)(void *)(base + off_names);
+    r->cols = (amy__colinfo *)(void *)(base + off_cols);
     r->cells = (amy__cell *)(void *)(base + off_cells);
     char *p = base + off_data;
 
     for (size_t c = 0; c < ncols; c++) {
+        r->cols[c].type = (uint16_t)fields[c].type;
+        r->cols[c].charset = (uint16_t)fields[c].charsetnr;
+        r->cols[c].flags = (uint32_t)fields[c].flags;
         memcpy(p, fields[c].name, fields[c].name_length);
         p[fields[c].name_length] = '\0';
         r->colnames[c] = p;
@@ -128,4 +136,165 @@ uint64_t amy_result_affected_rows(const amy_result *r)
 uint64_t amy_result_insert_id(const amy_result *r)
 {
     return r ? r->insert_id : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Typed access                                                             */
+/* ------------------------------------------------------------------------ */
+
+int amy_result_coltype(const amy_result *r, size_t col)
+{
+    return r && col < r->ncols ? (int)r->cols[col].type : -1;
+}
+
+unsigned amy_result_colflags(const amy_result *r, size_t col)
+{
+    return r && col < r->ncols ? r->cols[col].flags : 0;
+}
+
+unsigned amy_result_colcharset(const amy_result *r, size_t col)
+{
+    return r && col < r->ncols ? r->cols[col].charset : 0;
+}
+
+/* The cell at (row, col), or a status: AMY_EINVAL, AMY_ENULL. */
+static int cell_at(const amy_result *r, size_t row, size_t col, const void *out,
+                   const amy__cell **cell)
+{
+    if (!r || !out || row >= r->nrows || col >= r->ncols)
+        return AMY_EINVAL;
+    *cell = &r->cells[row * r->ncols + col];
+    return (*cell)->ptr ? AMY_OK : AMY_ENULL;
+}
+
+/* A BIT column's bytes as a big-endian number. */
+static int bit_value(const amy__cell *cell, uint64_t *v)
+{
+    if (cell->len > 8)
+        return AMY_ERANGE;
+    uint64_t x = 0;
+    for (size_t i = 0; i < cell->len; i++)
+        x = (x << 8) | (unsigned char)cell->ptr[i];
+    *v = x;
+    return AMY_OK;
+}
+
+/* Decimal digits only (at least one), into *v; AMY_ERANGE past UINT64. */
+static int parse_digits(const char *s, size_t len, uint64_t *v)
+{
+    if (len == 0)
+        return AMY_ETYPE;
+    uint64_t x = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return AMY_ETYPE;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (x > (UINT64_MAX - d) / 10)
+            return AMY_ERANGE;
+        x = x * 10 + d;
+    }
+    *v = x;
+    return AMY_OK;
+}
+
+int amy_result_int64(const amy_result *r, size_t row, size_t col, int64_t *out)
+{
+    const amy__cell *cell;
+    int st = cell_at(r, row, col, out, &cell);
+    if (st != AMY_OK)
+        return st;
+    uint64_t mag;
+    if (r->cols[col].type == AMY_COL_BIT) {
+        st = bit_value(cell, &mag);
+        if (st == AMY_OK && mag > (uint64_t)INT64_MAX)
+            st = AMY_ERANGE;
+        if (st == AMY_OK)
+            *out = (int64_t)mag;
+        return st;
+    }
+    int neg = cell->len > 0 && cell->ptr[0] == '-';
+    st = parse_digits(cell->ptr + neg, cell->len - (size_t)neg, &mag);
+    if (st != AMY_OK)
+        return st;
+    if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
+        return AMY_ERANGE;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+    return AMY_OK;
+}
+
+int amy_result_uint64(const amy_result *r, size_t row, size_t col,
+                      uint64_t *out)
+{
+    const amy__cell *cell;
+    int st = cell_at(r, row, col, out, &cell);
+    if (st != AMY_OK)
+        return st;
+    if (r->cols[col].type == AMY_COL_BIT)
+        return bit_value(cell, out);
+    if (cell->len > 1 && cell->ptr[0] == '-') {
+        uint64_t ignored;
+        st = parse_digits(cell->ptr + 1, cell->len - 1, &ignored);
+        if (st != AMY_OK)
+            return st;
+        /* "-0" is zero; any other negative number does not fit. */
+        if (ignored != 0)
+            return AMY_ERANGE;
+        *out = 0;
+        return AMY_OK;
+    }
+    return parse_digits(cell->ptr, cell->len, out);
+}
+
+int amy_result_double(const amy_result *r, size_t row, size_t col, double *out)
+{
+    const amy__cell *cell;
+    int st = cell_at(r, row, col, out, &cell);
+    if (st != AMY_OK)
+        return st;
+    /* The server writes [-]digits[.digits][e[+-]digits]; anything else is
+     * not a number here (no spaces, no hex, no "inf"). */
+    const char *s = cell->ptr;
+    size_t n = cell->len, i = 0, digits = 0;
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        i++;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+        digits++;
+    size_t dot = n;
+    if (i < n && s[i] == '.') {
+        dot = i++;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            digits++;
+    }
+    if (digits && i < n && (s[i] == 'e' || s[i] == 'E')) {
+        size_t e = ++i;
+        if (i < n && (s[i] == '-' || s[i] == '+'))
+            i++;
+        size_t edigits = 0;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            edigits++;
+        if (!edigits)
+            i = e - 1; /* "1e" is not a number */
+    }
+    if (!digits || i != n || n > 400)
+        return AMY_ETYPE;
+    /* strtod follows the C locale's decimal point: put that one in. */
+    char buf[416];
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    if (dot < n) {
+        const char *pt = localeconv()->decimal_point;
+        size_t plen = strlen(pt);
+        if (plen != 1 || pt[0] != '.') {
+            if (n + plen > sizeof buf - 1)
+                return AMY_ETYPE;
+            memmove(buf + dot + plen, buf + dot + 1, n - dot);
+            memcpy(buf + dot, pt, plen);
+        }
+    }
+    errno = 0;
+    double d = strtod(buf, NULL);
+    if (errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL))
+        return AMY_ERANGE;
+    *out = d;
+    return AMY_OK;
 }

@@ -12,10 +12,18 @@ typedef struct amy__cell {
     size_t len;
 } amy__cell;
 
+/* What the server said of a column. */
+typedef struct amy__colinfo {
+    uint16_t type;    /* AMY_COL_* */
+    uint16_t charset; /* charsetnr, 63 = binary */
+    uint32_t flags;   /* AMY_COLFLAG_* */
+} amy__colinfo;
+
 struct amy_result {
     size_t nrows, ncols;
     uint64_t affected_rows, insert_id;
     const char **colnames; /* ncols names, inside this block */
+    amy__colinfo *cols;    /* ncols, inside this block */
     amy__cell *cells;      /* nrows * ncols, row-major */
 };
 

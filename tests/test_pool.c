@@ -631,6 +631,79 @@ static void test_params_injection_and_errors(void **state)
     amy_pool_free(p);
 }
 
+/* Typed access: exact conversions or an error, never a silent wrap. */
+static void test_typed_values(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    amy_future *f = amy_query(
+        p, "SELECT CAST(-9223372036854775808 AS SIGNED), "
+           "18446744073709551615, 1.5e0, 1.50, NULL, 'abc', -1, 1e3, '', "
+           "99999999999999999999, 1e308");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    int64_t i = 0;
+    uint64_t u = 0;
+    double d = 0;
+    assert_int_equal(amy_result_int64(r, 0, 0, &i), AMY_OK);
+    assert_true(i == INT64_MIN);
+    assert_int_equal(amy_result_uint64(r, 0, 0, &u), AMY_ERANGE);
+    assert_int_equal(amy_result_coltype(r, 0), AMY_COL_LONGLONG);
+
+    assert_int_equal(amy_result_uint64(r, 0, 1, &u), AMY_OK);
+    assert_true(u == UINT64_MAX);
+    assert_int_equal(amy_result_int64(r, 0, 1, &i), AMY_ERANGE);
+    assert_true(amy_result_colflags(r, 1) & AMY_COLFLAG_UNSIGNED);
+
+    assert_int_equal(amy_result_double(r, 0, 2, &d), AMY_OK);
+    assert_true(d == 1.5);
+    assert_int_equal(amy_result_int64(r, 0, 2, &i), AMY_ETYPE);
+    assert_int_equal(amy_result_coltype(r, 2), AMY_COL_DOUBLE);
+
+    assert_int_equal(amy_result_int64(r, 0, 3, &i), AMY_ETYPE); /* 1.50 */
+    assert_int_equal(amy_result_double(r, 0, 3, &d), AMY_OK);
+    assert_int_equal(amy_result_coltype(r, 3), AMY_COL_NEWDECIMAL);
+
+    assert_int_equal(amy_result_int64(r, 0, 4, &i), AMY_ENULL);
+    assert_int_equal(amy_result_double(r, 0, 4, &d), AMY_ENULL);
+    assert_int_equal(amy_result_int64(r, 0, 5, &i), AMY_ETYPE); /* 'abc' */
+    assert_int_equal(amy_result_double(r, 0, 5, &d), AMY_ETYPE);
+    assert_int_equal(amy_result_int64(r, 0, 6, &i), AMY_OK);
+    assert_true(i == -1);
+    assert_int_equal(amy_result_uint64(r, 0, 6, &u), AMY_ERANGE);
+    assert_int_equal(amy_result_int64(r, 0, 7, &i), AMY_OK); /* "1000" */
+    assert_true(i == 1000);
+    assert_int_equal(amy_result_uint64(r, 0, 8, &u), AMY_ETYPE); /* '' */
+    assert_int_equal(amy_result_uint64(r, 0, 9, &u), AMY_ERANGE);
+    assert_int_equal(amy_result_double(r, 0, 9, &d), AMY_OK);
+    assert_true(d == 1e20);
+    assert_int_equal(amy_result_double(r, 0, 10, &d), AMY_OK);
+    assert_true(d == 1e308);
+
+    /* Bad arguments. */
+    assert_int_equal(amy_result_int64(r, 1, 0, &i), AMY_EINVAL);
+    assert_int_equal(amy_result_int64(r, 0, 99, &i), AMY_EINVAL);
+    assert_int_equal(amy_result_int64(r, 0, 0, NULL), AMY_EINVAL);
+    assert_int_equal(amy_result_int64(NULL, 0, 0, &i), AMY_EINVAL);
+    assert_int_equal(amy_result_coltype(r, 99), -1);
+    amy_future_free(f);
+
+    /* BIT columns are big-endian numbers. */
+    itest_exec(p, "CREATE TEMPORARY TABLE pbits (b BIT(64), s BIT(5))");
+    itest_exec(p, "INSERT INTO pbits VALUES (b'1111111111111111111111111111111"
+                  "111111111111111111111111111111111', b'101')");
+    f = amy_query(p, "SELECT b, s FROM pbits");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    r = amy_future_result(f);
+    assert_int_equal(amy_result_coltype(r, 0), AMY_COL_BIT);
+    assert_int_equal(amy_result_uint64(r, 0, 0, &u), AMY_OK);
+    assert_true(u == UINT64_MAX);
+    assert_int_equal(amy_result_int64(r, 0, 0, &i), AMY_ERANGE);
+    assert_int_equal(amy_result_int64(r, 0, 1, &i), AMY_OK);
+    assert_true(i == 5);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -653,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_query_from_another_pools_kick),
         cmocka_unit_test(test_params_round_trip),
         cmocka_unit_test(test_params_injection_and_errors),
+        cmocka_unit_test(test_typed_values),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
