@@ -137,6 +137,9 @@ AMY_EXPORT const char *amy_status_name(int status);
  *                                 connection; past it amy_query resolves at
  *                                 once with AMY_EQUEUEFULL (default 0 = no
  *                                 limit)
+ *           multi_statements=1    a query may hold several statements
+ *                                 separated by ';' (default 0: off, so an
+ *                                 injected "; DROP ..." is a syntax error)
  *           socket=/path          Unix socket path (implies the socket)
  * errbuf: receives a message when NULL is returned; may be NULL.
  * errlen: size of errbuf in bytes.
@@ -445,8 +448,14 @@ AMY_EXPORT int amy_future_status(const amy_future *f);
 /*
  * amy_future_result - the result of a future that resolved with AMY_OK.
  *
+ * A query that produced several result sets (several statements with
+ * multi_statements=1, or a CALL, which ends with a result set of no columns
+ * for its status) gives the first; amy_result_next walks the others. When
+ * statement k of such a query failed (AMY_ESERVER), the server ran nothing
+ * after it, and this gives the result sets of the statements before k.
+ *
  * Returns a result owned by f, valid until amy_future_free(f); NULL when f is
- * NULL, pending, failed, or a gather.
+ * NULL, pending, a gather, or failed (apart from the case above).
  */
 AMY_EXPORT const amy_result *amy_future_result(const amy_future *f);
 
@@ -514,6 +523,12 @@ AMY_EXPORT const char *amy_result_colname(const amy_result *r, size_t col);
  */
 AMY_EXPORT const char *amy_result_value(const amy_result *r, size_t row,
                                         size_t col, size_t *len);
+
+/*
+ * amy_result_next - the result set of the next statement of the same query,
+ * NULL after the last. Owned by the same future as r.
+ */
+AMY_EXPORT const amy_result *amy_result_next(const amy_result *r);
 
 /* Rows changed by an INSERT/UPDATE/DELETE; for a SELECT, the number of rows. */
 AMY_EXPORT uint64_t amy_result_affected_rows(const amy_result *r);

@@ -92,9 +92,10 @@ static int start_connect(amy__conn *c)
 {
     amy_pool *p = c->pool;
     c->op = AMY__OP_CONNECT;
-    return mysql_real_connect_start(&c->mret, c->mysql, p->host, p->dsn.user,
-                                    p->dsn.password, p->dsn.database,
-                                    p->dsn.port, p->dsn.socket, 0);
+    return mysql_real_connect_start(
+        &c->mret, c->mysql, p->host, p->dsn.user, p->dsn.password,
+        p->dsn.database, p->dsn.port, p->dsn.socket,
+        p->dsn.multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
 }
 
 /* Makes room for n more bytes in the write buffer; -1 on ENOMEM. */
@@ -388,12 +389,41 @@ static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
     amy__donelist_settle(&c->done, f, NULL);
 }
 
-/* The oldest in-flight query has its answer: r, or the connector's error. */
-static void complete_head(amy__conn *c, amy_result *r, int failed)
+/* One more result set of the oldest in-flight query (a statement of a
+ * multi-statement query, or of a CALL); r NULL means memory ran out. */
+static void add_result(amy__conn *c, amy_result *r)
+{
+    if (!r) {
+        c->results_lost = 1;
+        return;
+    }
+    if (c->rtail)
+        c->rtail->next = r;
+    else
+        c->rhead = r;
+    c->rtail = r;
+}
+
+/* The result sets gathered so far for the head, handed over. */
+static amy_result *take_results(amy__conn *c)
+{
+    amy_result *r = c->rhead;
+    c->rhead = c->rtail = NULL;
+    return r;
+}
+
+/* The oldest in-flight query has all its answers: its result sets, or the
+ * connector's error (failed) after the result sets of the statements
+ * before the failing one. */
+static void complete_head(amy__conn *c, int failed)
 {
     int retry = failed && stray_kill(c, &c->ring[c->head]);
     amy_future *f = ring_pop(c);
+    amy_result *r = take_results(c);
+    int lost = c->results_lost;
+    c->results_lost = 0;
     if (retry) {
+        amy__result_free(r);
         f->retried = 1;
         amy__pool_requeue(c->pool, f);
         return;
@@ -402,14 +432,17 @@ static void complete_head(amy__conn *c, amy_result *r, int failed)
         amy__result_free(r);
         return;
     }
-    if (failed)
-        settle_error(c, f, AMY_ESERVER, mysql_errno(c->mysql),
-                     mysql_sqlstate(c->mysql), mysql_error(c->mysql));
-    else if (!r)
+    if (failed) {
+        amy__future_set_error(f, AMY_ESERVER, mysql_errno(c->mysql),
+                              mysql_sqlstate(c->mysql), mysql_error(c->mysql));
+        amy__donelist_settle(&c->done, f, r);
+    } else if (lost) {
+        amy__result_free(r);
         settle_error(c, f, AMY_ENOMEM, 0, NULL,
                      "out of memory while copying the result");
-    else
+    } else {
         amy__donelist_settle(&c->done, f, r);
+    }
 }
 
 /* Closes the socket under the connector and frees the handle. Shutting the
@@ -445,6 +478,8 @@ static void fail_all(amy__conn *c, int status, unsigned err,
                      const char *sqlstate, const char *msg)
 {
     close_handle(c);
+    amy__result_free(take_results(c));
+    c->results_lost = 0;
     while (c->count) {
         amy_future *f = ring_pop(c);
         if (f)
@@ -522,14 +557,13 @@ static void unsent_back_to_queue(amy__conn *c)
     }
 }
 
-/* After a result set: drain any further ones the server announced. */
+/* After a result set: read the next one the server announced, or hand
+ * them all to the head's future. */
 static int after_result(amy__conn *c)
 {
-    if (mysql_more_results(c->mysql)) {
-        c->discarding = 1;
+    if (mysql_more_results(c->mysql))
         return start_next(c);
-    }
-    c->discarding = 0;
+    complete_head(c, 0);
     return NOTHING;
 }
 
@@ -554,54 +588,41 @@ static int finish(amy__conn *c)
         return NOTHING;
 
     case AMY__OP_READ:
-        if (c->bret) {
+    case AMY__OP_NEXT:
+        /* READ: the first answer of the head; NEXT: a later statement's
+         * (0 another result, -1 none, >0 error). */
+        if (op == AMY__OP_NEXT && c->iret == -1) {
+            complete_head(c, 0);
+            return NOTHING;
+        }
+        if (op == AMY__OP_READ ? c->bret != 0 : c->iret != 0) {
             if (is_client_error(mysql_errno(c->mysql)))
                 conn_break(c);
             else
-                complete_head(c, NULL, 1);
+                complete_head(c, 1); /* the server stopped at this one */
             return NOTHING;
         }
         if (mysql_field_count(c->mysql) > 0)
             return start_store(c);
-        complete_head(c,
-                      amy__result_ok(mysql_affected_rows(c->mysql),
-                                     mysql_insert_id(c->mysql)),
-                      0);
+        add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
+                                     mysql_insert_id(c->mysql)));
         return after_result(c);
 
     case AMY__OP_STORE: {
         MYSQL_RES *res = c->res;
         c->res = NULL;
         if (!res) {
-            unsigned err = mysql_errno(c->mysql);
-            if (is_client_error(err)) {
+            if (is_client_error(mysql_errno(c->mysql)))
                 conn_break(c);
-                return NOTHING;
-            }
-            if (!c->discarding)
-                complete_head(c, NULL, 1);
-            return err ? NOTHING : after_result(c);
+            else
+                complete_head(c, 1);
+            return NOTHING;
         }
-        if (!c->discarding)
-            complete_head(c,
-                          amy__result_from_res(res,
-                                               mysql_affected_rows(c->mysql),
-                                               mysql_insert_id(c->mysql)),
-                          0);
+        add_result(c, amy__result_from_res(res, mysql_affected_rows(c->mysql),
+                                           mysql_insert_id(c->mysql)));
         mysql_free_result(res); /* stored: no I/O */
         return after_result(c);
     }
-
-    case AMY__OP_NEXT:
-        if (c->iret == 0)
-            return mysql_field_count(c->mysql) > 0 ? start_store(c)
-                                                   : after_result(c);
-        c->discarding = 0;
-        if (c->iret > 0 && is_client_error(mysql_errno(c->mysql)))
-            conn_break(c);
-        /* A server error in a later statement of the same query is dropped:
-         * the query's future already has its first result. */
-        return NOTHING;
     }
     return NOTHING;
 }

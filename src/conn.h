@@ -39,9 +39,9 @@ typedef struct amy__conn {
     amy_pool *pool;
     MYSQL *mysql; /* NULL once closed */
     unsigned char state, op;
-    unsigned char pumping;    /* inside conn_pump: the pool must not kick */
-    unsigned char discarding; /* reading extra result sets of the head */
-    unsigned char completed;  /* a call completed inside amy__conn_new */
+    unsigned char pumping;      /* inside conn_pump: the pool must not kick */
+    unsigned char results_lost; /* memory ran out copying a result set */
+    unsigned char completed;    /* a call completed inside amy__conn_new */
     unsigned char connect_failed;
     ev_io io;  /* the connector's waits, and watching an idle socket */
     ev_io wio; /* our own writes, while the socket is full */
@@ -59,6 +59,9 @@ typedef struct amy__conn {
     size_t wcap, woff, wlen;
     unsigned long long wtotal;   /* bytes ever appended */
     unsigned long long wflushed; /* bytes ever written to the socket */
+
+    /* Result sets of the oldest in-flight query, read so far. */
+    amy_result *rhead, *rtail;
 
     /* Outputs of the current connector call. */
     int iret;

@@ -52,6 +52,8 @@ static const struct key_def keys[] = {
     {"idle_timeout_ms", KEY_UINT, offsetof(amy__dsn, idle_timeout_ms), 0,
      86400000, 0},
     {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0},
+    {"multi_statements", KEY_UINT, offsetof(amy__dsn, multi_statements), 0, 1,
+     0},
     {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0},
 };
 

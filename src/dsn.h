@@ -17,8 +17,9 @@ typedef struct amy__dsn {
     size_t pipeline_bytes;
     unsigned connect_timeout_ms;
     unsigned query_timeout_ms;
-    unsigned idle_timeout_ms; /* 0: idle connections stay open */
-    unsigned queue_max;       /* 0: no limit */
+    unsigned idle_timeout_ms;  /* 0: idle connections stay open */
+    unsigned queue_max;        /* 0: no limit */
+    unsigned multi_statements; /* 1: a query may hold several statements */
 } amy__dsn;
 
 /* Defaults applied by amy__dsn_parse for absent keys. */

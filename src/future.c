@@ -166,12 +166,14 @@ void amy__future_release(amy_future *f)
 
 void amy__future_settle(amy_future *f, amy_result *r)
 {
-    if (f->status == AMY_PENDING) {
+    /* A failed multi-statement query keeps the result sets of the
+     * statements before the failing one. */
+    if (f->status == AMY_PENDING)
         f->status = AMY_OK;
+    if (f->status == AMY_OK || f->status == AMY_ESERVER)
         f->result = r;
-    } else {
+    else
         amy__result_free(r);
-    }
     if (f->kind == AMY__F_QUERY) {
         if (ev_is_active(&f->deadline))
             ev_timer_stop(f->loop, &f->deadline);
@@ -287,7 +289,8 @@ int amy_future_status(const amy_future *f)
 
 const amy_result *amy_future_result(const amy_future *f)
 {
-    return f && f->status == AMY_OK ? f->result : NULL;
+    return f && (f->status == AMY_OK || f->status == AMY_ESERVER) ? f->result
+                                                                  : NULL;
 }
 
 const char *amy_future_error(const amy_future *f)

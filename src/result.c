@@ -58,6 +58,7 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
     char *base = (char *)r;
     r->nrows = nrows;
     r->ncols = ncols;
+    r->next = NULL;
     r->affected_rows = affected;
     r->insert_id = insert_id;
     r->colnames = (const char **)(void *)(base + off_names);
@@ -96,7 +97,16 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
 
 void amy__result_free(amy_result *r)
 {
-    free(r);
+    while (r) {
+        amy_result *next = r->next;
+        free(r);
+        r = next;
+    }
+}
+
+const amy_result *amy_result_next(const amy_result *r)
+{
+    return r ? r->next : NULL;
 }
 
 size_t amy_result_nrows(const amy_result *r)

@@ -25,6 +25,7 @@ struct amy_result {
     const char **colnames; /* ncols names, inside this block */
     amy__colinfo *cols;    /* ncols, inside this block */
     amy__cell *cells;      /* nrows * ncols, row-major */
+    amy_result *next;      /* the next statement's result set, or NULL */
 };
 
 /*
@@ -38,6 +39,7 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
 /* A result without a result set (INSERT, UPDATE, ...). NULL on ENOMEM. */
 amy_result *amy__result_ok(uint64_t affected, uint64_t insert_id);
 
+/* Frees r and the result sets chained after it. */
 void amy__result_free(amy_result *r);
 
 #endif

@@ -704,6 +704,92 @@ static void test_typed_values(void **state)
     amy_pool_free(p);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Several result sets per query                                            */
+/* ------------------------------------------------------------------------ */
+
+static void test_multi_statements(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=8&multi_statements=1");
+    itest_exec(p, "CREATE TEMPORARY TABLE pm (id INT AUTO_INCREMENT PRIMARY "
+                  "KEY, v INT)");
+    /* Three statements, pipelined with a plain query behind them. */
+    amy_future *f =
+        amy_query(p, "SELECT 1 AS a; INSERT INTO pm (v) VALUES (10), (20); "
+                     "SELECT v FROM pm ORDER BY v");
+    amy_future *after = amy_query(p, "SELECT 'after'");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    assert_string_equal(amy_result_colname(r, 0), "a");
+    assert_string_equal(amy_result_value(r, 0, 0, NULL), "1");
+    r = amy_result_next(r);
+    assert_non_null(r);
+    assert_int_equal(amy_result_ncols(r), 0);
+    assert_int_equal(amy_result_affected_rows(r), 2);
+    assert_int_equal(amy_result_insert_id(r), 1);
+    r = amy_result_next(r);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), 2);
+    assert_string_equal(amy_result_value(r, 1, 0, NULL), "20");
+    assert_null(amy_result_next(r));
+    assert_int_equal(amy_future_wait(after), AMY_OK);
+    assert_string_equal(itest_value(after), "after");
+    amy_future_free(f);
+    amy_future_free(after);
+
+    /* Statement 2 of 3 fails: the error, and the result set of statement
+     * 1; statement 3 never ran. The next query is not disturbed. */
+    f = amy_query(p, "SELECT 'one'; SELEC 2; INSERT INTO pm (v) VALUES (30)");
+    after = amy_query(p, "SELECT COUNT(*) FROM pm");
+    assert_int_equal(amy_future_wait(f), AMY_ESERVER);
+    assert_int_equal(amy_future_server_errno(f), 1064);
+    r = amy_future_result(f);
+    assert_non_null(r);
+    assert_string_equal(amy_result_value(r, 0, 0, NULL), "one");
+    assert_null(amy_result_next(r));
+    assert_int_equal(amy_future_wait(after), AMY_OK);
+    assert_string_equal(itest_value(after), "2");
+    amy_future_free(f);
+    amy_future_free(after);
+
+    /* The first statement fails: no result sets at all. */
+    f = amy_query(p, "SELEC 1; SELECT 2");
+    assert_int_equal(amy_future_wait(f), AMY_ESERVER);
+    assert_null(amy_future_result(f));
+    amy_future_free(f);
+    amy_pool_free(p);
+
+    /* Without multi_statements a second statement is a syntax error. */
+    p = itest_pool(loop, "pool=1");
+    f = amy_query(p, "SELECT 1; SELECT 2");
+    assert_int_equal(amy_future_wait(f), AMY_ESERVER);
+    assert_int_equal(amy_future_server_errno(f), 1064);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+static void test_call_result_sets(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&pipeline=8");
+    itest_exec(p, "DROP PROCEDURE IF EXISTS two_sets");
+    itest_exec(p, "CREATE PROCEDURE two_sets() BEGIN SELECT 'x' AS c; "
+                  "SELECT 1, 2; END");
+    amy_future *f = amy_query(p, "CALL two_sets()");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    const amy_result *r = amy_future_result(f);
+    assert_string_equal(amy_result_value(r, 0, 0, NULL), "x");
+    r = amy_result_next(r);
+    assert_int_equal(amy_result_ncols(r), 2);
+    assert_string_equal(amy_result_value(r, 0, 1, NULL), "2");
+    r = amy_result_next(r); /* the CALL's own status */
+    assert_non_null(r);
+    assert_int_equal(amy_result_ncols(r), 0);
+    assert_null(amy_result_next(r));
+    amy_future_free(f);
+    itest_exec(p, "DROP PROCEDURE two_sets");
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,6 +813,8 @@ int main(void)
         cmocka_unit_test(test_params_round_trip),
         cmocka_unit_test(test_params_injection_and_errors),
         cmocka_unit_test(test_typed_values),
+        cmocka_unit_test(test_multi_statements),
+        cmocka_unit_test(test_call_result_sets),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
