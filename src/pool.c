@@ -30,6 +30,9 @@ static void schedule_kick(amy_pool *p);
 static void arm_retry(amy_pool *p);
 static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
+/* Kicks in progress on this thread (the loop's thread), any pool. */
+static _Thread_local unsigned in_kick;
+
 static pthread_once_t library_once = PTHREAD_ONCE_INIT;
 static int library_rc;
 
@@ -239,6 +242,13 @@ void amy__pool_requeue(amy_pool *p, amy_future *f)
 
 void amy__pool_count(amy_pool *p, int status)
 {
+    /* A future that resolves inside a kick (its answer was already there,
+     * or a callback of any pool's kick canceled it) resolves while the loop
+     * runs prepare watchers: whoever runs the loop may be waiting for it,
+     * and the poll that follows must not block. The idle watcher keeps it
+     * from blocking, once. */
+    if (in_kick && !p->freeing)
+        ev_idle_start(p->loop, &p->kick_idle);
     switch (status) {
     case AMY_OK:
         p->stats.completed++;
@@ -360,23 +370,13 @@ static void unlink_conn(amy_pool *p, amy__conn *c)
 
 static void kick(amy_pool *p);
 
-static uint64_t resolved_count(const amy_pool *p)
-{
-    return p->stats.completed + p->stats.failed + p->stats.timed_out +
-           p->stats.canceled;
-}
-
 static void run_kick(amy_pool *p)
 {
     ev_prepare_stop(p->loop, &p->kick_watcher);
     ev_idle_stop(p->loop, &p->kick_idle);
-    uint64_t before = resolved_count(p);
+    in_kick++;
     kick(p);
-    /* A query can complete inside the kick (its answer was already there):
-     * then whoever runs the loop waits for it, and the poll that follows
-     * this prepare phase must not block. The idle watcher ensures that. */
-    if (resolved_count(p) != before)
-        ev_idle_start(p->loop, &p->kick_idle);
+    in_kick--;
 }
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
