@@ -167,7 +167,10 @@ static void print_slot(struct runner *r, const struct slot *s)
     if (st == AMY_OK) {
         if (r->stdout_tty)
             clear_progress(r);
-        amy__cli_tsv_result(stdout, amy_future_result(f), r->o->column_names);
+        /* Every result set, as the mariadb client prints a CALL's. */
+        for (const amy_result *res = amy_future_result(f); res;
+             res = amy_result_next(res))
+            amy__cli_tsv_result(stdout, res, r->o->column_names);
         return;
     }
     if (st == AMY_ECANCELED)

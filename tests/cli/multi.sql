@@ -25,6 +25,7 @@ BEGIN
   SELECT 1;
   SELECT 2;
 END$$
+CALL amy_batch_proc()$$
 SELECT 'under $$' AS d, 'a;b' AS e$$
 DELIMITER ;
 SELECT 'back to ;' AS d;
