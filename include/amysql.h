@@ -484,11 +484,11 @@ AMY_EXPORT const char *amy_future_sqlstate(const amy_future *f);
 /*
  * amy_future_free - release a future and its result.
  *
- * A pending future is cancelled first: a queued query is never sent, a sent
- * one is left to finish on its connection and its result dropped; the
- * future resolves AMY_ECANCELED and its callbacks run. Safe inside any
- * callback, including f's own (the memory is released when the callbacks
- * return). f may be NULL.
+ * A pending future is canceled first, as by amy_future_cancel: a queued
+ * query is never sent, a sent one is stopped on the server with KILL QUERY
+ * and its answer dropped; the future resolves AMY_ECANCELED and its
+ * callbacks run. Safe inside any callback, including f's own (the memory is
+ * released when the callbacks return). f may be NULL.
  */
 AMY_EXPORT void amy_future_free(amy_future *f);
 
