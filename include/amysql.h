@@ -386,6 +386,60 @@ static inline amy_value amy_val_time(amy_type type, amy_time t)
 AMY_EXPORT amy_future *amy_query_params(amy_pool *pool, const char *sql,
                                         const amy_value *params, size_t n);
 
+/* ------------------------------------------------------------------------ */
+/* Pinned connections (transactions)                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct amy_conn amy_conn;
+
+/*
+ * amy_pool_acquire - take one connection out of the pool for the caller.
+ *
+ * The future resolves AMY_OK when a connection with nothing in flight is
+ * available (it waits in the pool's queue like a query, and counts against
+ * `pool`); amy_future_conn then gives the handle. Every query sent through
+ * the handle runs on that connection alone, in order: what a transaction
+ * needs. Fails as amy_query does (AMY_ECONNECT, AMY_ECANCELED, ...).
+ *
+ * Returns a future owned by the caller, or NULL on ENOMEM.
+ */
+AMY_EXPORT amy_future *amy_pool_acquire(amy_pool *pool);
+
+/*
+ * amy_future_conn - the pinned connection of a resolved amy_pool_acquire
+ * future; NULL otherwise. The caller owns it from the moment the future
+ * resolved AMY_OK, and must give it back with amy_conn_release (freeing the
+ * future does not).
+ */
+AMY_EXPORT amy_conn *amy_future_conn(const amy_future *f);
+
+/*
+ * amy_conn_query / amy_conn_query_params - as amy_query and
+ * amy_query_params, on the pinned connection. Queries are pipelined on it
+ * in the order given. If the connection dies, its pending queries fail with
+ * AMY_ECONNLOST and so does every later one (the transaction is gone); it
+ * is never given back to the pool.
+ */
+AMY_EXPORT amy_future *amy_conn_query(amy_conn *c, const char *sql);
+AMY_EXPORT amy_future *amy_conn_query_params(amy_conn *c, const char *sql,
+                                             const amy_value *params, size_t n);
+
+/* BEGIN, COMMIT, ROLLBACK on the pinned connection (amy_conn_query). */
+AMY_EXPORT amy_future *amy_begin(amy_conn *c);
+AMY_EXPORT amy_future *amy_commit(amy_conn *c);
+AMY_EXPORT amy_future *amy_rollback(amy_conn *c);
+
+/*
+ * amy_conn_release - give the pinned connection back; c is invalid after.
+ *
+ * Queries already given to it still run (their futures stay the caller's).
+ * When it is idle, a transaction left open (the server's status says so)
+ * is rolled back first, then the connection serves the pool again; if that
+ * rollback fails, the connection is closed instead. c may be NULL. Release
+ * every handle before amy_pool_free, or after it (it then only frees c).
+ */
+AMY_EXPORT void amy_conn_release(amy_conn *c);
+
 /* Callback type: f is the future that resolved, arg is the caller's pointer. */
 typedef void (*amy_callback)(amy_future *f, void *arg);
 

@@ -43,6 +43,7 @@
 #include "conn.h"
 #include "future.h"
 #include "params.h"
+#include "pin.h"
 #include "pool.h"
 #include "result.h"
 
@@ -301,7 +302,7 @@ static void watch_idle(amy__conn *c)
     arm(c, MYSQL_WAIT_READ);
     c->was_idle = 1;
     c->idle_since = ev_now(c->pool->loop);
-    amy__pool_set_idle(c->pool, c, 1);
+    amy__pool_set_idle(c->pool, c, c->pin == NULL); /* pinned: not the pool's */
 }
 
 static void disarm(amy__conn *c)
@@ -480,6 +481,10 @@ static void fail_all(amy__conn *c, int status, unsigned err,
     close_handle(c);
     amy__result_free(take_results(c));
     c->results_lost = 0;
+    if (c->pin)
+        amy__pin_lost(c,
+                      status == AMY_ECANCELED ? AMY_ECANCELED : AMY_ECONNLOST,
+                      err, sqlstate, msg, &c->done);
     while (c->count) {
         amy_future *f = ring_pop(c);
         if (f)
@@ -648,7 +653,8 @@ static void close_idle_dead(amy__conn *c)
 static int next_op(amy__conn *c)
 {
     amy__pool_set_idle(c->pool, c, 0);
-    if (c->was_idle && c->pool->qhead) {
+    amy__queue *work = c->pin ? &c->pin->q : &c->pool->q;
+    if (c->was_idle && work->head) {
         c->was_idle = 0;
         if (peek_dead(c)) {
             close_idle_dead(c);
@@ -661,8 +667,14 @@ static int next_op(amy__conn *c)
     if (c->count <= c->cap / 2) {
         amy_future *f;
         int queued = 0;
-        while ((f = amy__pool_take(c->pool, c)))
+        while ((f = amy__pool_take(c->pool, c))) {
+            if (f->acquire) {
+                amy__pin_attach(c, f);
+                amy__donelist_settle(&c->done, f, NULL);
+                continue; /* from now on it takes from its pin's queue */
+            }
             queued |= queue_send(c, f) == 0;
+        }
         if (queued && flush(c) != 0) {
             write_failed(c, errno);
             return NOTHING;
@@ -677,6 +689,16 @@ static int next_op(amy__conn *c)
     }
     if (c->count > 0)
         return start_read(c);
+    if (c->pin && c->pin->released && !c->pin->q.head) {
+        int r = amy__pin_idle(c);
+        if (r >= 0)
+            return next_op(c); /* the ROLLBACK, or the pool's work */
+        if (r < 0) {
+            fail_all(c, AMY_ECONNLOST, 2013, "HY000",
+                     "closed: a transaction could not be rolled back");
+            return NOTHING;
+        }
+    }
     return NOTHING;
 }
 

@@ -69,7 +69,8 @@ typedef struct amy__conn {
     MYSQL *mret;
     MYSQL_RES *res;
 
-    amy__donelist done; /* settled while driving; notified after */
+    amy__donelist done;   /* settled while driving; notified after */
+    struct amy_conn *pin; /* the handle it is pinned to (src/pin.c) */
 
     unsigned long serial;    /* the pool's name for it, for KILL callbacks */
     unsigned long thread_id; /* the server's connection id */

@@ -375,6 +375,9 @@ static void destroy(amy_future *f)
     }
     amy__result_free(f->result);
     free(f->error);
+    /* An acquire that never resolved OK never handed its handle over. */
+    if (f->acquire && f->status != AMY_OK)
+        free(f->pinned);
     free(f);
 }
 

@@ -38,7 +38,11 @@ struct amy_future {
 
     /* Query futures only. */
     amy_pool *pool;
-    amy_future *qnext, *qprev; /* pool queue while QUEUED */
+    amy_future *qnext, *qprev; /* its queue's links while QUEUED */
+    struct amy__queue *queue;  /* the pool's, or a pinned connection's */
+    struct amy_conn *pin;      /* the pinned connection it was sent to */
+    struct amy_conn *pinned;   /* amy_pool_acquire: the handle it gives */
+    unsigned char acquire;     /* an amy_pool_acquire future */
     struct amy__slot *slot;    /* in-flight slot while INFLIGHT */
     struct amy__conn *conn;    /* its connection while INFLIGHT */
     ev_timer deadline;         /* query_timeout_ms, when set */

@@ -21,6 +21,7 @@
 #include "conn.h"
 #include "future.h"
 #include "params.h"
+#include "pin.h"
 #include "pool.h"
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
@@ -181,38 +182,10 @@ amy_pool *amy__pool_new_control(amy_pool *p)
 /* Queue                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static void enqueue(amy_pool *p, amy_future *f)
-{
-    f->where = AMY__W_QUEUED;
-    f->qnext = NULL;
-    f->qprev = p->qtail;
-    if (p->qtail)
-        p->qtail->qnext = f;
-    else
-        p->qhead = f;
-    p->qtail = f;
-    p->qlen++;
-}
-
-static void dequeue(amy_pool *p, amy_future *f)
-{
-    if (f->qprev)
-        f->qprev->qnext = f->qnext;
-    else
-        p->qhead = f->qnext;
-    if (f->qnext)
-        f->qnext->qprev = f->qprev;
-    else
-        p->qtail = f->qprev;
-    f->qnext = f->qprev = NULL;
-    f->where = AMY__W_NONE;
-    p->qlen--;
-}
-
 void amy__pool_detach(amy_future *f)
 {
     if (f->where == AMY__W_QUEUED) {
-        dequeue(f->pool, f);
+        amy__queue_remove(f);
     } else if (f->where == AMY__W_INFLIGHT) {
         /* The connection still reads the answer, then drops it; the
          * statement is killed on the server. */
@@ -227,15 +200,8 @@ void amy__pool_detach(amy_future *f)
 
 void amy__pool_requeue(amy_pool *p, amy_future *f)
 {
-    f->where = AMY__W_QUEUED;
-    f->qprev = NULL;
-    f->qnext = p->qhead;
-    if (p->qhead)
-        p->qhead->qprev = f;
-    else
-        p->qtail = f;
-    p->qhead = f;
-    p->qlen++;
+    /* A pinned connection's query stays on that connection. */
+    amy__queue_push_front(f->pin ? &f->pin->q : &p->q, f);
     p->stats.retried++;
     schedule_kick(p);
 }
@@ -273,7 +239,7 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
     out->conns_open = p->nconns - p->nconnecting;
     out->conns_idle = p->nidle;
     out->conns_busy = out->conns_open - p->nidle;
-    out->queued = p->qlen;
+    out->queued = p->q.len;
     out->in_flight = 0;
     for (const amy__conn *c = p->conns; c; c = c->next)
         out->in_flight += c->count;
@@ -285,9 +251,9 @@ static void fail_queue(amy_pool *p, int status, unsigned err,
                        const char *sqlstate, const char *msg)
 {
     amy__donelist done = {0};
-    while (p->qhead) {
-        amy_future *f = p->qhead;
-        dequeue(p, f);
+    while (p->q.head) {
+        amy_future *f = p->q.head;
+        amy__queue_remove(f);
         amy__future_set_error(f, status, err, sqlstate, msg);
         amy__donelist_settle(&done, f, NULL);
     }
@@ -296,9 +262,19 @@ static void fail_queue(amy_pool *p, int status, unsigned err,
 
 amy_future *amy__pool_take(amy_pool *p, amy__conn *c)
 {
-    amy_future *f = p->qhead;
+    if (c->pin)
+        return p->freeing ? NULL : amy__pin_take(c);
+    amy_future *f = p->q.head;
     if (!f || p->freeing)
         return NULL;
+    if (f->acquire) {
+        /* Pinned only with nothing in flight: its queries must not wait
+         * behind, or be mixed with, another caller's. */
+        if (c->count > 0)
+            return NULL;
+        amy__queue_remove(f);
+        return f;
+    }
     if (c->count > 0) {
         if (c->count >= c->cap)
             return NULL;
@@ -306,10 +282,10 @@ amy_future *amy__pool_take(amy_pool *p, amy__conn *c)
          * answers both sides would otherwise block writing. */
         if (c->bytes + f->sql_len > p->dsn.pipeline_bytes)
             return NULL;
-        if (p->qlen <= (size_t)p->nconnecting + p->nidle)
+        if (p->q.len <= (size_t)p->nconnecting + p->nidle)
             return NULL;
     }
-    dequeue(p, f);
+    amy__queue_remove(f);
     return f;
 }
 
@@ -412,6 +388,11 @@ static void schedule_kick(amy_pool *p)
     }
 }
 
+void amy__pool_schedule_kick(amy_pool *p)
+{
+    schedule_kick(p);
+}
+
 static void kick(amy_pool *p)
 {
     if (p->kicking) {
@@ -423,19 +404,26 @@ static void kick(amy_pool *p)
         p->rekick = 0;
         if (p->freeing)
             break;
-        if (p->resolve_error && p->qhead) {
+        if (p->resolve_error && p->q.head) {
             fail_queue(p, AMY_ECONNECT, 0, "HY000", p->resolve_error);
             continue;
         }
-        for (unsigned guard = p->nidle; p->qhead && p->idle && guard; guard--)
+        for (unsigned guard = p->nidle; p->q.head && p->idle && guard; guard--)
             amy__conn_kick(p->idle);
+        /* Pinned connections with work of their own, or released. */
+        for (amy__conn *c = p->npinned ? p->conns : NULL; c;) {
+            amy__conn *next = c->next;
+            if (c->pin && c->count == 0 && (c->pin->q.head || c->pin->released))
+                amy__conn_kick(c);
+            c = next;
+        }
         /* During an outage new attempts wait for the backoff (retry_cb). */
         if (p->attempts && ev_now(p->loop) < p->backoff_until) {
             if (p->nconns == 0)
                 arm_retry(p);
             continue;
         }
-        while (p->qlen > p->nconnecting && p->nconns < p->dsn.pool) {
+        while (p->q.len > p->nconnecting && p->nconns < p->dsn.pool) {
             amy__conn *c = amy__conn_new(p);
             if (!c) {
                 if (p->nconns == 0)
@@ -489,14 +477,14 @@ static ev_tstamp expire_queue(amy_pool *p)
     ev_tstamp limit = p->dsn.connect_timeout_ms / 1000.0;
     ev_tstamp now = ev_now(p->loop);
     amy__donelist done = {0};
-    while (p->qhead && now - p->qhead->queued_at >= limit) {
-        amy_future *f = p->qhead;
-        dequeue(p, f);
+    while (p->q.head && now - p->q.head->queued_at >= limit) {
+        amy_future *f = p->q.head;
+        amy__queue_remove(f);
         amy__future_set_error(f, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
                               p->last_error);
         amy__donelist_settle(&done, f, NULL);
     }
-    ev_tstamp next = p->qhead ? p->qhead->queued_at + limit : 0;
+    ev_tstamp next = p->q.head ? p->q.head->queued_at + limit : 0;
     amy__donelist_notify(done);
     return next;
 }
@@ -505,12 +493,12 @@ static ev_tstamp expire_queue(amy_pool *p)
 static void arm_retry(amy_pool *p)
 {
     ev_timer_stop(p->loop, &p->retry_timer);
-    if (!p->qhead || p->freeing)
+    if (!p->q.head || p->freeing)
         return;
     ev_tstamp now = ev_now(p->loop);
     ev_tstamp at = p->backoff_until;
     if (p->dsn.connect_timeout_ms && p->nconns == p->nconnecting) {
-        ev_tstamp exp = p->qhead->queued_at + p->dsn.connect_timeout_ms / 1e3;
+        ev_tstamp exp = p->q.head->queued_at + p->dsn.connect_timeout_ms / 1e3;
         if (exp < at)
             at = exp;
     }
@@ -522,7 +510,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy_pool *p = w->data;
     expire_queue(p);
-    if (!p->qhead)
+    if (!p->q.head)
         return;
     if (ev_now(loop) >= p->backoff_until)
         schedule_kick(p);
@@ -618,7 +606,7 @@ int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
     return AMY_OK;
 }
 
-static amy_future *failed_future(amy_pool *p, int status, const char *msg)
+amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg)
 {
     amy_future *f = amy__future_new_query(NULL, p ? p->loop : NULL, "", 0);
     if (f)
@@ -626,26 +614,27 @@ static amy_future *failed_future(amy_pool *p, int status, const char *msg)
     return f;
 }
 
-/* Submits sql (with n parameters, n may be 0). */
-static amy_future *submit(amy_pool *p, const char *sql, size_t len,
-                          const amy_value *params, size_t n)
+amy_future *amy__pool_submit(amy_pool *p, amy_conn *h, const char *sql,
+                             size_t len, const amy_value *params, size_t n,
+                             int acquire)
 {
     if (!p || !sql)
-        return failed_future(p, AMY_EINVAL, p ? "sql is NULL" : "pool is NULL");
-    if (len == 0)
-        return failed_future(p, AMY_EINVAL, "empty SQL statement");
+        return amy__pool_failed(p, AMY_EINVAL,
+                                p ? "sql is NULL" : "pool is NULL");
+    if (len == 0 && !acquire)
+        return amy__pool_failed(p, AMY_EINVAL, "empty SQL statement");
     if (len > 0xffffffffu)
-        return failed_future(p, AMY_EINVAL, "SQL statement over 4 GiB");
+        return amy__pool_failed(p, AMY_EINVAL, "SQL statement over 4 GiB");
     if (p->freeing)
-        return failed_future(p, AMY_ECANCELED, "the pool is being freed");
-    if (p->dsn.queue_max && p->qlen >= p->dsn.queue_max) {
+        return amy__pool_failed(p, AMY_ECANCELED, "the pool is being freed");
+    if (!h && p->dsn.queue_max && p->q.len >= p->dsn.queue_max) {
         p->stats.failed++;
-        return failed_future(p, AMY_EQUEUEFULL,
-                             "the pool's queue is full "
-                             "(queue_max)");
+        return amy__pool_failed(p, AMY_EQUEUEFULL,
+                                "the pool's queue is full "
+                                "(queue_max)");
     }
     if (n && !params)
-        return failed_future(p, AMY_EINVAL, "params is NULL");
+        return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
     if (n || params) {
         size_t want = amy__params_count(sql, len);
         if (want != n) {
@@ -654,34 +643,36 @@ static amy_future *submit(amy_pool *p, const char *sql, size_t len,
                      "the statement has %zu placeholders but %zu parameters "
                      "were given",
                      want, n);
-            return failed_future(p, AMY_EINVAL, msg);
+            return amy__pool_failed(p, AMY_EINVAL, msg);
         }
     }
     amy_future *f = amy__future_new_params(p, p->loop, sql, len, params, n);
     if (!f)
         return NULL;
-    if (p->dsn.query_timeout_ms)
+    f->acquire = (unsigned char)acquire;
+    f->pin = h;
+    if (p->dsn.query_timeout_ms && !acquire)
         amy_future_set_timeout(f, p->dsn.query_timeout_ms);
     f->queued_at = ev_time(); /* not ev_now: it may be stale here */
-    enqueue(p, f);
+    amy__queue_push(h ? &h->q : &p->q, f);
     schedule_kick(p);
     return f;
 }
 
 amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
 {
-    return submit(p, sql, len, NULL, 0);
+    return amy__pool_submit(p, NULL, sql, len, NULL, 0, 0);
 }
 
 amy_future *amy_query(amy_pool *p, const char *sql)
 {
-    return submit(p, sql, sql ? strlen(sql) : 0, NULL, 0);
+    return amy__pool_submit(p, NULL, sql, sql ? strlen(sql) : 0, NULL, 0, 0);
 }
 
 amy_future *amy_query_params(amy_pool *p, const char *sql,
                              const amy_value *params, size_t n)
 {
-    return submit(p, sql, sql ? strlen(sql) : 0, params, n);
+    return amy__pool_submit(p, NULL, sql, sql ? strlen(sql) : 0, params, n, 0);
 }
 
 void amy_pool_free(amy_pool *p)
@@ -703,6 +694,7 @@ void amy_pool_free(amy_pool *p)
         amy__conn_destroy(c, AMY_ECANCELED);
     }
     fail_queue(p, AMY_ECANCELED, 0, NULL, "the pool was freed");
+    amy__pin_pool_gone(p);
     amy__dsn_clear(&p->dsn);
     free(p->host);
     free(p->endpoint);

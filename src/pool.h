@@ -7,6 +7,7 @@
 #include "amysql.h"
 #include "conn.h"
 #include "dsn.h"
+#include "queue.h"
 
 struct amy_pool {
     struct ev_loop *loop;
@@ -19,8 +20,9 @@ struct amy_pool {
     unsigned nconns, nconnecting, nidle;
     amy__conn *idle; /* READY connections with nothing in flight */
 
-    amy_future *qhead, *qtail; /* futures not yet sent, FIFO */
-    size_t qlen;
+    amy__queue q;          /* futures not yet sent, FIFO */
+    struct amy_conn *pins; /* handles of pinned connections (src/pin.c) */
+    unsigned npinned;
 
     ev_prepare kick_watcher; /* hands out queued work before the next poll */
     ev_idle kick_idle;       /* keeps that poll from blocking meanwhile */
@@ -46,6 +48,21 @@ struct amy_pool {
 
     amy_stats stats; /* the counters; the gauges are computed */
 };
+
+/*
+ * Makes a query future on pool p (or on pinned handle h) and queues it:
+ * the checks and the deadline of amy_query. acquire makes an
+ * amy_pool_acquire future instead (no SQL). NULL on ENOMEM.
+ */
+amy_future *amy__pool_submit(amy_pool *p, struct amy_conn *h, const char *sql,
+                             size_t len, const amy_value *params, size_t n,
+                             int acquire);
+
+/* A future already failed with status and msg (p may be NULL). */
+amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg);
+
+/* Hands out queued work before the loop next polls. */
+void amy__pool_schedule_kick(amy_pool *p);
 
 /* Removes a pending query future from the queue or its in-flight slot. */
 void amy__pool_detach(amy_future *f);
