@@ -377,7 +377,7 @@ static void destroy(amy_future *f)
     free(f->error);
     /* An acquire that never resolved OK never handed its handle over. */
     if (f->acquire && f->status != AMY_OK)
-        free(f->pinned);
+        free(f->pin);
     free(f);
 }
 

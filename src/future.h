@@ -29,7 +29,10 @@ struct amy_future {
     unsigned char waited; /* amy_future_wait is running the loop for it */
     unsigned busy;        /* holds that defer the free: callbacks, wait, send */
     unsigned server_errno;
+    unsigned timeout_ms; /* the deadline's length, for its message */
     char sqlstate[6];
+    unsigned char acquire; /* an amy_pool_acquire future */
+    unsigned char retried; /* re-sent once after a stray KILL */
     struct ev_loop *loop;
     amy_result *result;
     char *error;
@@ -40,15 +43,13 @@ struct amy_future {
     amy_pool *pool;
     amy_future *qnext, *qprev; /* its queue's links while QUEUED */
     struct amy__queue *queue;  /* the pool's, or a pinned connection's */
-    struct amy_conn *pin;      /* the pinned connection it was sent to */
-    struct amy_conn *pinned;   /* amy_pool_acquire: the handle it gives */
-    unsigned char acquire;     /* an amy_pool_acquire future */
-    struct amy__slot *slot;    /* in-flight slot while INFLIGHT */
-    struct amy__conn *conn;    /* its connection while INFLIGHT */
-    ev_timer deadline;         /* query_timeout_ms, when set */
-    ev_tstamp queued_at;       /* for connect_timeout_ms during outages */
-    unsigned timeout_ms;       /* the deadline's length, for its message */
-    unsigned char retried;     /* re-sent once after a stray KILL */
+    /* The pinned connection it was sent to; for an acquire future, the
+     * handle it gives. */
+    struct amy_conn *pin;
+    struct amy__slot *slot; /* in-flight slot while INFLIGHT */
+    struct amy__conn *conn; /* its connection while INFLIGHT */
+    ev_timer deadline;      /* query_timeout_ms, when set */
+    ev_tstamp queued_at;    /* for connect_timeout_ms during outages */
     size_t sql_len;
     char *sql;         /* NUL-terminated copy, in the same allocation */
     amy_value *params; /* amy_query_params: copies, same allocation */

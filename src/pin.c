@@ -51,18 +51,18 @@ amy_future *amy_pool_acquire(amy_pool *p)
         return f;
     }
     h->pool = p;
-    f->pinned = h;
+    f->pin = h;
     return f;
 }
 
 amy_conn *amy_future_conn(const amy_future *f)
 {
-    return f && f->acquire && f->status == AMY_OK ? f->pinned : NULL;
+    return f && f->acquire && f->status == AMY_OK ? f->pin : NULL;
 }
 
 void amy__pin_attach(amy__conn *c, amy_future *f)
 {
-    amy_conn *h = f->pinned;
+    amy_conn *h = f->pin;
     h->c = c;
     c->pin = h;
     link_pin(c->pool, h);
