@@ -387,6 +387,47 @@ AMY_EXPORT amy_future *amy_query_params(amy_pool *pool, const char *sql,
                                         const amy_value *params, size_t n);
 
 /* ------------------------------------------------------------------------ */
+/* Streaming                                                                */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A row of a streamed result: ncols values (NULL for SQL NULL) and their
+ * lengths, valid only during the call. arg is amy_query_stream's.
+ */
+typedef void (*amy_row_cb)(const char *const *values, const size_t *lengths,
+                           size_t ncols, void *arg);
+
+/*
+ * amy_query_stream - run sql and hand its rows to on_row as they arrive,
+ * without buffering the result set: memory stays bounded however many rows
+ * there are.
+ *
+ * The query has its connection to itself while it streams (nothing is
+ * pipelined behind it). on_row runs on the loop's thread; it may call
+ * amy_stream_pause, start queries, or cancel or free the future (the rest of
+ * the rows are then read and dropped in the background, and the statement is
+ * killed on the server), but must not call amy_future_wait.
+ *
+ * The future resolves AMY_OK at the end, with a result whose
+ * amy_result_affected_rows is the number of rows delivered (and no rows of
+ * its own), or with an error as amy_query's (the rows already delivered
+ * stay delivered). Returns NULL on ENOMEM; AMY_EINVAL at once for a NULL
+ * on_row.
+ */
+AMY_EXPORT amy_future *amy_query_stream(amy_pool *pool, const char *sql,
+                                        amy_row_cb on_row, void *arg);
+
+/*
+ * amy_stream_pause / amy_stream_resume - stop reading the stream's rows
+ * from the socket (after the current one), and start again. While paused
+ * the loop keeps serving everything else; the server blocks once the socket
+ * buffers fill. Returns AMY_OK, or AMY_EINVAL when f is not a pending
+ * stream.
+ */
+AMY_EXPORT int amy_stream_pause(amy_future *f);
+AMY_EXPORT int amy_stream_resume(amy_future *f);
+
+/* ------------------------------------------------------------------------ */
 /* Pinned connections (transactions)                                        */
 /* ------------------------------------------------------------------------ */
 

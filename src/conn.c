@@ -52,6 +52,7 @@
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void drive_end(amy__conn *c);
+static void drive(amy__conn *c, int st);
 static void write_failed(amy__conn *c, int e);
 static void unsent_back_to_queue(amy__conn *c);
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -84,6 +85,8 @@ static int cont(amy__conn *c, int ready)
         return mysql_store_result_cont(&c->res, c->mysql, ready);
     case AMY__OP_NEXT:
         return mysql_next_result_cont(&c->iret, c->mysql, ready);
+    case AMY__OP_FETCH:
+        return mysql_fetch_row_cont(&c->srow, c->sres, ready);
     default:
         return 0;
     }
@@ -204,6 +207,7 @@ static int queue_send(amy__conn *c, amy_future *f)
     s->seq = c->next_seq++;
     s->wend = c->wtotal;
     s->killed = 0;
+    s->stream = f->stream;
     c->count++;
     c->bytes += len;
     f->where = AMY__W_INFLIGHT;
@@ -249,6 +253,12 @@ static int flush(amy__conn *c)
 
 static int start_read(amy__conn *c)
 {
+    /* The connector clears its error when it sends a command; we send our
+     * own, so clear it here, or an end of rows would look like the previous
+     * statement's error. */
+    c->mysql->net.last_errno = 0;
+    c->mysql->net.last_error[0] = '\0';
+    memcpy(c->mysql->net.sqlstate, "00000", 6);
     c->op = AMY__OP_READ;
     return mysql_read_query_result_start(&c->bret, c->mysql);
 }
@@ -258,6 +268,33 @@ static int start_store(amy__conn *c)
     c->op = AMY__OP_STORE;
     c->res = NULL;
     return mysql_store_result_start(&c->res, c->mysql);
+}
+
+#define PARKED (-2) /* a paused stream: nothing to do until resumed */
+
+/* The next row of the streamed result, unless its reader paused. */
+static int stream_next(amy__conn *c)
+{
+    amy_future *f = c->ring[c->head].f;
+    if (f && f->paused) {
+        c->parked = 1;
+        return PARKED;
+    }
+    c->op = AMY__OP_FETCH;
+    c->srow = NULL;
+    return mysql_fetch_row_start(&c->srow, c->sres);
+}
+
+/* The stream is over (all rows read, or abandoned with the connection):
+ * its result goes, without I/O once every row was read. */
+static void stream_end(amy__conn *c)
+{
+    if (c->sres)
+        mysql_free_result(c->sres);
+    c->sres = NULL;
+    free(c->slens);
+    c->slens = NULL;
+    c->parked = 0;
 }
 
 static int start_next(amy__conn *c)
@@ -345,6 +382,20 @@ void amy__conn_detach(amy__conn *c, amy__slot *s)
 {
     s->f = NULL;
     maybe_kill_head(c);
+    /* A paused stream whose reader left: read the rest and drop it. */
+    if (c->parked && !c->pumping) {
+        c->parked = 0;
+        drive(c, stream_next(c));
+    }
+}
+
+int amy__conn_resume(amy__conn *c)
+{
+    if (c->parked && !c->pumping) {
+        c->parked = 0;
+        drive(c, stream_next(c));
+    }
+    return AMY_OK;
 }
 
 void amy__conn_kill_done(amy__conn *c)
@@ -469,6 +520,9 @@ static void close_handle(amy__conn *c)
         }
     }
     c->op = AMY__OP_NONE;
+    /* The socket is shut down: reading the rest of a streamed result fails
+     * at once instead of blocking. */
+    stream_end(c);
     ev_io_stop(c->pool->loop, &c->wio);
     mysql_close(c->mysql);
     c->mysql = NULL;
@@ -607,11 +661,56 @@ static int finish(amy__conn *c)
                 complete_head(c, 1); /* the server stopped at this one */
             return NOTHING;
         }
+        if (mysql_field_count(c->mysql) > 0 && c->ring[c->head].stream &&
+            !c->sres) {
+            c->sres = mysql_use_result(c->mysql); /* no I/O */
+            c->slens = calloc(mysql_field_count(c->mysql) + 1, sizeof(size_t));
+            c->srows = 0;
+            if (!c->sres || !c->slens) {
+                /* Out of memory: the connection cannot skip the rows. */
+                stream_end(c);
+                conn_break(c);
+                return NOTHING;
+            }
+            return stream_next(c);
+        }
         if (mysql_field_count(c->mysql) > 0)
             return start_store(c);
         add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
                                      mysql_insert_id(c->mysql)));
         return after_result(c);
+
+    case AMY__OP_FETCH: {
+        MYSQL_ROW row = c->srow;
+        if (row) {
+            amy_future *f = c->ring[c->head].f;
+            c->srows++;
+            if (f) {
+                size_t n = mysql_num_fields(c->sres);
+                unsigned long *lens = mysql_fetch_lengths(c->sres);
+                for (size_t i = 0; i < n; i++)
+                    c->slens[i] = lens[i];
+                /* The connection is consistent here (no call in
+                 * progress); the callback may pause, cancel, query. */
+                f->rows->cb((const char *const *)row, c->slens, n,
+                            f->rows->arg);
+            }
+            return stream_next(c);
+        }
+        unsigned err = mysql_errno(c->mysql);
+        if (err && is_client_error(err)) {
+            conn_break(c);
+            return NOTHING;
+        }
+        uint64_t rows = c->srows;
+        stream_end(c); /* every row was read (or the server said no) */
+        if (err) {
+            complete_head(c, 1);
+            return NOTHING;
+        }
+        add_result(c, amy__result_ok(rows, 0));
+        return after_result(c);
+    }
 
     case AMY__OP_STORE: {
         MYSQL_RES *res = c->res;
@@ -716,6 +815,10 @@ static void drive(amy__conn *c, int st)
             arm(c, st);
             break;
         }
+        if (st == PARKED) {
+            disarm(c);
+            break;
+        }
         if (st == 0) {
             st = finish(c);
             if (c->state == AMY__C_DEAD)
@@ -763,6 +866,8 @@ static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     amy__conn *c = w->data;
+    if (c->pumping)
+        return; /* a callback runs the loop inside drive: not now */
     if (c->completed) {
         /* A call that completed inside amy__conn_new, reported here. */
         c->completed = 0;

@@ -15,6 +15,7 @@ typedef struct amy__slot {
     size_t len;    /* its SQL length, counted against pipeline_bytes */
     unsigned long long seq;  /* order sent on this connection */
     unsigned long long wend; /* its last byte's offset in the write stream */
+    unsigned char stream;    /* its rows are streamed (amy_query_stream) */
     unsigned char killed;    /* KILL QUERY was sent for it */
 } amy__slot;
 
@@ -32,7 +33,8 @@ enum amy__cop {
     AMY__OP_READ,
     AMY__OP_STORE,
     AMY__OP_NEXT,
-    AMY__OP_CLOSE /* only inside amy__conn_destroy */
+    AMY__OP_FETCH, /* fetch_row of a streamed result */
+    AMY__OP_CLOSE  /* only inside amy__conn_destroy */
 };
 
 typedef struct amy__conn {
@@ -59,6 +61,13 @@ typedef struct amy__conn {
     size_t wcap, woff, wlen;
     unsigned long long wtotal;   /* bytes ever appended */
     unsigned long long wflushed; /* bytes ever written to the socket */
+
+    /* The streamed result of the oldest in-flight query, if any. */
+    MYSQL_RES *sres;
+    MYSQL_ROW srow;
+    size_t *slens;        /* its row's lengths as size_t, for the callback */
+    uint64_t srows;       /* rows delivered so far */
+    unsigned char parked; /* the stream is paused: nothing is driving it */
 
     /* Result sets of the oldest in-flight query, read so far. */
     amy_result *rhead, *rtail;
@@ -113,6 +122,9 @@ void amy__conn_kick(amy__conn *c);
 /* The future of slot s left while in flight: drop it, stop it on the
  * server once it is the oldest in flight. */
 void amy__conn_detach(amy__conn *c, amy__slot *s);
+
+/* Picks a paused stream up again (amy_stream_resume). */
+int amy__conn_resume(amy__conn *c);
 
 /* A KILL QUERY sent for this connection completed. */
 void amy__conn_kill_done(amy__conn *c);

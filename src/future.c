@@ -375,6 +375,8 @@ static void destroy(amy_future *f)
     }
     amy__result_free(f->result);
     free(f->error);
+    if (f->stream)
+        free(f->rows);
     /* An acquire that never resolved OK never handed its handle over. */
     if (f->acquire && f->status != AMY_OK)
         free(f->pin);

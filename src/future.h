@@ -7,6 +7,12 @@
 
 #include "amysql.h"
 
+/* What an amy_query_stream future carries. */
+typedef struct amy__stream {
+    amy_row_cb cb;
+    void *arg;
+} amy__stream;
+
 /* One registered callback; linked in its future's list until it runs. */
 typedef struct amy__cbnode {
     struct amy__cbnode *next, *prev;
@@ -33,6 +39,8 @@ struct amy_future {
     char sqlstate[6];
     unsigned char acquire; /* an amy_pool_acquire future */
     unsigned char retried; /* re-sent once after a stray KILL */
+    unsigned char stream;  /* an amy_query_stream future (see stream) */
+    unsigned char paused;  /* amy_stream_pause */
     struct ev_loop *loop;
     amy_result *result;
     char *error;
@@ -51,8 +59,11 @@ struct amy_future {
     ev_timer deadline;      /* query_timeout_ms, when set */
     ev_tstamp queued_at;    /* for connect_timeout_ms during outages */
     size_t sql_len;
-    char *sql;         /* NUL-terminated copy, in the same allocation */
-    amy_value *params; /* amy_query_params: copies, same allocation */
+    char *sql; /* NUL-terminated copy, in the same allocation */
+    union {
+        amy_value *params; /* amy_query_params: copies, same allocation */
+        struct amy__stream *rows; /* amy_query_stream: its callback */
+    };
     size_t nparams;
 };
 

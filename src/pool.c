@@ -267,9 +267,13 @@ amy_future *amy__pool_take(amy_pool *p, amy__conn *c)
     amy_future *f = p->q.head;
     if (!f || p->freeing)
         return NULL;
-    if (f->acquire) {
-        /* Pinned only with nothing in flight: its queries must not wait
-         * behind, or be mixed with, another caller's. */
+    /* A stream has its connection to itself: it starts on an empty one,
+     * and nothing follows it until its rows are read. */
+    if (c->count > 0 && c->ring[c->head].stream)
+        return NULL;
+    if (f->acquire || f->stream) {
+        /* Pinned only with nothing in flight too: its queries must not
+         * wait behind, or be mixed with, another caller's. */
         if (c->count > 0)
             return NULL;
         amy__queue_remove(f);
