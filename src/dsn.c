@@ -166,16 +166,12 @@ static char *copy(const char *s, size_t n)
     return d;
 }
 
-/*
- * Percent-decodes s[0..n) into a new string in *out. what names the part for
- * messages ("password", "value of 'socket'", ...); nothing of s is quoted.
- */
-static int decode(struct parser *p, const char *s, size_t n, char **out,
-                  const char *what)
+char *amy__pct_decode(const char *s, size_t n, int *bad)
 {
+    *bad = 0;
     char *d = malloc(n + 1);
     if (d == NULL)
-        return fail_nomem(p);
+        return NULL;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
         if (s[i] != '%') {
@@ -184,22 +180,37 @@ static int decode(struct parser *p, const char *s, size_t n, char **out,
         }
         int hi = n - i >= 3 ? hexval(s[i + 1]) : -1;
         int lo = n - i >= 3 ? hexval(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0) {
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
             free(d);
-            return fail(p,
-                        "bad percent-escape in the %s ('%%' must be followed "
-                        "by two hex digits; write a literal '%%' as %%25)",
-                        what);
-        }
-        if (hi == 0 && lo == 0) {
-            free(d);
-            return fail(p, "the %s contains %%00 (a NUL byte is not allowed)",
-                        what);
+            *bad = hi < 0 || lo < 0 ? AMY__PCT_ESCAPE : AMY__PCT_NUL;
+            return NULL;
         }
         d[j++] = (char)(hi * 16 + lo);
         i += 2;
     }
     d[j] = '\0';
+    return d;
+}
+
+/*
+ * Percent-decodes s[0..n) into a new string in *out. what names the part for
+ * messages ("password", "value of 'socket'", ...); nothing of s is quoted.
+ */
+static int decode(struct parser *p, const char *s, size_t n, char **out,
+                  const char *what)
+{
+    int bad;
+    char *d = amy__pct_decode(s, n, &bad);
+    if (d == NULL && bad == AMY__PCT_ESCAPE)
+        return fail(p,
+                    "bad percent-escape in the %s ('%%' must be followed "
+                    "by two hex digits; write a literal '%%' as %%25)",
+                    what);
+    if (d == NULL && bad == AMY__PCT_NUL)
+        return fail(p, "the %s contains %%00 (a NUL byte is not allowed)",
+                    what);
+    if (d == NULL)
+        return fail_nomem(p);
     *out = d;
     return 0;
 }

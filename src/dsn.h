@@ -35,6 +35,14 @@ typedef struct amy__dsn {
  */
 int amy__dsn_parse(const char *s, amy__dsn *out, char *errbuf, size_t errlen);
 
+/*
+ * Percent-decodes s[0..n) into a new NUL-terminated string. Returns NULL with
+ * *bad = AMY__PCT_ESCAPE for a '%' not followed by two hex digits,
+ * AMY__PCT_NUL for %00 (C strings cannot hold it), or 0 when memory ran out.
+ */
+enum { AMY__PCT_ESCAPE = 1, AMY__PCT_NUL = 2 };
+char *amy__pct_decode(const char *s, size_t n, int *bad);
+
 /* Frees the strings of d and zeroes it. d may be NULL. */
 void amy__dsn_clear(amy__dsn *d);
 

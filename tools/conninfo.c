@@ -1,5 +1,6 @@
 /* Connection pieces and the amysql DSN (see conninfo.h). */
 #include "conninfo.h"
+#include "dsn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,44 +77,6 @@ int amy__cli_parse_port(const char *s, unsigned *port)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into a new string; NULL on a bad escape or %00
- * (*bad set) or when memory runs out (*bad clear). */
-static char *pct_decode(const char *s, size_t n, int *bad)
-{
-    *bad = 0;
-    char *d = malloc(n + 1), *w = d;
-    if (!d)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            *w++ = s[i];
-            continue;
-        }
-        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-        int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(d);
-            *bad = 1;
-            return NULL;
-        }
-        *w++ = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    *w = '\0';
-    return d;
-}
-
 static int fail(char *err, size_t errlen, const char *msg)
 {
     if (err && errlen)
@@ -126,7 +89,7 @@ static int set_decoded(char **field, const char *s, size_t n, const char *what,
                        char *err, size_t errlen)
 {
     int bad;
-    char *v = pct_decode(s, n, &bad);
+    char *v = amy__pct_decode(s, n, &bad); /* the library's DSN decoding */
     if (!v) {
         char msg[160];
         snprintf(msg, sizeof msg,
