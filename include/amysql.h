@@ -140,6 +140,11 @@ AMY_EXPORT const char *amy_status_name(int status);
  *           multi_statements=1    a query may hold several statements
  *                                 separated by ';' (default 0: off, so an
  *                                 injected "; DROP ..." is a syntax error)
+ *           stmt_cache=N          prepared statements kept per connection
+ *                                 for amy_exec (default 32, 0..65535; 0 =
+ *                                 prepare and close at every call); the
+ *                                 least recently used one is closed on the
+ *                                 server to make room
  *           socket=/path          Unix socket path (implies the socket)
  * errbuf: receives a message when NULL is returned; may be NULL.
  * errlen: size of errbuf in bytes.
@@ -194,6 +199,11 @@ typedef struct amy_stats {
                                   queries */
     uint64_t retried;          /* queries re-sent after a KILL meant for
                                   another query hit them */
+    unsigned stmts_open;       /* prepared statements held on the server,
+                                  all connections (amy_exec's caches) */
+    uint64_t stmt_cache_hits;  /* amy_exec found its statement prepared */
+    uint64_t stmt_cache_misses; /* amy_exec had to prepare it */
+    uint64_t stmt_evictions;   /* statements closed to make room */
 } amy_stats;
 
 /*
@@ -387,6 +397,74 @@ AMY_EXPORT amy_future *amy_query_params(amy_pool *pool, const char *sql,
                                         const amy_value *params, size_t n);
 
 /* ------------------------------------------------------------------------ */
+/* Prepared statements                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * amy_exec - run sql as a server-side prepared statement with n parameters
+ * (the binary protocol).
+ *
+ * sql:    one statement with '?' placeholders (copied).
+ * params: n values (copied, bytes included: the caller may free them when
+ *         this returns); may be NULL when n is 0.
+ *
+ * Each connection prepares a statement the first time it runs that SQL
+ * text and keeps it in a cache of stmt_cache statements (DSN key), least
+ * recently used out first; an evicted statement is closed on the server,
+ * so the server's max_prepared_stmt_count is not reached however many
+ * distinct statements are run (at most stmt_cache x pool are open). A
+ * prepared statement needs its connection to itself from execute to the
+ * last row: it is not pipelined with other queries. Values travel in
+ * binary, so nothing is escaped and no value can change the statement.
+ *
+ * The result has the same shape as amy_query's: amy_result_value gives
+ * every value as text, written the way the text protocol writes it
+ * (integers exactly, BIGINT UNSIGNED included; DECIMAL as the server sent
+ * it; DATE, TIME and DATETIME with as many fractional digits as the column
+ * declares; bytes as they are, NUL included). Doubles are written with the
+ * fewest digits that read back to the same double, so amy_result_double
+ * gives exactly the value the server sent. A CALL gives one result per
+ * result set it returns, then its final status.
+ *
+ * Returns a future as amy_query does (NULL only when memory runs out). It
+ * resolves AMY_EINVAL when the number of placeholders is not n or a value
+ * is invalid (unknown type, impossible date or time); AMY_ESERVER when the
+ * server refuses to prepare or to run it (e.g. 1064 syntax, 1062
+ * duplicate); otherwise as amy_query.
+ */
+AMY_EXPORT amy_future *amy_exec(amy_pool *pool, const char *sql,
+                                const amy_value *params, size_t n);
+
+/*
+ * amy_exec_batch - run one prepared statement for many rows of parameters
+ * at once (bulk insert).
+ *
+ * sql:   a statement with ncols placeholders, e.g. INSERT ... VALUES (?,?).
+ * rows:  nrows * ncols values, row after row (copied); AMY_TYPE_NULL is
+ *        SQL NULL. Within a column every non-NULL value must have the same
+ *        type (an int64 and a uint64 column may mix when every value fits
+ *        the one chosen; text and blob may mix).
+ *
+ * The rows go in COM_STMT_BULK_EXECUTE packets (MariaDB 10.2 and later),
+ * split so that each stays under the server's max_allowed_packet (asked
+ * once per connection). Chunks run in order on one connection; they are not
+ * one transaction: when chunk k fails, the chunks before it stay done (run
+ * it on a pinned connection inside BEGIN ... COMMIT for all or nothing).
+ *
+ * Returns a future as amy_query does. On AMY_OK its result has no rows and
+ * amy_result_affected_rows is the total over every chunk;
+ * amy_result_insert_id is the first generated id. It resolves AMY_EINVAL
+ * when ncols is not the number of placeholders, a column mixes types, a
+ * value is invalid, or one row alone is larger than max_allowed_packet (then
+ * nothing was sent); AMY_ESERVER with the server's error (e.g. 1062) when a
+ * chunk fails, with a result whose affected_rows counts the chunks that
+ * succeeded before it. nrows 0 resolves AMY_OK at once with 0 rows.
+ */
+AMY_EXPORT amy_future *amy_exec_batch(amy_pool *pool, const char *sql,
+                                      const amy_value *rows, size_t nrows,
+                                      size_t ncols);
+
+/* ------------------------------------------------------------------------ */
 /* Streaming                                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -464,6 +542,14 @@ AMY_EXPORT amy_conn *amy_future_conn(const amy_future *f);
 AMY_EXPORT amy_future *amy_conn_query(amy_conn *c, const char *sql);
 AMY_EXPORT amy_future *amy_conn_query_params(amy_conn *c, const char *sql,
                                              const amy_value *params, size_t n);
+
+/* amy_exec and amy_exec_batch on the pinned connection, in order with its
+ * other queries (the statement cache is the connection's). */
+AMY_EXPORT amy_future *amy_conn_exec(amy_conn *c, const char *sql,
+                                     const amy_value *params, size_t n);
+AMY_EXPORT amy_future *amy_conn_exec_batch(amy_conn *c, const char *sql,
+                                           const amy_value *rows, size_t nrows,
+                                           size_t ncols);
 
 /* BEGIN, COMMIT, ROLLBACK on the pinned connection (amy_conn_query). */
 AMY_EXPORT amy_future *amy_begin(amy_conn *c);
@@ -607,7 +693,8 @@ AMY_EXPORT size_t amy_result_ncols(const amy_result *r);
 AMY_EXPORT const char *amy_result_colname(const amy_result *r, size_t col);
 
 /*
- * amy_result_value - the value at (row, col) in the text protocol's form.
+ * amy_result_value - the value at (row, col) in the text protocol's form
+ * (also for amy_exec's binary results, which are written the same way).
  *
  * len: if not NULL, receives the length in bytes (0 for SQL NULL).
  *
