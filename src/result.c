@@ -27,31 +27,26 @@ amy_result *amy__result_ok(uint64_t affected, uint64_t insert_id)
     return r;
 }
 
-amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
-                                 uint64_t insert_id)
+size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols)
 {
-    size_t ncols = mysql_num_fields(res);
-    size_t nrows = (size_t)mysql_num_rows(res);
-    MYSQL_FIELD *fields = mysql_fetch_fields(res);
-
-    if (ncols && nrows > SIZE_MAX / ncols / sizeof(amy__cell))
-        return NULL;
     size_t bytes = 0;
     for (size_t c = 0; c < ncols; c++)
         bytes += fields[c].name_length + 1;
-    mysql_data_seek(res, 0);
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res))) {
-        unsigned long *lens = mysql_fetch_lengths(res);
-        for (size_t c = 0; c < ncols; c++)
-            if (row[c])
-                bytes += lens[c] + 1;
-    }
+    return bytes;
+}
 
+amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
+                              uint64_t affected, uint64_t insert_id,
+                              char **data)
+{
+    if (ncols && nrows > SIZE_MAX / ncols / sizeof(amy__cell))
+        return NULL;
     size_t off_names = align8(sizeof(amy_result));
     size_t off_cols = align8(off_names + ncols * sizeof(char *));
     size_t off_cells = align8(off_cols + ncols * sizeof(amy__colinfo));
     size_t off_data = off_cells + nrows * ncols * sizeof(amy__cell);
+    if (bytes > SIZE_MAX - off_data)
+        return NULL;
     amy_result *r = malloc(off_data + bytes);
     if (!r)
         return NULL;
@@ -64,9 +59,13 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
     r->colnames = (const char **)(void *)(base + off_names);
     r->cols = (amy__colinfo *)(void *)(base + off_cols);
     r->cells = (amy__cell *)(void *)(base + off_cells);
-    char *p = base + off_data;
+    *data = base + off_data;
+    return r;
+}
 
-    for (size_t c = 0; c < ncols; c++) {
+char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p)
+{
+    for (size_t c = 0; c < r->ncols; c++) {
         r->cols[c].type = (uint16_t)fields[c].type;
         r->cols[c].charset = (uint16_t)fields[c].charsetnr;
         r->cols[c].flags = (uint32_t)fields[c].flags;
@@ -75,6 +74,32 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
         r->colnames[c] = p;
         p += fields[c].name_length + 1;
     }
+    return p;
+}
+
+amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
+                                 uint64_t insert_id)
+{
+    size_t ncols = mysql_num_fields(res);
+    size_t nrows = (size_t)mysql_num_rows(res);
+    MYSQL_FIELD *fields = mysql_fetch_fields(res);
+
+    size_t bytes = amy__result_names_size(fields, ncols);
+    mysql_data_seek(res, 0);
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res))) {
+        unsigned long *lens = mysql_fetch_lengths(res);
+        for (size_t c = 0; c < ncols; c++)
+            if (row[c])
+                bytes += lens[c] + 1;
+    }
+
+    char *p;
+    amy_result *r =
+        amy__result_alloc(nrows, ncols, bytes, affected, insert_id, &p);
+    if (!r)
+        return NULL;
+    p = amy__result_set_cols(r, fields, p);
     mysql_data_seek(res, 0);
     amy__cell *cell = r->cells;
     while ((row = mysql_fetch_row(res))) {

@@ -36,6 +36,51 @@ struct amy_result {
 amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
                                  uint64_t insert_id);
 
+/*
+ * The pieces of amy__result_from_res, shared with result_bin.c. The bytes
+ * of ncols column names, each with its NUL.
+ */
+size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols);
+
+/*
+ * One block for nrows x ncols cells and `bytes` of names and values: the
+ * header is filled in, the cells are not; *data points at the first byte of
+ * the names and values. NULL on ENOMEM (or sizes that overflow).
+ */
+amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
+                              uint64_t affected, uint64_t insert_id,
+                              char **data);
+
+/* Records each column's type, charset, flags and name (copied to p);
+ * returns the byte after the last name. */
+char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p);
+
+/*
+ * Copies the stored result of a prepared statement (mysql_stmt_store_result
+ * done, every row in memory) into one allocation, in the same layout as
+ * amy__result_from_res, every value written as the text protocol writes it
+ * (src/result_bin.c says where the two may differ: FLOAT and DOUBLE are
+ * written exactly). affected/insert_id are recorded as given. Does no I/O.
+ *
+ * Returns NULL on ENOMEM (*err = 0) or when the connector fails a fetch
+ * (*err = its errno); err may be NULL. Binds the statement's result columns
+ * to buffers that are gone when this returns, and leaves its cursor
+ * anywhere: the caller calls mysql_stmt_free_result next and fetches
+ * nothing more from this execution.
+ */
+amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
+                                  uint64_t insert_id, unsigned *err);
+
+/*
+ * A FLOAT or DOUBLE value as text (result_bin.c): the fewest digits that
+ * read back to exactly x (as a float when is_float), laid out as the server
+ * lays out doubles; `decimals` < 31 asks for that many fractional digits
+ * (when they read back exactly). out has room for AMY__NUMBUF bytes; no NUL
+ * is written. Returns the length. Independent of the C locale.
+ */
+#define AMY__NUMBUF 400
+size_t amy__format_real(double x, int is_float, unsigned decimals, char *out);
+
 /* A result without a result set (INSERT, UPDATE, ...). NULL on ENOMEM. */
 amy_result *amy__result_ok(uint64_t affected, uint64_t insert_id);
 

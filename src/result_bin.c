@@ -1,0 +1,577 @@
+/*
+ * Results of prepared statements. The binary protocol sends numbers, dates
+ * and times in binary; they are written here as the text protocol writes
+ * them, so that a result reads the same whichever protocol carried it.
+ * The block is src/result.c's: one malloc, sized by a first pass over the
+ * stored rows and filled by a second. Strings, DECIMAL, BIT and the like
+ * arrive as bytes and are fetched (mysql_stmt_fetch_column) straight into
+ * their place in the block.
+ *
+ * Where the text differs from the text protocol's, on purpose:
+ * - FLOAT: the server writes 6 significant digits (1234567 -> "1234570");
+ *   here the fewest that read back to the same float ("1234567").
+ * - DOUBLE with a declared scale that loses digits (PI() has 6, the text
+ *   protocol says "3.141593"): the fewest digits that read back to the same
+ *   double ("3.141592653589793"). A scale that reads back exactly is kept
+ *   ("1.50" for DOUBLE(10,2)); so is the stored value when the server's
+ *   rounding to the scale did not give the nearest double (-0.01 stored in
+ *   a DOUBLE(12,2) is "-0.010000000000000009", the text protocol's "-0.01").
+ * - -0.0 is "-0" (the server normalises it to 0 before sending, so it is
+ *   not seen in practice).
+ * Exponents, fixed or scientific notation and zero padding follow the
+ * server's rules (e.g. "1e15", "0.000000000000001", "1e-16",
+ * "1.2345678901234568e16").
+ */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "result.h" /* mysql.h: MYSQL_STMT with its fields, MYSQL_BIND */
+
+#include <errmsg.h>
+
+/* Columns whose binds live on the stack; more take one malloc. */
+#define STACK_COLS 16
+
+/* Decimals at or above this mean "not fixed" (the server's
+ * FLOATING_POINT_DECIMALS for FLOAT/DOUBLE, 39 for some expressions). */
+#define NOT_FIXED_DEC 31
+
+/* The server writes a double in fixed notation while its decimal point
+ * sits within these bounds, in scientific notation outside them. */
+#define FIXED_DECPT_MIN (-14)
+#define FIXED_DECPT_MAX 15
+
+/* How a column is fetched and written. */
+enum kind {
+    K_VAR,
+    K_NULL,
+    K_INT,
+    K_FLOAT,
+    K_DOUBLE,
+    K_DATE,
+    K_DATETIME,
+    K_TIME
+};
+
+/* Where the connector puts one column of the current row. */
+typedef struct slot {
+    union {
+        int64_t i;
+        uint64_t u;
+        double d;
+        float f;
+        MYSQL_TIME t;
+    } v;
+    unsigned long len; /* K_VAR: the value's length */
+    my_bool is_null, error;
+    unsigned char kind;
+} slot;
+
+/* ------------------------------------------------------------------------ */
+/* FLOAT and DOUBLE                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* |x| rounded to prec significant digits: the digits into dg and the power
+ * of ten of the first one. printf rounds exactly; the locale's decimal
+ * point is skipped over. */
+static void round_digits(double x, int prec, char *dg, int *exp10)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, fabs(x));
+    const char *s = buf;
+    int n = 0;
+    for (; *s && *s != 'e'; s++)
+        if (*s >= '0' && *s <= '9' && n < prec)
+            dg[n++] = *s;
+    *exp10 = *s ? atoi(s + 1) : 0;
+}
+
+/* The n digits of dg plus one unit in the last place. */
+static void bump(char *dg, int n, int *exp10)
+{
+    int i = n - 1;
+    for (; i >= 0 && dg[i] == '9'; i--)
+        dg[i] = '0';
+    if (i >= 0) {
+        dg[i]++;
+    } else { /* 99.9 -> 100.0: one more power of ten */
+        dg[0] = '1';
+        ++*exp10;
+    }
+}
+
+/* Digits without their trailing zeros: how many remain (at least 1). */
+static int trim(const char *dg, int n)
+{
+    while (n > 1 && dg[n - 1] == '0')
+        n--;
+    return n;
+}
+
+/* Whether digits dg x 10^e read back to |x| (to the float |x| when
+ * is_float, through strtof and through strtod as amy_result_double reads
+ * it). The string has no decimal point, which strtod would take from the
+ * locale. */
+static int reads_back(const char *dg, int n, int e, double x, int is_float)
+{
+    char buf[AMY__NUMBUF + 16];
+    memcpy(buf, dg, (size_t)n);
+    snprintf(buf + n, sizeof buf - (size_t)n, "e%d", e);
+    double y = strtod(buf, NULL);
+    if (!is_float)
+        return y == fabs(x);
+    float f = (float)fabs(x);
+    return (float)y == f && strtof(buf, NULL) == f;
+}
+
+/* Whether x is a power of two with a full mantissa (not subnormal): the
+ * values below it are closer together than those above, so the nearest
+ * decimal of some length may fall short while the next one up reads back. */
+static int binade_edge(double x, int is_float)
+{
+    if (is_float) {
+        float f = (float)x;
+        uint32_t u;
+        memcpy(&u, &f, sizeof u);
+        return (u & 0x7fffffu) == 0 && (u & 0x7f800000u) != 0;
+    }
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0xfffffffffffffu) == 0 && (u & 0x7ff0000000000000u) != 0;
+}
+
+/*
+ * The fewest significant digits of |x| that read back, into dg (returns
+ * how many) with the power of ten of the first. Fewer than 15 digits (6
+ * for a float) show as trailing zeros of the 15-digit rounding, except
+ * for subnormals, whose precision is lower: those start from 1. The last
+ * length tried (17, or 9) always reads back.
+ */
+static int shortest_digits(double x, int is_float, char *dg, int *exp10)
+{
+    double ax = fabs(x);
+    int sub = is_float ? ax < FLT_MIN : ax < DBL_MIN;
+    int lo = sub ? 1 : is_float ? 6 : 15, hi = is_float ? 9 : 17;
+    int edge = binade_edge(x, is_float);
+    for (int p = lo;; p++) {
+        round_digits(x, p, dg, exp10);
+        int n = trim(dg, p);
+        if (p == hi || reads_back(dg, n, *exp10 - (n - 1), x, is_float))
+            return n;
+        if (edge) {
+            char up[24];
+            int e = *exp10;
+            memcpy(up, dg, (size_t)p);
+            bump(up, p, &e);
+            n = trim(up, p);
+            if (reads_back(up, n, e - (n - 1), x, is_float)) {
+                memcpy(dg, up, (size_t)n);
+                *exp10 = e;
+                return n;
+            }
+        }
+    }
+}
+
+/* Lays out digits with the decimal point after decpt of them (decpt <= 0:
+ * zeros first) as the server does: fixed notation near 1, scientific
+ * ("1.5e16", "1e-16": no '+', no leading zeros) far from it. */
+static size_t layout(int neg, const char *dg, int n, int decpt, char *out)
+{
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    if (decpt < FIXED_DECPT_MIN || (decpt > FIXED_DECPT_MAX && n <= decpt)) {
+        *o++ = dg[0];
+        if (n > 1) {
+            *o++ = '.';
+            memcpy(o, dg + 1, (size_t)n - 1);
+            o += n - 1;
+        }
+        o += snprintf(o, 8, "e%d", decpt - 1);
+    } else if (decpt <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        memset(o, '0', (size_t)-decpt);
+        o += -decpt;
+        memcpy(o, dg, (size_t)n);
+        o += n;
+    } else if (decpt < n) {
+        memcpy(o, dg, (size_t)decpt);
+        o += decpt;
+        *o++ = '.';
+        memcpy(o, dg + decpt, (size_t)(n - decpt));
+        o += n - decpt;
+    } else {
+        memcpy(o, dg, (size_t)n);
+        o += n;
+        memset(o, '0', (size_t)(decpt - n));
+        o += decpt - n;
+    }
+    return (size_t)(o - out);
+}
+
+/* x with exactly dec fractional digits, as the server writes a column of
+ * declared scale; 0 when that text does not read back to x. */
+static size_t fixed_decimals(double x, int is_float, unsigned dec, char *out)
+{
+    char buf[AMY__NUMBUF], dg[AMY__NUMBUF];
+    int len = snprintf(buf, sizeof buf, "%.*f", (int)dec, x);
+    if (len < 0 || (size_t)len >= sizeof buf)
+        return 0;
+    size_t o = 0;
+    int n = 0, point = 0;
+    for (int i = 0; i < len; i++) {
+        char c = buf[i];
+        if (c >= '0' && c <= '9') {
+            out[o++] = c;
+            dg[n++] = c;
+        } else if (c == '-' && o == 0) {
+            out[o++] = c;
+        } else if (!point) { /* the locale's decimal point, any length */
+            out[o++] = '.';
+            point = 1;
+        }
+    }
+    return reads_back(dg, n, -(int)dec, x, is_float) ? o : 0;
+}
+
+size_t amy__format_real(double x, int is_float, unsigned decimals, char *out)
+{
+    if (isnan(x)) {
+        memcpy(out, "nan", 3);
+        return 3;
+    }
+    if (isinf(x)) {
+        memcpy(out, x < 0 ? "-inf" : "inf", 4 - (x > 0));
+        return 4 - (size_t)(x > 0);
+    }
+    if (decimals < NOT_FIXED_DEC) {
+        size_t len = fixed_decimals(x, is_float, decimals, out);
+        if (len)
+            return len;
+    }
+    char dg[24];
+    int exp10;
+    int n = shortest_digits(x, is_float, dg, &exp10);
+    return layout(signbit(x) != 0, dg, n, exp10 + 1, out);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Integers, dates and times                                                */
+/* ------------------------------------------------------------------------ */
+
+/* v in decimal, at least width digits (zeros in front). */
+static size_t put_uint(char *out, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n < width)
+        tmp[n++] = '0';
+    for (int i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return (size_t)n;
+}
+
+/* The fraction of a second: as many digits as the column declares (1..6),
+ * none for 0, and 6 or none for an unfixed scale (some expressions), as
+ * the server does. */
+static size_t put_fraction(char *out, unsigned long usec, unsigned dec)
+{
+    if (dec == 0 || (dec > 6 && usec == 0))
+        return 0;
+    if (dec > 6)
+        dec = 6;
+    char six[8];
+    put_uint(six, usec % 1000000, 6);
+    out[0] = '.';
+    memcpy(out + 1, six, dec);
+    return 1 + dec;
+}
+
+static size_t put_date(char *out, const MYSQL_TIME *t)
+{
+    size_t o = put_uint(out, t->year, 4);
+    out[o++] = '-';
+    o += put_uint(out + o, t->month, 2);
+    out[o++] = '-';
+    o += put_uint(out + o, t->day, 2);
+    return o;
+}
+
+/* hh:mm:ss (hours may take 3 digits: TIME's days are folded into them). */
+static size_t put_clock(char *out, const MYSQL_TIME *t, unsigned dec)
+{
+    size_t o = put_uint(out, t->hour, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, t->minute, 2);
+    out[o++] = ':';
+    o += put_uint(out + o, t->second, 2);
+    return o + put_fraction(out + o, t->second_part, dec);
+}
+
+/* Zeros in front up to the display width, for ZEROFILL columns. */
+static size_t zerofill(char *out, size_t len, const MYSQL_FIELD *f)
+{
+    if (!(f->flags & ZEROFILL_FLAG) || f->length <= len ||
+        f->length >= AMY__NUMBUF)
+        return len;
+    size_t pad = f->length - len;
+    memmove(out + pad, out, len);
+    memset(out, '0', pad);
+    return f->length;
+}
+
+/* A fixed-size value (every kind but K_VAR and K_NULL) as text; out has
+ * AMY__NUMBUF bytes. */
+static size_t format_fixed(const slot *s, const MYSQL_FIELD *f, char *out)
+{
+    size_t o = 0;
+    switch (s->kind) {
+    case K_INT:
+        if (f->flags & UNSIGNED_FLAG) {
+            o = put_uint(out, s->v.u, 1);
+        } else {
+            if (s->v.i < 0)
+                out[o++] = '-';
+            /* 0 - u: INT64_MIN's magnitude without overflow */
+            uint64_t mag = s->v.i < 0 ? 0 - (uint64_t)s->v.i : s->v.u;
+            o += put_uint(out + o, mag, 1);
+        }
+        return zerofill(out, o, f);
+    case K_FLOAT:
+        return zerofill(out, amy__format_real(s->v.f, 1, f->decimals, out), f);
+    case K_DOUBLE:
+        return zerofill(out, amy__format_real(s->v.d, 0, f->decimals, out), f);
+    case K_DATE:
+        return put_date(out, &s->v.t);
+    case K_DATETIME:
+        o = put_date(out, &s->v.t);
+        out[o++] = ' ';
+        return o + put_clock(out + o, &s->v.t, f->decimals);
+    case K_TIME:
+        if (s->v.t.neg)
+            out[o++] = '-';
+        return o + put_clock(out + o, &s->v.t, f->decimals);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Fetching                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* How a column of this type is bound: fixed-size values in their binary
+ * form, everything else as bytes fetched later. */
+static enum kind kind_of(const MYSQL_FIELD *f)
+{
+    switch (f->type) {
+    case MYSQL_TYPE_TINY:
+    case MYSQL_TYPE_SHORT:
+    case MYSQL_TYPE_INT24:
+    case MYSQL_TYPE_LONG:
+    case MYSQL_TYPE_LONGLONG:
+    case MYSQL_TYPE_YEAR:
+        return K_INT;
+    case MYSQL_TYPE_FLOAT:
+        return K_FLOAT;
+    case MYSQL_TYPE_DOUBLE:
+        return K_DOUBLE;
+    case MYSQL_TYPE_DATE:
+        return K_DATE;
+    case MYSQL_TYPE_DATETIME:
+    case MYSQL_TYPE_TIMESTAMP:
+        return K_DATETIME;
+    case MYSQL_TYPE_TIME:
+        return K_TIME;
+    case MYSQL_TYPE_NULL:
+        return K_NULL;
+    default:
+        return K_VAR;
+    }
+}
+
+static void bind_column(MYSQL_BIND *b, slot *s, const MYSQL_FIELD *f)
+{
+    static const enum enum_field_types as[] = {
+        [K_VAR] = MYSQL_TYPE_STRING,        [K_NULL] = MYSQL_TYPE_NULL,
+        [K_INT] = MYSQL_TYPE_LONGLONG,      [K_FLOAT] = MYSQL_TYPE_FLOAT,
+        [K_DOUBLE] = MYSQL_TYPE_DOUBLE,     [K_DATE] = MYSQL_TYPE_DATE,
+        [K_DATETIME] = MYSQL_TYPE_DATETIME, [K_TIME] = MYSQL_TYPE_TIME,
+    };
+    memset(b, 0, sizeof *b);
+    memset(s, 0, sizeof *s);
+    s->kind = (unsigned char)kind_of(f);
+    b->buffer_type = as[s->kind];
+    /* K_VAR: no buffer, so the fetch only measures (and says "truncated") */
+    b->buffer = s->kind == K_VAR || s->kind == K_NULL ? NULL : &s->v;
+    b->is_unsigned = (f->flags & UNSIGNED_FLAG) != 0;
+    b->length = &s->len;
+    b->is_null = &s->is_null;
+    b->error = &s->error;
+}
+
+/* The next row into the binds: 1 for a row, 0 at the end, -1 on error.
+ * Truncation is expected: strings are measured with no buffer. */
+static int next_row(MYSQL_STMT *stmt)
+{
+    int rc = mysql_stmt_fetch(stmt);
+    if (rc == 0 || rc == MYSQL_DATA_TRUNCATED)
+        return 1;
+    return rc == MYSQL_NO_DATA ? 0 : -1;
+}
+
+/* Copies column c of the current row, len bytes, to p. */
+static int fetch_bytes(MYSQL_STMT *stmt, unsigned c, char *p, size_t len)
+{
+    unsigned long got = 0;
+    MYSQL_BIND b;
+    memset(&b, 0, sizeof b);
+    b.buffer_type = MYSQL_TYPE_STRING;
+    b.buffer = p;
+    b.buffer_length = (unsigned long)len;
+    b.length = &got;
+    if (mysql_stmt_fetch_column(stmt, &b, c, 0))
+        return -1;
+    return got == len ? 0 : -1;
+}
+
+/* How a pass ended. */
+enum { PASS_OK = 0, PASS_FETCH = -1, PASS_NOMEM = -2 };
+
+/* Pass 1: adds the bytes every value takes with its NUL to *bytes and
+ * counts the rows. */
+static int measure(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, size_t ncols,
+                   const slot *slots, size_t *bytes, size_t *rows)
+{
+    char buf[AMY__NUMBUF];
+    int st;
+    mysql_stmt_data_seek(stmt, 0);
+    while ((st = next_row(stmt)) > 0) {
+        for (size_t c = 0; c < ncols; c++) {
+            const slot *s = &slots[c];
+            if (s->is_null || s->kind == K_NULL)
+                continue;
+            size_t len =
+                s->kind == K_VAR ? s->len : format_fixed(s, &fields[c], buf);
+            if (len > SIZE_MAX - 1 - *bytes)
+                return PASS_NOMEM;
+            *bytes += len + 1;
+        }
+        ++*rows;
+    }
+    return st < 0 ? PASS_FETCH : PASS_OK;
+}
+
+/* Pass 2: every value into the block, from p up to end. */
+static int fill(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, amy_result *r,
+                const slot *slots, char *p, const char *end)
+{
+    char buf[AMY__NUMBUF];
+    size_t ncols = r->ncols, row = 0;
+    int st;
+    mysql_stmt_data_seek(stmt, 0);
+    while ((st = next_row(stmt)) > 0 && row < r->nrows) {
+        amy__cell *cell = &r->cells[row++ * ncols];
+        for (size_t c = 0; c < ncols; c++, cell++) {
+            const slot *s = &slots[c];
+            cell->ptr = NULL;
+            cell->len = 0;
+            if (s->is_null || s->kind == K_NULL)
+                continue;
+            size_t len =
+                s->kind == K_VAR ? s->len : format_fixed(s, &fields[c], buf);
+            if (len >= (size_t)(end - p)) /* the rows changed under us */
+                return PASS_FETCH;
+            if (s->kind != K_VAR)
+                memcpy(p, buf, len);
+            else if (len && fetch_bytes(stmt, (unsigned)c, p, len))
+                return PASS_FETCH;
+            p[len] = '\0';
+            cell->ptr = p;
+            cell->len = len;
+            p += len + 1;
+        }
+    }
+    return st < 0 || row != r->nrows ? PASS_FETCH : PASS_OK;
+}
+
+/* Binds, measures, allocates, fills: amy__result_from_stmt with the binds
+ * provided. *how says why it returns NULL. */
+static amy_result *copy_result(MYSQL_STMT *stmt, uint64_t affected,
+                               uint64_t insert_id, MYSQL_BIND *binds,
+                               slot *slots, int *how)
+{
+    size_t ncols = mysql_stmt_field_count(stmt);
+    const MYSQL_FIELD *fields = stmt->fields;
+    for (size_t c = 0; c < ncols; c++)
+        bind_column(&binds[c], &slots[c], &fields[c]);
+    *how = PASS_FETCH;
+    if (mysql_stmt_bind_result(stmt, binds))
+        return NULL;
+    size_t bytes = amy__result_names_size(fields, ncols), nrows = 0;
+    if ((*how = measure(stmt, fields, ncols, slots, &bytes, &nrows)))
+        return NULL;
+    char *p;
+    amy_result *r =
+        amy__result_alloc(nrows, ncols, bytes, affected, insert_id, &p);
+    if (!r) {
+        *how = PASS_NOMEM;
+        return NULL;
+    }
+    char *end = p + bytes;
+    p = amy__result_set_cols(r, fields, p);
+    if ((*how = fill(stmt, fields, r, slots, p, end))) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
+                                  uint64_t insert_id, unsigned *err)
+{
+    size_t ncols = mysql_stmt_field_count(stmt);
+    if (err)
+        *err = 0;
+    if (ncols == 0)
+        return amy__result_ok(affected, insert_id);
+    /* Seeking would make the connector fetch from a statement that was
+     * not executed (and crash) or read rows from the network. */
+    if (stmt->state < MYSQL_STMT_USE_OR_STORE_CALLED) {
+        if (err)
+            *err = CR_COMMANDS_OUT_OF_SYNC;
+        return NULL;
+    }
+
+    MYSQL_BIND stack_binds[STACK_COLS];
+    slot stack_slots[STACK_COLS];
+    MYSQL_BIND *binds = stack_binds;
+    slot *slots = stack_slots;
+    void *heap = NULL;
+    if (ncols > STACK_COLS) {
+        if (ncols > SIZE_MAX / (sizeof *binds + sizeof *slots))
+            return NULL;
+        heap = malloc(ncols * (sizeof *binds + sizeof *slots));
+        if (!heap)
+            return NULL;
+        binds = heap;
+        slots = (slot *)(void *)(binds + ncols);
+    }
+    int how;
+    amy_result *r = copy_result(stmt, affected, insert_id, binds, slots, &how);
+    free(heap);
+    if (!r && how == PASS_FETCH && err) {
+        *err = mysql_stmt_errno(stmt);
+        if (!*err)
+            *err = CR_UNKNOWN_ERROR;
+    }
+    return r;
+}
