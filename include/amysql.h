@@ -182,28 +182,28 @@ AMY_EXPORT void amy_pool_free(amy_pool *pool);
 
 /* Counters of a pool, from amy_pool_stats. */
 typedef struct amy_stats {
-    unsigned conns_open;       /* connected (idle + busy) */
-    unsigned conns_idle;       /* connected, nothing in flight */
-    unsigned conns_busy;       /* connected, queries in flight */
-    unsigned conns_connecting; /* connect in progress */
-    size_t queued;             /* queries waiting for a connection */
-    size_t in_flight;          /* queries sent, answer not yet read */
-    uint64_t completed;        /* queries resolved AMY_OK */
-    uint64_t failed;           /* resolved with any error but the two below */
-    uint64_t timed_out;        /* resolved AMY_ETIMEDOUT */
-    uint64_t canceled;         /* resolved AMY_ECANCELED */
-    uint64_t reconnects;       /* connections opened after one was lost or
-                                  after a failed connect */
-    uint64_t connect_failures; /* connect attempts that failed */
-    uint64_t kills;            /* KILL QUERY sent for timed-out or canceled
-                                  queries */
-    uint64_t retried;          /* queries re-sent after a KILL meant for
-                                  another query hit them */
-    unsigned stmts_open;       /* prepared statements held on the server,
-                                  all connections (amy_exec's caches) */
-    uint64_t stmt_cache_hits;  /* amy_exec found its statement prepared */
+    unsigned conns_open;        /* connected (idle + busy) */
+    unsigned conns_idle;        /* connected, nothing in flight */
+    unsigned conns_busy;        /* connected, queries in flight */
+    unsigned conns_connecting;  /* connect in progress */
+    size_t queued;              /* queries waiting for a connection */
+    size_t in_flight;           /* queries sent, answer not yet read */
+    uint64_t completed;         /* queries resolved AMY_OK */
+    uint64_t failed;            /* resolved with any error but the two below */
+    uint64_t timed_out;         /* resolved AMY_ETIMEDOUT */
+    uint64_t canceled;          /* resolved AMY_ECANCELED */
+    uint64_t reconnects;        /* connections opened after one was lost or
+                                   after a failed connect */
+    uint64_t connect_failures;  /* connect attempts that failed */
+    uint64_t kills;             /* KILL QUERY sent for timed-out or canceled
+                                   queries */
+    uint64_t retried;           /* queries re-sent after a KILL meant for
+                                   another query hit them */
+    unsigned stmts_open;        /* prepared statements held on the server,
+                                   all connections (amy_exec's caches) */
+    uint64_t stmt_cache_hits;   /* amy_exec found its statement prepared */
     uint64_t stmt_cache_misses; /* amy_exec had to prepare it */
-    uint64_t stmt_evictions;   /* statements closed to make room */
+    uint64_t stmt_evictions;    /* statements closed to make room */
 } amy_stats;
 
 /*

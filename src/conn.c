@@ -46,6 +46,7 @@
 #include "pin.h"
 #include "pool.h"
 #include "result.h"
+#include "stmt.h"
 
 #define NOTHING (-1) /* no connector call was started */
 
@@ -87,8 +88,11 @@ static int cont(amy__conn *c, int ready)
         return mysql_next_result_cont(&c->iret, c->mysql, ready);
     case AMY__OP_FETCH:
         return mysql_fetch_row_cont(&c->srow, c->sres, ready);
-    default:
+    case AMY__OP_NONE:
+    case AMY__OP_CLOSE:
         return 0;
+    default:
+        return amy__stmt_cont(c, ready);
     }
 }
 
@@ -192,8 +196,13 @@ static int queue_send(amy__conn *c, amy_future *f)
 {
     size_t len = f->sql_len;
     char err[160];
-    int rc = f->nparams ? append_rendered(c, f, &len, err, sizeof err)
-                        : append_query(c, f->sql, f->sql_len);
+    int rc = 0;
+    if (f->exec)
+        len = 0; /* src/stmt.c sends it, through the connector */
+    else if (f->nparams)
+        rc = append_rendered(c, f, &len, err, sizeof err);
+    else
+        rc = append_query(c, f->sql, f->sql_len);
     if (rc != 0) {
         if (!f->nparams)
             snprintf(err, sizeof err, "out of memory buffering the query");
@@ -205,9 +214,12 @@ static int queue_send(amy__conn *c, amy_future *f)
     s->f = f;
     s->len = len;
     s->seq = c->next_seq++;
-    s->wend = c->wtotal;
+    /* A prepared statement counts as unsent (back to the queue if the
+     * connection breaks) until src/stmt.c starts executing it. */
+    s->wend = f->exec ? c->wtotal + 1 : c->wtotal;
     s->killed = 0;
     s->stream = f->stream;
+    s->exec = f->exec != AMY__X_NONE;
     c->count++;
     c->bytes += len;
     f->where = AMY__W_INFLIGHT;
@@ -427,11 +439,10 @@ static amy_future *ring_pop(amy__conn *c)
 
 /* An "interrupted" answer to a query that may have met a KILL meant for
  * the one before it: if so it is sent again, once. */
-static int stray_kill(amy__conn *c, const amy__slot *s)
+static int stray_kill(amy__conn *c, const amy__slot *s, unsigned err)
 {
-    return s->f && !s->f->retried && c->kill_active &&
-           mysql_errno(c->mysql) == 1317 && s->seq >= c->kill_lo &&
-           (c->kills_pending || s->seq <= c->kill_hi);
+    return s->f && !s->f->retried && c->kill_active && err == 1317 &&
+           s->seq >= c->kill_lo && (c->kills_pending || s->seq <= c->kill_hi);
 }
 
 static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
@@ -443,7 +454,7 @@ static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
 
 /* One more result set of the oldest in-flight query (a statement of a
  * multi-statement query, or of a CALL); r NULL means memory ran out. */
-static void add_result(amy__conn *c, amy_result *r)
+void amy__conn_add_result(amy__conn *c, amy_result *r)
 {
     if (!r) {
         c->results_lost = 1;
@@ -464,12 +475,20 @@ static amy_result *take_results(amy__conn *c)
     return r;
 }
 
-/* The oldest in-flight query has all its answers: its result sets, or the
- * connector's error (failed) after the result sets of the statements
- * before the failing one. */
-static void complete_head(amy__conn *c, int failed)
+/* The connector's error of the last call on c. */
+static amy__err conn_err(amy__conn *c)
 {
-    int retry = failed && stray_kill(c, &c->ring[c->head]);
+    amy__err e = {mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
+                  mysql_error(c->mysql)};
+    return e;
+}
+
+/* The oldest in-flight query has all its answers: its result sets, or the
+ * error e after the result sets of the statements before the failing one. */
+void amy__conn_complete(amy__conn *c, const amy__err *e)
+{
+    int failed = e != NULL;
+    int retry = failed && stray_kill(c, &c->ring[c->head], e->no);
     amy_future *f = ring_pop(c);
     amy_result *r = take_results(c);
     int lost = c->results_lost;
@@ -485,8 +504,7 @@ static void complete_head(amy__conn *c, int failed)
         return;
     }
     if (failed) {
-        amy__future_set_error(f, AMY_ESERVER, mysql_errno(c->mysql),
-                              mysql_sqlstate(c->mysql), mysql_error(c->mysql));
+        amy__future_set_error(f, AMY_ESERVER, e->no, e->sqlstate, e->msg);
         amy__donelist_settle(&c->done, f, r);
     } else if (lost) {
         amy__result_free(r);
@@ -513,7 +531,8 @@ static void close_handle(amy__conn *c)
      * a timeout makes it fail and free what it holds. */
     for (int i = 0; c->op != AMY__OP_NONE && i < 64; i++) {
         if (cont(c, MYSQL_WAIT_TIMEOUT) == 0) {
-            if (c->op == AMY__OP_STORE && c->res)
+            if ((c->op == AMY__OP_STORE || c->op == AMY__OP_S_VARSTORE) &&
+                c->res)
                 mysql_free_result(c->res);
             c->res = NULL;
             c->op = AMY__OP_NONE;
@@ -526,6 +545,7 @@ static void close_handle(amy__conn *c)
     ev_io_stop(c->pool->loop, &c->wio);
     mysql_close(c->mysql);
     c->mysql = NULL;
+    amy__stmt_free_all(c); /* detached by mysql_close: frees, no I/O */
 }
 
 /* Every query still in flight fails with status; the handle is closed. */
@@ -549,13 +569,16 @@ static void fail_all(amy__conn *c, int status, unsigned err,
 
 /* A client-side error on a READY connection: it cannot be trusted for
  * anything else, so every query sent on it fails and it is closed. */
-static void conn_break(amy__conn *c)
+void amy__conn_break(amy__conn *c, const amy__err *e)
 {
-    unsigned err = mysql_errno(c->mysql);
+    amy__err ce = conn_err(c);
+    if (!e)
+        e = &ce;
+    unsigned err = e->no;
     char msg[MYSQL_ERRMSG_SIZE + 64];
     char sqlstate[6];
-    snprintf(msg, sizeof msg, "%s", mysql_error(c->mysql));
-    snprintf(sqlstate, sizeof sqlstate, "%s", mysql_sqlstate(c->mysql));
+    snprintf(msg, sizeof msg, "%s", e->msg);
+    snprintf(sqlstate, sizeof sqlstate, "%s", e->sqlstate);
     if (!err) {
         err = 2013;
         snprintf(msg, sizeof msg, "Lost connection to server");
@@ -622,7 +645,7 @@ static int after_result(amy__conn *c)
 {
     if (mysql_more_results(c->mysql))
         return start_next(c);
-    complete_head(c, 0);
+    amy__conn_complete(c, NULL);
     return NOTHING;
 }
 
@@ -651,14 +674,16 @@ static int finish(amy__conn *c)
         /* READ: the first answer of the head; NEXT: a later statement's
          * (0 another result, -1 none, >0 error). */
         if (op == AMY__OP_NEXT && c->iret == -1) {
-            complete_head(c, 0);
+            amy__conn_complete(c, NULL);
             return NOTHING;
         }
         if (op == AMY__OP_READ ? c->bret != 0 : c->iret != 0) {
             if (is_client_error(mysql_errno(c->mysql)))
-                conn_break(c);
-            else
-                complete_head(c, 1); /* the server stopped at this one */
+                amy__conn_break(c, NULL);
+            else {
+                amy__err e = conn_err(c); /* the server stopped at this */
+                amy__conn_complete(c, &e);
+            }
             return NOTHING;
         }
         if (mysql_field_count(c->mysql) > 0 && c->ring[c->head].stream &&
@@ -669,15 +694,15 @@ static int finish(amy__conn *c)
             if (!c->sres || !c->slens) {
                 /* Out of memory: the connection cannot skip the rows. */
                 stream_end(c);
-                conn_break(c);
+                amy__conn_break(c, NULL);
                 return NOTHING;
             }
             return stream_next(c);
         }
         if (mysql_field_count(c->mysql) > 0)
             return start_store(c);
-        add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
-                                     mysql_insert_id(c->mysql)));
+        amy__conn_add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
+                                               mysql_insert_id(c->mysql)));
         return after_result(c);
 
     case AMY__OP_FETCH: {
@@ -699,16 +724,17 @@ static int finish(amy__conn *c)
         }
         unsigned err = mysql_errno(c->mysql);
         if (err && is_client_error(err)) {
-            conn_break(c);
+            amy__conn_break(c, NULL);
             return NOTHING;
         }
         uint64_t rows = c->srows;
         stream_end(c); /* every row was read (or the server said no) */
         if (err) {
-            complete_head(c, 1);
+            amy__err e = conn_err(c);
+            amy__conn_complete(c, &e);
             return NOTHING;
         }
-        add_result(c, amy__result_ok(rows, 0));
+        amy__conn_add_result(c, amy__result_ok(rows, 0));
         return after_result(c);
     }
 
@@ -716,19 +742,26 @@ static int finish(amy__conn *c)
         MYSQL_RES *res = c->res;
         c->res = NULL;
         if (!res) {
-            if (is_client_error(mysql_errno(c->mysql)))
-                conn_break(c);
+            amy__err e = conn_err(c);
+            if (is_client_error(e.no))
+                amy__conn_break(c, &e);
             else
-                complete_head(c, 1);
+                amy__conn_complete(c, &e);
             return NOTHING;
         }
-        add_result(c, amy__result_from_res(res, mysql_affected_rows(c->mysql),
-                                           mysql_insert_id(c->mysql)));
+        /* A result set generates no id: the connector's insert_id would
+         * still be the previous statement's. */
+        amy__conn_add_result(
+            c, amy__result_from_res(res, mysql_affected_rows(c->mysql), 0));
         mysql_free_result(res); /* stored: no I/O */
         return after_result(c);
     }
+    case AMY__OP_NONE:
+    case AMY__OP_CLOSE:
+        return NOTHING;
+    default:
+        return amy__stmt_finish(c, op);
     }
-    return NOTHING;
 }
 
 /* An idle connection should have nothing to read: EOF or an unasked-for
@@ -778,6 +811,13 @@ static int next_op(amy__conn *c)
             write_failed(c, errno);
             return NOTHING;
         }
+    }
+    if (c->count > 0 && c->ring[c->head].exec) {
+        /* Taken just now (it runs alone): its calls start here. */
+        int st = amy__stmt_begin(c);
+        if (st >= 0 || c->state == AMY__C_DEAD)
+            return st;
+        return next_op(c);
     }
     if (c->count > 0 && before == 0) {
         /* Nothing was in flight, so every earlier answer has been read and
@@ -1004,6 +1044,7 @@ void amy__conn_free(amy__conn *c)
     free(c->wbuf);
     ev_timer_stop(loop, &c->wait_timer);
     ev_timer_stop(loop, &c->connect_timer);
+    amy__stmt_free_all(c);
     free(c->ring);
     free(c);
 }
@@ -1035,6 +1076,7 @@ void amy__conn_destroy(amy__conn *c, int status)
         c->op = AMY__OP_NONE;
     }
     fail_all(c, status, 0, NULL, NULL);
+    amy__stmt_free_all(c);
     amy__donelist done = c->done;
     free(c->wbuf);
     free(c->ring);

@@ -16,6 +16,7 @@ typedef struct amy__slot {
     unsigned long long seq;  /* order sent on this connection */
     unsigned long long wend; /* its last byte's offset in the write stream */
     unsigned char stream;    /* its rows are streamed (amy_query_stream) */
+    unsigned char exec;      /* a prepared statement (src/stmt.c) */
     unsigned char killed;    /* KILL QUERY was sent for it */
 } amy__slot;
 
@@ -34,8 +35,23 @@ enum amy__cop {
     AMY__OP_STORE,
     AMY__OP_NEXT,
     AMY__OP_FETCH, /* fetch_row of a streamed result */
-    AMY__OP_CLOSE  /* only inside amy__conn_destroy */
+    AMY__OP_CLOSE, /* only inside amy__conn_destroy */
+    /* Prepared statements (src/stmt.c). */
+    AMY__OP_S_VARQ,     /* SELECT @@max_allowed_packet, for a batch */
+    AMY__OP_S_VARSTORE, /* its result */
+    AMY__OP_S_CLOSE,    /* closing an evicted (or uncached) statement */
+    AMY__OP_S_PREPARE,
+    AMY__OP_S_EXECUTE,
+    AMY__OP_S_STORE,
+    AMY__OP_S_NEXT
 };
+
+/* An error to report: the connection's, or a statement's. */
+typedef struct amy__err {
+    unsigned no;
+    const char *sqlstate;
+    const char *msg;
+} amy__err;
 
 typedef struct amy__conn {
     amy_pool *pool;
@@ -77,6 +93,8 @@ typedef struct amy__conn {
     my_bool bret;
     MYSQL *mret;
     MYSQL_RES *res;
+
+    struct amy__stmts *stmts; /* prepared statements, made on first use */
 
     amy__donelist done;   /* settled while driving; notified after */
     struct amy_conn *pin; /* the handle it is pinned to (src/pin.c) */
@@ -128,6 +146,13 @@ int amy__conn_resume(amy__conn *c);
 
 /* A KILL QUERY sent for this connection completed. */
 void amy__conn_kill_done(amy__conn *c);
+
+/* For src/stmt.c: one more result set of the head query (NULL: memory ran
+ * out); the head has all its answers (e NULL: success, else its error);
+ * the connection broke (e NULL: the connector's error). */
+void amy__conn_add_result(amy__conn *c, amy_result *r);
+void amy__conn_complete(amy__conn *c, const amy__err *e);
+void amy__conn_break(amy__conn *c, const amy__err *e);
 
 /* Frees a DEAD connection (the pool has unlinked it). */
 void amy__conn_free(amy__conn *c);

@@ -54,6 +54,8 @@ static const struct key_def keys[] = {
     {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0},
     {"multi_statements", KEY_UINT, offsetof(amy__dsn, multi_statements), 0, 1,
      0},
+    {"stmt_cache", KEY_UINT, offsetof(amy__dsn, stmt_cache), 0, 65535,
+     AMY__DSN_DEFAULT_STMT_CACHE},
     {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0},
 };
 

@@ -20,6 +20,7 @@ typedef struct amy__dsn {
     unsigned idle_timeout_ms;  /* 0: idle connections stay open */
     unsigned queue_max;        /* 0: no limit */
     unsigned multi_statements; /* 1: a query may hold several statements */
+    unsigned stmt_cache;       /* prepared statements kept per connection */
 } amy__dsn;
 
 /* Defaults applied by amy__dsn_parse for absent keys. */
@@ -27,6 +28,7 @@ typedef struct amy__dsn {
 #define AMY__DSN_DEFAULT_PIPELINE           16u
 #define AMY__DSN_DEFAULT_PIPELINE_BYTES     65536u
 #define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
+#define AMY__DSN_DEFAULT_STMT_CACHE         32u
 
 /*
  * Parses s into *out (which need not be initialised). Returns 0, or -1 with

@@ -4,6 +4,7 @@
 
 #include <ev.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "amysql.h"
 
@@ -26,6 +27,9 @@ struct amy__slot;
 
 enum amy__fkind { AMY__F_QUERY, AMY__F_GATHER };
 enum amy__fwhere { AMY__W_NONE, AMY__W_QUEUED, AMY__W_INFLIGHT };
+/* What kind of prepared-statement future (src/stmt.c), if any: its params
+ * are one row (EXEC) or nparams / ncols rows (BATCH). */
+enum amy__fexec { AMY__X_NONE, AMY__X_EXEC, AMY__X_BATCH };
 
 struct amy_future {
     int status;
@@ -37,10 +41,13 @@ struct amy_future {
     unsigned server_errno;
     unsigned timeout_ms; /* the deadline's length, for its message */
     char sqlstate[6];
-    unsigned char acquire; /* an amy_pool_acquire future */
-    unsigned char retried; /* re-sent once after a stray KILL */
-    unsigned char stream;  /* an amy_query_stream future (see stream) */
-    unsigned char paused;  /* amy_stream_pause */
+    /* Bit fields: the future's size is what a pending query costs (W4). */
+    unsigned char acquire : 1; /* an amy_pool_acquire future */
+    unsigned char retried : 1; /* re-sent once after a stray KILL */
+    unsigned char stream : 1;  /* an amy_query_stream future (see stream) */
+    unsigned char paused : 1;  /* amy_stream_pause */
+    unsigned char exec : 2;    /* enum amy__fexec: a prepared statement */
+    uint16_t ncols;            /* amy_exec_batch: values per row */
     struct ev_loop *loop;
     amy_result *result;
     char *error;

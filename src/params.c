@@ -601,3 +601,34 @@ size_t amy__params_render(const char *sql, size_t len, const amy_value *v,
     out[o] = '\0';
     return o;
 }
+
+int amy__value_check(const amy_value *v, size_t k, char *err, size_t errlen)
+{
+    char buf[TIME_BOUND + NUMBER_BOUND + 64];
+    switch (v->type) {
+    case AMY_TYPE_NULL:
+    case AMY_TYPE_INT64:
+    case AMY_TYPE_UINT64:
+        return 0;
+    case AMY_TYPE_DOUBLE:
+    case AMY_TYPE_DATE:
+    case AMY_TYPE_TIME:
+    case AMY_TYPE_DATETIME:
+        /* The same rules as for a literal: render it into a scratch. */
+        return render_value(v, k, false, NULL, NULL, buf, err, errlen) ==
+                       RENDER_FAILED
+                   ? -1
+                   : 0;
+    case AMY_TYPE_TEXT:
+    case AMY_TYPE_BLOB:
+        if (v->v.bytes.ptr == NULL && v->v.bytes.len != 0) {
+            set_err(err, errlen,
+                    "parameter %zu (%s): NULL pointer with length %zu", k,
+                    type_name(v->type), v->v.bytes.len);
+            return -1;
+        }
+        return 0;
+    }
+    set_err(err, errlen, "parameter %zu: unknown type %d", k, (int)v->type);
+    return -1;
+}

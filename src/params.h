@@ -65,4 +65,12 @@ size_t amy__params_render(const char *sql, size_t len, const amy_value *v,
                           size_t n, amy__escape_fn esc, void *esc_arg,
                           char *out, char *err, size_t errlen);
 
+/*
+ * Checks one value as amy__params_render would before writing it (known
+ * type, finite double, possible date or time, no NULL pointer with a
+ * length), for values that travel in binary (amy_exec). k is the 1-based
+ * parameter number for the message. Returns 0, or -1 with a message in err.
+ */
+int amy__value_check(const amy_value *v, size_t k, char *err, size_t errlen);
+
 #endif

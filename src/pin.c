@@ -68,8 +68,7 @@ void amy__pin_attach(amy__conn *c, amy_future *f)
     link_pin(c->pool, h);
 }
 
-amy_future *amy_conn_query_params(amy_conn *h, const char *sql,
-                                  const amy_value *params, size_t n)
+amy_future *amy__pin_unusable(amy_conn *h)
 {
     if (!h)
         return amy__pool_failed(NULL, AMY_EINVAL, "connection is NULL");
@@ -81,6 +80,14 @@ amy_future *amy_conn_query_params(amy_conn *h, const char *sql,
     if (!h->c)
         return amy__pool_failed(h->pool, AMY_ECONNLOST,
                                 "the pinned connection was lost");
+    return NULL;
+}
+
+amy_future *amy_conn_query_params(amy_conn *h, const char *sql,
+                                  const amy_value *params, size_t n)
+{
+    if (!h || h->released || !h->pool || !h->c)
+        return amy__pin_unusable(h);
     return amy__pool_submit(h->pool, h, sql, sql ? strlen(sql) : 0, params, n,
                             0);
 }
@@ -122,6 +129,10 @@ amy_future *amy__pin_take(amy__conn *c)
 {
     amy_future *f = c->pin->q.head;
     if (!f)
+        return NULL;
+    /* A prepared statement runs alone: after what is in flight, and
+     * before anything else. */
+    if (c->count > 0 && (f->exec || c->ring[c->head].exec))
         return NULL;
     if (c->count > 0 && (c->count >= c->cap ||
                          c->bytes + f->sql_len > c->pool->dsn.pipeline_bytes))

@@ -23,6 +23,11 @@ struct amy_conn {
 /* Connection c takes the pin of acquire future f (settled by the caller). */
 void amy__pin_attach(amy__conn *c, amy_future *f);
 
+/* For a handle that cannot take queries (NULL, released, its pool freed,
+ * its connection lost): a future failed with the reason. NULL otherwise
+ * (and when memory runs out). */
+amy_future *amy__pin_unusable(amy_conn *h);
+
 /* The next query of c's pin it may send, or NULL (caps as for the pool). */
 amy_future *amy__pin_take(amy__conn *c);
 

@@ -23,6 +23,8 @@
 #include "params.h"
 #include "pin.h"
 #include "pool.h"
+#include "result.h"
+#include "stmt.h"
 
 static void kick_cb(struct ev_loop *loop, ev_prepare *w, int revents);
 static void kick_idle_cb(struct ev_loop *loop, ev_idle *w, int revents);
@@ -241,8 +243,11 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
     out->conns_busy = out->conns_open - p->nidle;
     out->queued = p->q.len;
     out->in_flight = 0;
-    for (const amy__conn *c = p->conns; c; c = c->next)
+    out->stmts_open = 0;
+    for (const amy__conn *c = p->conns; c; c = c->next) {
         out->in_flight += c->count;
+        out->stmts_open += amy__stmt_open(c);
+    }
     return AMY_OK;
 }
 
@@ -269,9 +274,9 @@ amy_future *amy__pool_take(amy_pool *p, amy__conn *c)
         return NULL;
     /* A stream has its connection to itself: it starts on an empty one,
      * and nothing follows it until its rows are read. */
-    if (c->count > 0 && c->ring[c->head].stream)
+    if (c->count > 0 && (c->ring[c->head].stream || c->ring[c->head].exec))
         return NULL;
-    if (f->acquire || f->stream) {
+    if (f->acquire || f->stream || f->exec) {
         /* Pinned only with nothing in flight too: its queries must not
          * wait behind, or be mixed with, another caller's. */
         if (c->count > 0)
@@ -618,9 +623,27 @@ amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg)
     return f;
 }
 
+static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
+                          const amy_value *params, size_t n, int acquire,
+                          int exec, size_t ncols);
+
 amy_future *amy__pool_submit(amy_pool *p, amy_conn *h, const char *sql,
                              size_t len, const amy_value *params, size_t n,
                              int acquire)
+{
+    return submit(p, h, sql, len, params, n, acquire, AMY__X_NONE, 0);
+}
+
+amy_future *amy__pool_submit_exec(amy_pool *p, amy_conn *h, const char *sql,
+                                  size_t len, const amy_value *params, size_t n,
+                                  int exec, size_t ncols)
+{
+    return submit(p, h, sql, len, params, n, 0, exec, ncols);
+}
+
+static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
+                          const amy_value *params, size_t n, int acquire,
+                          int exec, size_t ncols)
 {
     if (!p || !sql)
         return amy__pool_failed(p, AMY_EINVAL,
@@ -639,7 +662,7 @@ amy_future *amy__pool_submit(amy_pool *p, amy_conn *h, const char *sql,
     }
     if (n && !params)
         return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
-    if (n || params) {
+    if ((n || params) && !exec) { /* src/stmt.c checked its own */
         size_t want = amy__params_count(sql, len);
         if (want != n) {
             char msg[128];
@@ -654,7 +677,17 @@ amy_future *amy__pool_submit(amy_pool *p, amy_conn *h, const char *sql,
     if (!f)
         return NULL;
     f->acquire = (unsigned char)acquire;
+    f->exec = (unsigned char)exec;
+    f->ncols = (uint16_t)ncols;
     f->pin = h;
+    if (exec == AMY__X_BATCH && n == 0) {
+        /* No rows: nothing to send, 0 rows inserted. */
+        amy_result *r = amy__result_ok(0, 0);
+        if (!r)
+            amy__future_set_error(f, AMY_ENOMEM, 0, NULL, NULL);
+        amy__future_resolve(f, r);
+        return f;
+    }
     if (p->dsn.query_timeout_ms && !acquire)
         amy_future_set_timeout(f, p->dsn.query_timeout_ms);
     f->queued_at = ev_time(); /* not ev_now: it may be stale here */

@@ -58,6 +58,14 @@ amy_future *amy__pool_submit(amy_pool *p, struct amy_conn *h, const char *sql,
                              size_t len, const amy_value *params, size_t n,
                              int acquire);
 
+/* The same for a prepared statement (src/stmt.c, which checked the
+ * arguments): exec is an enum amy__fexec, n the values (nrows * ncols for
+ * a batch). A batch of no rows resolves AMY_OK at once. */
+amy_future *amy__pool_submit_exec(amy_pool *p, struct amy_conn *h,
+                                  const char *sql, size_t len,
+                                  const amy_value *params, size_t n, int exec,
+                                  size_t ncols);
+
 /* A future already failed with status and msg (p may be NULL). */
 amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg);
 

@@ -126,6 +126,7 @@ static void test_defaults(void **state)
     assert_int_equal(d.pipeline_bytes, AMY__DSN_DEFAULT_PIPELINE_BYTES);
     assert_int_equal(d.connect_timeout_ms, AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS);
     assert_int_equal(d.query_timeout_ms, 0);
+    assert_int_equal(d.stmt_cache, AMY__DSN_DEFAULT_STMT_CACHE);
     amy__dsn_clear(&d);
 }
 
@@ -283,8 +284,9 @@ static void test_number_bounds(void **state)
     (void)state;
     amy__dsn d;
     parse_ok("mysql://h:1?pool=1&pipeline=1&pipeline_bytes=1024"
-             "&connect_timeout_ms=0&query_timeout_ms=0",
+             "&connect_timeout_ms=0&query_timeout_ms=0&stmt_cache=0",
              &d);
+    assert_int_equal(d.stmt_cache, 0);
     assert_int_equal(d.port, 1);
     assert_int_equal(d.pool, 1);
     assert_int_equal(d.pipeline, 1);
@@ -361,6 +363,9 @@ static const struct bad bad_cases[] = {
     {"mysql://u:" PW "@h/db?pool=65536", "\"65536\" (expected an integer "
                                          "1..65535)"},
     {"mysql://u:" PW "@h/db?pool=-1", "invalid value for 'pool': \"-1\""},
+    {"mysql://u:" PW "@h/db?stmt_cache=65536",
+     "invalid value for 'stmt_cache': \"65536\" (expected an integer "
+     "0..65535)"},
     {"mysql://u:" PW "@h/db?pool=+1", "invalid value for 'pool': \"+1\""},
     {"mysql://u:" PW "@h/db?pool=4x", "invalid value for 'pool': \"4x\""},
     {"mysql://u:" PW "@h/db?pool=4 ", "invalid value for 'pool'"},

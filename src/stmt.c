@@ -1,0 +1,1036 @@
+/*
+ * Prepared statements (amy_exec, amy_exec_batch) on one connection, through
+ * the connector's mysql_stmt_*_start / _cont calls.
+ *
+ * A statement future has its connection to itself: the pool hands it only
+ * to a connection with nothing in flight, and gives that connection nothing
+ * else until it completes. So these calls never interleave with the text
+ * queries conn.c pipelines, and the connector's own writes never race ours.
+ *
+ * Each connection keeps an LRU cache of up to stmt_cache prepared
+ * statements, keyed by SQL text. Phases (one connector call each, c->op),
+ * run for the head of the ring:
+ *
+ *   begin --batch, server's packet limit not known yet--> VARQ -> VARSTORE
+ *     |                                                            |
+ *     +<-----------------------------------------------------------+
+ *   lookup --cached------------------------------------------> EXECUTE
+ *          --not cached, cache full--> CLOSE (LRU) --> PREPARE -> EXECUTE
+ *          --not cached--------------------------------> PREPARE -> EXECUTE
+ *   EXECUTE --result set--> STORE --more results--> NEXT --> STORE | ...
+ *   EXECUTE --batch, rows left--> EXECUTE (next chunk)
+ *   EXECUTE --1615/1243 (statement gone stale), once--> CLOSE -> PREPARE
+ *   last answer or error --> the future completes; an uncached statement
+ *                            (stmt_cache=0, or no memory for the entry)
+ *                            is then closed (CLOSE) before anything else.
+ *   a client error (lost connection, ...) --> the connection breaks.
+ *
+ * The future is held (amy__future_hold) from begin to completion: the
+ * connector may read its SQL while a large COM_STMT_PREPARE is being
+ * written, and a batch reads its rows at every chunk. If the caller cancels
+ * it meanwhile, the running call ends (the pool sends KILL QUERY) and no
+ * further chunk starts.
+ */
+#include <errmsg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "conn.h"
+#include "future.h"
+#include "params.h"
+#include "pin.h"
+#include "pool.h"
+#include "result.h"
+#include "stmt.h"
+
+#define NOTHING (-1) /* as in conn.c: no connector call was started */
+
+/* One cached statement. */
+typedef struct entry {
+    MYSQL_STMT *stmt;
+    uint64_t hash;
+    char *sql; /* the key: a NUL-terminated copy */
+    size_t len;
+    unsigned long long used; /* LRU clock */
+} entry;
+
+/* A batch column's one type (from its first non-NULL value). */
+typedef struct coltype {
+    unsigned char type; /* enum enum_field_types */
+    unsigned char is_unsigned;
+} coltype;
+
+enum after_close { THEN_PREPARE, THEN_NOTHING };
+
+struct amy__stmts {
+    entry *e; /* cap entries, n used, in no order */
+    unsigned n, cap;
+    unsigned long long clock;
+    unsigned long max_packet; /* the server's max_allowed_packet; 0 unknown */
+
+    /* The head future's progress. */
+    amy_future *held;    /* the future, held until it completes */
+    MYSQL_STMT *cur;     /* the statement it runs */
+    int cur_entry;       /* cur's index in e, or -1 when not cached */
+    MYSQL_STMT *closing; /* being closed by the CLOSE call (owned by it) */
+    unsigned char after; /* enum after_close */
+    unsigned char reprepared;
+    size_t row, end, nrows, ncols; /* batch: rows [row, end) in flight */
+    const amy_value *rows;
+    uint64_t affected, insert_id;
+
+    /* Bind scratch, grown to the most parameters seen. */
+    MYSQL_BIND *bind;
+    MYSQL_TIME *tm;
+    unsigned long *blen;
+    char *ind;
+    coltype *ct;
+    size_t bcap;
+};
+
+typedef struct amy__stmts amy__stmts;
+
+/* ------------------------------------------------------------------------ */
+/* Checks (before a future exists)                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Value classes that may share a batch column. */
+enum vclass { VC_NULL, VC_INT, VC_DOUBLE, VC_BYTES, VC_DATE, VC_TIME, VC_DT };
+
+static enum vclass vclass(amy_type t)
+{
+    switch (t) {
+    case AMY_TYPE_INT64:
+    case AMY_TYPE_UINT64:
+        return VC_INT;
+    case AMY_TYPE_DOUBLE:
+        return VC_DOUBLE;
+    case AMY_TYPE_TEXT:
+    case AMY_TYPE_BLOB:
+        return VC_BYTES;
+    case AMY_TYPE_DATE:
+        return VC_DATE;
+    case AMY_TYPE_TIME:
+        return VC_TIME;
+    case AMY_TYPE_DATETIME:
+        return VC_DT;
+    default:
+        return VC_NULL;
+    }
+}
+
+static const char *vclass_name(enum vclass k)
+{
+    static const char *const names[] = {"NULL", "integer", "double",  "bytes",
+                                        "DATE", "TIME",    "DATETIME"};
+    return names[k];
+}
+
+/* An integer column is signed unless a value needs unsigned; it cannot
+ * need both. */
+static int int_column(const amy_value *v, size_t nrows, size_t ncols,
+                      size_t col, int *is_unsigned)
+{
+    int neg = 0, big = 0;
+    for (size_t r = 0; r < nrows; r++) {
+        const amy_value *x = &v[r * ncols + col];
+        if (x->type == AMY_TYPE_INT64 && x->v.i64 < 0)
+            neg = 1;
+        if (x->type == AMY_TYPE_UINT64 && x->v.u64 > (uint64_t)INT64_MAX)
+            big = 1;
+    }
+    *is_unsigned = big;
+    return neg && big ? -1 : 0;
+}
+
+int amy__stmt_check(const char *sql, size_t len, const amy_value *v,
+                    size_t nrows, size_t ncols, int batch, char *err,
+                    size_t errlen)
+{
+    size_t want = amy__params_count(sql, len);
+    if (want != ncols) {
+        snprintf(err, errlen,
+                 "the statement has %zu placeholder%s but %zu value%s per "
+                 "%s given",
+                 want, want == 1 ? "" : "s", ncols, ncols == 1 ? "" : "s",
+                 batch ? "row were" : "statement were");
+        return AMY_EINVAL;
+    }
+    if (ncols > 65535) {
+        snprintf(err, errlen, "%zu placeholders: at most 65535", ncols);
+        return AMY_EINVAL;
+    }
+    if (batch && ncols == 0) {
+        snprintf(err, errlen, "a batch needs a statement with placeholders");
+        return AMY_EINVAL;
+    }
+    char msg[192];
+    for (size_t r = 0; r < nrows; r++) {
+        for (size_t i = 0; i < ncols; i++) {
+            if (amy__value_check(&v[r * ncols + i], i + 1, msg, sizeof msg)) {
+                if (batch)
+                    snprintf(err, errlen, "row %zu: %s", r, msg);
+                else
+                    snprintf(err, errlen, "%s", msg);
+                return AMY_EINVAL;
+            }
+        }
+    }
+    if (!batch)
+        return AMY_OK;
+    for (size_t i = 0; i < ncols; i++) {
+        enum vclass k = VC_NULL;
+        for (size_t r = 0; r < nrows; r++) {
+            enum vclass x = vclass(v[r * ncols + i].type);
+            if (x == VC_NULL)
+                continue;
+            if (k == VC_NULL)
+                k = x;
+            else if (x != k) {
+                snprintf(err, errlen,
+                         "column %zu mixes types: %s in an earlier row, %s "
+                         "in row %zu",
+                         i + 1, vclass_name(k), vclass_name(x), r);
+                return AMY_EINVAL;
+            }
+        }
+        int uns;
+        if (k == VC_INT && int_column(v, nrows, ncols, i, &uns) != 0) {
+            snprintf(err, errlen,
+                     "column %zu mixes negative integers and integers over "
+                     "INT64_MAX",
+                     i + 1);
+            return AMY_EINVAL;
+        }
+    }
+    return AMY_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Cache                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static uint64_t hash_sql(const char *s, size_t len)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static int find(const amy__stmts *st, const char *sql, size_t len, uint64_t h)
+{
+    for (unsigned i = 0; i < st->n; i++)
+        if (st->e[i].hash == h && st->e[i].len == len &&
+            memcmp(st->e[i].sql, sql, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Takes entry i out of the cache; its statement is the caller's. */
+static MYSQL_STMT *take_entry(amy__stmts *st, int i)
+{
+    MYSQL_STMT *s = st->e[i].stmt;
+    free(st->e[i].sql);
+    st->e[i] = st->e[--st->n];
+    return s;
+}
+
+static int lru(const amy__stmts *st)
+{
+    int v = 0;
+    for (unsigned i = 1; i < st->n; i++)
+        if (st->e[i].used < st->e[v].used)
+            v = (int)i;
+    return v;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static amy_future *head_f(amy__conn *c)
+{
+    return c->ring[c->head].f;
+}
+
+static amy__err stmt_err(MYSQL_STMT *s)
+{
+    amy__err e = {mysql_stmt_errno(s), mysql_stmt_sqlstate(s),
+                  mysql_stmt_error(s)};
+    return e;
+}
+
+/* Client errors that leave the connection usable: found while building
+ * the request, before anything is written; or 2057, whose unread rows
+ * closing the statement reads. */
+static int harmless_client_error(unsigned e)
+{
+    return e == CR_PARAMS_NOT_BOUND || e == CR_UNSUPPORTED_PARAM_TYPE ||
+           e == CR_NEW_STMT_METADATA || e == CR_FUNCTION_NOT_SUPPORTED ||
+           e == CR_BULK_WITHOUT_PARAMETERS || e == CR_ERR_STMT_PARAM_CALLBACK ||
+           e == CR_OUT_OF_MEMORY;
+}
+
+static int is_client_error(unsigned e)
+{
+    return (e >= 2000 && e < 3000) || (e >= 5000 && e < 6000);
+}
+
+static int grow_binds(amy__stmts *st, size_t n)
+{
+    if (n <= st->bcap)
+        return 0;
+    size_t cap = st->bcap ? st->bcap : 8;
+    while (cap < n)
+        cap *= 2;
+    MYSQL_BIND *b = realloc(st->bind, cap * sizeof *b);
+    if (b)
+        st->bind = b;
+    MYSQL_TIME *t = realloc(st->tm, cap * sizeof *t);
+    if (t)
+        st->tm = t;
+    unsigned long *l = realloc(st->blen, cap * sizeof *l);
+    if (l)
+        st->blen = l;
+    char *d = realloc(st->ind, cap);
+    if (d)
+        st->ind = d;
+    coltype *k = realloc(st->ct, cap * sizeof *k);
+    if (k)
+        st->ct = k;
+    if (!b || !t || !l || !d || !k)
+        return -1;
+    st->bcap = cap;
+    return 0;
+}
+
+/* The connector's MYSQL_TIME for v (checked already: amy__value_check). */
+static void to_mysql_time(const amy_value *v, MYSQL_TIME *t)
+{
+    const amy_time *a = &v->v.time;
+    memset(t, 0, sizeof *t);
+    t->second_part = a->microsecond;
+    t->minute = (unsigned)a->minute;
+    t->second = (unsigned)a->second;
+    if (v->type == AMY_TYPE_TIME) {
+        /* The wire has days and 0-23 hours. */
+        unsigned h = (unsigned)(a->day * 24 + a->hour);
+        t->day = h / 24;
+        t->hour = h % 24;
+        t->neg = a->negative != 0;
+        t->time_type = MYSQL_TIMESTAMP_TIME;
+        return;
+    }
+    t->year = (unsigned)a->year;
+    t->month = (unsigned)a->month;
+    t->day = (unsigned)a->day;
+    t->hour = (unsigned)a->hour;
+    t->time_type = v->type == AMY_TYPE_DATE ? MYSQL_TIMESTAMP_DATE
+                                            : MYSQL_TIMESTAMP_DATETIME;
+}
+
+static enum enum_field_types wire_type(amy_type t)
+{
+    switch (t) {
+    case AMY_TYPE_INT64:
+    case AMY_TYPE_UINT64:
+        return MYSQL_TYPE_LONGLONG;
+    case AMY_TYPE_DOUBLE:
+        return MYSQL_TYPE_DOUBLE;
+    case AMY_TYPE_TEXT:
+        return MYSQL_TYPE_STRING; /* the connection's character set */
+    case AMY_TYPE_BLOB:
+        return MYSQL_TYPE_BLOB; /* binary: the server converts nothing */
+    case AMY_TYPE_DATE:
+        return MYSQL_TYPE_DATE;
+    case AMY_TYPE_TIME:
+        return MYSQL_TYPE_TIME;
+    case AMY_TYPE_DATETIME:
+        return MYSQL_TYPE_DATETIME;
+    default:
+        return MYSQL_TYPE_NULL;
+    }
+}
+
+/* Points b at value v (its buffer, length, indicator); the type is set by
+ * the caller. tm, len and ind are this parameter's scratch. */
+static void point_at(MYSQL_BIND *b, const amy_value *v, MYSQL_TIME *tm,
+                     unsigned long *len, char *ind)
+{
+    *ind = STMT_INDICATOR_NONE;
+    *len = 0;
+    switch (v->type) {
+    case AMY_TYPE_INT64:
+    case AMY_TYPE_UINT64:
+        b->buffer = (void *)&v->v.i64; /* same bits for both */
+        b->buffer_length = 8;
+        break;
+    case AMY_TYPE_DOUBLE:
+        b->buffer = (void *)&v->v.f64;
+        b->buffer_length = 8;
+        break;
+    case AMY_TYPE_TEXT:
+    case AMY_TYPE_BLOB:
+        /* A non-NULL pointer even for "": a NULL buffer reads as SQL NULL. */
+        b->buffer = (void *)(v->v.bytes.ptr ? v->v.bytes.ptr : "");
+        b->buffer_length = (unsigned long)v->v.bytes.len;
+        *len = (unsigned long)v->v.bytes.len;
+        break;
+    case AMY_TYPE_DATE:
+    case AMY_TYPE_TIME:
+    case AMY_TYPE_DATETIME:
+        to_mysql_time(v, tm);
+        b->buffer = tm;
+        b->buffer_length = sizeof *tm;
+        break;
+    default:
+        *ind = STMT_INDICATOR_NULL;
+        break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Batches                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Bytes a row takes in COM_STMT_BULK_EXECUTE, at most: an indicator per
+ * value, then its data (a length of up to 9 bytes before bytes). */
+static size_t row_bytes(const amy_value *v, size_t ncols)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ncols; i++) {
+        n += 1;
+        switch (vclass(v[i].type)) {
+        case VC_NULL:
+            break;
+        case VC_INT:
+        case VC_DOUBLE:
+            n += 8;
+            break;
+        case VC_BYTES:
+            n += 9 + v[i].v.bytes.len;
+            break;
+        default:
+            n += 13;
+            break;
+        }
+    }
+    return n;
+}
+
+/* The payload a chunk may fill: under the server's limit (with room for
+ * the header), and under 16 MiB so it is one protocol packet. */
+static size_t chunk_limit(const amy__stmts *st)
+{
+    size_t lim = st->max_packet < (16u << 20) ? st->max_packet : (16u << 20);
+    size_t header = 1 + 4 + 2 + 2 * st->ncols + 64;
+    return lim > header ? lim - header : 0;
+}
+
+/* The end of the chunk that starts at row `from`. */
+static size_t chunk_end(const amy__stmts *st, size_t from)
+{
+    size_t lim = chunk_limit(st), bytes = 0, r = from;
+    for (; r < st->nrows; r++) {
+        size_t b = row_bytes(st->rows + r * st->ncols, st->ncols);
+        if (r > from && bytes + b > lim)
+            break;
+        bytes += b;
+        if (r - from + 1 >= 0xffffffffu) /* the array size is 32-bit */
+            return r + 1;
+    }
+    return r;
+}
+
+/* The connector asks for each row of the chunk while it builds the
+ * packet: point the parameters at that row's values. */
+static my_bool row_cb(void *data, MYSQL_BIND *bind, unsigned int row)
+{
+    amy__stmts *st = ((amy__conn *)data)->stmts;
+    const amy_value *v = st->rows + (st->row + row) * st->ncols;
+    for (size_t i = 0; i < st->ncols; i++)
+        point_at(&bind[i], &v[i], &st->tm[i], &st->blen[i], &st->ind[i]);
+    return 0;
+}
+
+/* Each column's one wire type, from its values (checked at submit). */
+static void batch_types(amy__stmts *st)
+{
+    for (size_t i = 0; i < st->ncols; i++) {
+        st->ct[i].type = MYSQL_TYPE_NULL;
+        st->ct[i].is_unsigned = 0;
+        for (size_t r = 0; r < st->nrows; r++) {
+            amy_type t = st->rows[r * st->ncols + i].type;
+            if (t != AMY_TYPE_NULL) {
+                st->ct[i].type = (unsigned char)wire_type(t);
+                break;
+            }
+        }
+        int uns = 0;
+        if (st->ct[i].type == MYSQL_TYPE_LONGLONG)
+            int_column(st->rows, st->nrows, st->ncols, i, &uns);
+        st->ct[i].is_unsigned = (unsigned char)uns;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Phases                                                                   */
+/* ------------------------------------------------------------------------ */
+
+static int lookup(amy__conn *c);
+static int execute(amy__conn *c);
+
+/* Starts closing statement s (CLOSE), then `after`. */
+static int start_close(amy__conn *c, MYSQL_STMT *s, enum after_close after)
+{
+    amy__stmts *st = c->stmts;
+    st->closing = s;
+    st->after = (unsigned char)after;
+    c->op = AMY__OP_S_CLOSE;
+    return mysql_stmt_close_start(&c->bret, s);
+}
+
+/* The head has completed (amy__conn_complete ran): let go of the future,
+ * and close a statement that is not cached. */
+static int done(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    amy_future *held = st->held;
+    st->held = NULL;
+    MYSQL_STMT *s = st->cur;
+    int cached = st->cur_entry >= 0;
+    st->cur = NULL;
+    st->cur_entry = -1;
+    if (held)
+        amy__future_release(held); /* may free it: nothing reads it after */
+    if (s && !cached)
+        return start_close(c, s, THEN_NOTHING);
+    return NOTHING;
+}
+
+/* Completes the head with a status of ours (not the server's). */
+static int fail_head(amy__conn *c, int status, const char *msg)
+{
+    amy_future *f = head_f(c);
+    if (f)
+        amy__future_set_error(f, status, 0, NULL, msg);
+    amy__conn_complete(c, NULL);
+    return done(c);
+}
+
+/* The head has all its answers: success, with the result sets added. */
+static int succeed(amy__conn *c)
+{
+    amy__conn_complete(c, NULL);
+    return done(c);
+}
+
+static int start_varq(amy__conn *c)
+{
+    static const char q[] = "SELECT @@max_allowed_packet";
+    c->op = AMY__OP_S_VARQ;
+    return mysql_real_query_start(&c->iret, c->mysql, q, sizeof q - 1);
+}
+
+static int prepare(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    amy_future *f = head_f(c);
+    if (!f)
+        return succeed(c); /* it left: nothing to prepare for */
+    MYSQL_STMT *s = mysql_stmt_init(c->mysql);
+    if (!s)
+        return fail_head(c, AMY_ENOMEM, "out of memory making a statement");
+    st->cur = s;
+    st->cur_entry = -1;
+    c->op = AMY__OP_S_PREPARE;
+    return mysql_stmt_prepare_start(&c->iret, s, f->sql, f->sql_len);
+}
+
+static int lookup(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    amy_pool *p = c->pool;
+    amy_future *f = head_f(c);
+    if (!f)
+        return succeed(c);
+    if (f->exec == AMY__X_BATCH && st->row == 0) {
+        /* Refuse a row no chunk can carry before any row is sent. */
+        size_t lim = chunk_limit(st);
+        for (size_t r = 0; r < st->nrows; r++) {
+            size_t b = row_bytes(st->rows + r * st->ncols, st->ncols);
+            if (b > lim) {
+                char msg[192];
+                snprintf(msg, sizeof msg,
+                         "row %zu needs %zu bytes; the server's "
+                         "max_allowed_packet (%lu) cannot carry it",
+                         r, b, st->max_packet);
+                return fail_head(c, AMY_EINVAL, msg);
+            }
+        }
+    }
+    uint64_t h = hash_sql(f->sql, f->sql_len);
+    int i = find(st, f->sql, f->sql_len, h);
+    if (i >= 0) {
+        p->stats.stmt_cache_hits++;
+        st->e[i].used = ++st->clock;
+        st->cur = st->e[i].stmt;
+        st->cur_entry = i;
+        return execute(c);
+    }
+    p->stats.stmt_cache_misses++;
+    if (st->cap > 0 && st->n == st->cap) {
+        /* Close first, so the server never holds more than the cache. */
+        p->stats.stmt_evictions++;
+        return start_close(c, take_entry(st, lru(st)), THEN_PREPARE);
+    }
+    return prepare(c);
+}
+
+static int execute(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    amy_future *f = head_f(c);
+    if (!f)
+        return succeed(c);
+    MYSQL_STMT *s = st->cur;
+    size_t np = mysql_stmt_param_count(s);
+    size_t want = f->exec == AMY__X_BATCH ? f->ncols : f->nparams;
+    if (np != want) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "the server counts %zu placeholders in the statement, not "
+                 "%zu",
+                 np, want);
+        return fail_head(c, AMY_EINVAL, msg);
+    }
+    if (grow_binds(st, np ? np : 1) != 0)
+        return fail_head(c, AMY_ENOMEM, "out of memory binding parameters");
+    memset(st->bind, 0, np * sizeof *st->bind);
+    unsigned int array = 0;
+    if (f->exec == AMY__X_BATCH) {
+        st->end = chunk_end(st, st->row);
+        array = (unsigned int)(st->end - st->row);
+        for (size_t i = 0; i < np; i++) {
+            st->bind[i].buffer_type = (enum enum_field_types)st->ct[i].type;
+            st->bind[i].is_unsigned = st->ct[i].is_unsigned;
+            st->bind[i].length = &st->blen[i];
+            st->bind[i].u.indicator = &st->ind[i];
+        }
+        /* The rows come through row_cb; the first sets the buffers. */
+        row_cb(c, st->bind, 0);
+        if (st->row > 0)
+            f->retried = 1; /* never re-sent whole after a stray KILL */
+    } else {
+        for (size_t i = 0; i < np; i++) {
+            const amy_value *v = &f->params[i];
+            MYSQL_BIND *b = &st->bind[i];
+            b->buffer_type = wire_type(v->type);
+            b->is_unsigned = v->type == AMY_TYPE_UINT64;
+            b->length = &st->blen[i];
+            point_at(b, v, &st->tm[i], &st->blen[i], &st->ind[i]);
+        }
+    }
+    ps_param_callback cb = array ? row_cb : NULL;
+    if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &array) ||
+        mysql_stmt_attr_set(s, STMT_ATTR_CB_USER_DATA, array ? c : NULL) ||
+        mysql_stmt_attr_set(s, STMT_ATTR_CB_PARAM, (const void *)cb) ||
+        (np && mysql_stmt_bind_param(s, st->bind))) {
+        char msg[MYSQL_ERRMSG_SIZE + 32];
+        snprintf(msg, sizeof msg, "binding parameters: %s",
+                 mysql_stmt_error(s));
+        return fail_head(c, AMY_ECLIENT, msg);
+    }
+    /* From here it may run on the server: never back to the queue. */
+    c->ring[c->head].wend = c->wflushed;
+    c->op = AMY__OP_S_EXECUTE;
+    return mysql_stmt_execute_start(&c->iret, s);
+}
+
+/* Another result set follows, or the head is done. */
+static int after_result(amy__conn *c)
+{
+    MYSQL_STMT *s = c->stmts->cur;
+    if (mysql_stmt_more_results(s)) {
+        c->op = AMY__OP_S_NEXT;
+        return mysql_stmt_next_result_start(&c->iret, s);
+    }
+    return succeed(c);
+}
+
+static int start_store(amy__conn *c)
+{
+    c->op = AMY__OP_S_STORE;
+    return mysql_stmt_store_result_start(&c->iret, c->stmts->cur);
+}
+
+/* An answer without a result set (an OK packet). */
+static int ok_answer(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    MYSQL_STMT *s = st->cur;
+    amy_future *f = head_f(c);
+    uint64_t affected = mysql_stmt_affected_rows(s);
+    uint64_t id = mysql_stmt_insert_id(s);
+    if (f && f->exec == AMY__X_BATCH) {
+        st->affected += affected;
+        if (!st->insert_id)
+            st->insert_id = id;
+        st->row = st->end;
+        if (st->row < st->nrows)
+            return execute(c); /* the next chunk (or stop: f left) */
+        affected = st->affected;
+        id = st->insert_id;
+    }
+    amy__conn_add_result(c, amy__result_ok(affected, id));
+    return after_result(c);
+}
+
+/* Whether sql is a plain SELECT (after blanks and opening parentheses),
+ * which may run twice without harm. */
+static int is_select(const char *sql, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (sql[i] == ' ' || sql[i] == '\t' || sql[i] == '\n' ||
+                       sql[i] == '\r' || sql[i] == '('))
+        i++;
+    return len - i >= 6 && strncasecmp(sql + i, "select", 6) == 0;
+}
+
+/*
+ * The table changed under the statement since it was prepared: the server
+ * ran it again with new result columns, and the connector refuses them
+ * (2057), leaving the rows unread. Closing the statement reads them off
+ * the wire. A SELECT is then prepared and run again, once; anything else
+ * (it may have changed data) fails, and the next call prepares afresh.
+ */
+static int new_metadata(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    amy_future *f = head_f(c);
+    if (st->cur_entry >= 0)
+        take_entry(st, st->cur_entry);
+    st->cur_entry = -1; /* closed by start_close or by done() */
+    if (!st->reprepared && is_select(f->sql, f->sql_len) &&
+        f->exec != AMY__X_BATCH) {
+        st->reprepared = 1;
+        MYSQL_STMT *s = st->cur;
+        st->cur = NULL;
+        return start_close(c, s, THEN_PREPARE);
+    }
+    amy__future_set_error(f, AMY_ECLIENT, CR_NEW_STMT_METADATA, "HY000",
+                          "the table changed under the prepared statement: "
+                          "it ran, but its new result columns could not be "
+                          "read; run it again (it will be prepared anew)");
+    amy__conn_complete(c, NULL);
+    return done(c);
+}
+
+/* A call on the statement failed with e. */
+static int stmt_failed(amy__conn *c, const amy__err *e)
+{
+    amy__stmts *st = c->stmts;
+    amy_future *f = head_f(c);
+    if (is_client_error(e->no) && !harmless_client_error(e->no)) {
+        amy__conn_break(c, e); /* fails the head and the rest */
+        return NOTHING;
+    }
+    if ((e->no == 1615 || e->no == 1243) && !st->reprepared && f &&
+        st->cur_entry >= 0 && (f->exec != AMY__X_BATCH || st->row == 0)) {
+        /* The server dropped or outdated the statement (a table changed
+         * under it, ...): prepare it again, once. */
+        st->reprepared = 1;
+        take_entry(st, st->cur_entry);
+        MYSQL_STMT *s = st->cur;
+        st->cur = NULL;
+        st->cur_entry = -1;
+        return start_close(c, s, THEN_PREPARE);
+    }
+    if (e->no == CR_NEW_STMT_METADATA && f)
+        return new_metadata(c);
+    if (f && f->exec == AMY__X_BATCH) /* the chunks that went through */
+        amy__conn_add_result(c, amy__result_ok(st->affected, st->insert_id));
+    if (is_client_error(e->no)) {
+        if (f)
+            amy__future_set_error(f, AMY_ECLIENT, e->no, e->sqlstate, e->msg);
+        amy__conn_complete(c, NULL);
+    } else {
+        amy__conn_complete(c, e);
+    }
+    return done(c);
+}
+
+int amy__stmt_begin(amy__conn *c)
+{
+    amy_pool *p = c->pool;
+    amy_future *f = head_f(c);
+    amy__stmts *st = c->stmts;
+    if (!st) {
+        st = calloc(1, sizeof *st);
+        entry *e =
+            p->dsn.stmt_cache ? calloc(p->dsn.stmt_cache, sizeof *e) : NULL;
+        if (!st || (p->dsn.stmt_cache && !e)) {
+            free(st);
+            free(e);
+            amy__future_set_error(f, AMY_ENOMEM, 0, NULL,
+                                  "out of memory for the statement cache");
+            amy__conn_complete(c, NULL);
+            return NOTHING;
+        }
+        st->e = e;
+        st->cap = p->dsn.stmt_cache;
+        st->cur_entry = -1;
+        c->stmts = st;
+    }
+    amy__future_hold(f);
+    st->held = f;
+    st->reprepared = 0;
+    st->row = st->end = st->nrows = st->ncols = 0;
+    st->affected = st->insert_id = 0;
+    st->rows = NULL;
+    if (f->exec == AMY__X_BATCH) {
+        st->ncols = f->ncols;
+        st->nrows = f->nparams / f->ncols;
+        st->rows = f->params;
+        if (grow_binds(st, st->ncols) != 0)
+            return fail_head(c, AMY_ENOMEM, "out of memory binding parameters");
+        batch_types(st);
+        if (!st->max_packet)
+            return start_varq(c);
+    }
+    return lookup(c);
+}
+
+int amy__stmt_cont(amy__conn *c, int ready)
+{
+    amy__stmts *st = c->stmts;
+    switch (c->op) {
+    case AMY__OP_S_VARQ:
+        return mysql_real_query_cont(&c->iret, c->mysql, ready);
+    case AMY__OP_S_VARSTORE:
+        return mysql_store_result_cont(&c->res, c->mysql, ready);
+    case AMY__OP_S_CLOSE:
+        return mysql_stmt_close_cont(&c->bret, st->closing, ready);
+    case AMY__OP_S_PREPARE:
+        return mysql_stmt_prepare_cont(&c->iret, st->cur, ready);
+    case AMY__OP_S_EXECUTE:
+        return mysql_stmt_execute_cont(&c->iret, st->cur, ready);
+    case AMY__OP_S_STORE:
+        return mysql_stmt_store_result_cont(&c->iret, st->cur, ready);
+    case AMY__OP_S_NEXT:
+        return mysql_stmt_next_result_cont(&c->iret, st->cur, ready);
+    default:
+        return 0;
+    }
+}
+
+/* The connection's own error (VARQ, VARSTORE, CLOSE). */
+static int conn_failed(amy__conn *c)
+{
+    amy__err e = {mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
+                  mysql_error(c->mysql)};
+    if (!e.no || is_client_error(e.no)) {
+        amy__conn_break(c, NULL);
+        return NOTHING;
+    }
+    amy__conn_complete(c, &e);
+    return done(c);
+}
+
+int amy__stmt_finish(amy__conn *c, int op)
+{
+    amy__stmts *st = c->stmts;
+    switch (op) {
+    case AMY__OP_S_VARQ:
+        if (c->iret != 0)
+            return conn_failed(c);
+        c->op = AMY__OP_S_VARSTORE;
+        c->res = NULL;
+        return mysql_store_result_start(&c->res, c->mysql);
+
+    case AMY__OP_S_VARSTORE: {
+        MYSQL_RES *res = c->res;
+        c->res = NULL;
+        if (!res)
+            return conn_failed(c);
+        MYSQL_ROW row = mysql_fetch_row(res); /* stored: no I/O */
+        unsigned long v = row && row[0] ? strtoul(row[0], NULL, 10) : 0;
+        mysql_free_result(res);
+        st->max_packet = v >= 1024 ? v : 1024; /* the server's minimum */
+        return lookup(c);
+    }
+
+    case AMY__OP_S_CLOSE:
+        /* The statement is freed whatever the outcome. */
+        st->closing = NULL;
+        if (c->bret && is_client_error(mysql_errno(c->mysql)) &&
+            mysql_errno(c->mysql) != CR_OUT_OF_MEMORY) {
+            amy__conn_break(c, NULL); /* COM_STMT_CLOSE could not be sent */
+            return NOTHING;
+        }
+        return st->after == THEN_PREPARE ? prepare(c) : NOTHING;
+
+    case AMY__OP_S_PREPARE: {
+        amy_future *f = head_f(c);
+        if (c->iret != 0) {
+            amy__err e = stmt_err(st->cur);
+            if (is_client_error(e.no) && !harmless_client_error(e.no)) {
+                amy__conn_break(c, &e);
+                return NOTHING;
+            }
+            /* The message is copied by complete; the statement then goes
+             * (a failed prepare leaves it unprepared: closing it does no
+             * I/O, but keep to the non-blocking call all the same). */
+            if (is_client_error(e.no)) {
+                if (f)
+                    amy__future_set_error(f, AMY_ECLIENT, e.no, e.sqlstate,
+                                          e.msg);
+                amy__conn_complete(c, NULL);
+            } else {
+                amy__conn_complete(c, &e);
+            }
+            return done(c); /* cur is not cached: closed there */
+        }
+        if (st->cap > 0 && f) {
+            char *copy = malloc(f->sql_len + 1);
+            if (copy) {
+                memcpy(copy, f->sql, f->sql_len);
+                copy[f->sql_len] = '\0';
+                entry *e = &st->e[st->n];
+                e->stmt = st->cur;
+                e->sql = copy;
+                e->len = f->sql_len;
+                e->hash = hash_sql(f->sql, f->sql_len);
+                e->used = ++st->clock;
+                st->cur_entry = (int)st->n++;
+            } /* else: run it uncached, closed after */
+        }
+        return execute(c);
+    }
+
+    case AMY__OP_S_EXECUTE:
+        if (c->iret != 0) {
+            amy__err e = stmt_err(st->cur);
+            return stmt_failed(c, &e);
+        }
+        if (mysql_stmt_field_count(st->cur) > 0)
+            return start_store(c);
+        return ok_answer(c);
+
+    case AMY__OP_S_STORE: {
+        MYSQL_STMT *s = st->cur;
+        if (c->iret != 0) {
+            amy__err e = stmt_err(s);
+            return stmt_failed(c, &e);
+        }
+        amy__conn_add_result(
+            c, amy__result_from_stmt(s, mysql_stmt_num_rows(s), 0, NULL));
+        mysql_stmt_free_result(s); /* stored: no I/O */
+        return after_result(c);
+    }
+
+    case AMY__OP_S_NEXT:
+        if (c->iret == -1)
+            return succeed(c);
+        if (c->iret != 0) {
+            amy__err e = stmt_err(st->cur);
+            return stmt_failed(c, &e);
+        }
+        if (mysql_stmt_field_count(st->cur) > 0)
+            return start_store(c);
+        amy__conn_add_result(c,
+                             amy__result_ok(mysql_stmt_affected_rows(st->cur),
+                                            mysql_stmt_insert_id(st->cur)));
+        return after_result(c);
+    }
+    return NOTHING;
+}
+
+void amy__stmt_free_all(amy__conn *c)
+{
+    amy__stmts *st = c->stmts;
+    if (!st)
+        return;
+    /* The MYSQL handle is closed: it detached every statement, so closing
+     * one only frees its memory. */
+    for (unsigned i = 0; i < st->n; i++) {
+        if (st->e[i].stmt != st->closing)
+            mysql_stmt_close(st->e[i].stmt);
+        free(st->e[i].sql);
+    }
+    if (st->cur && st->cur_entry < 0 && st->cur != st->closing)
+        mysql_stmt_close(st->cur);
+    if (st->held)
+        amy__future_release(st->held);
+    free(st->e);
+    free(st->bind);
+    free(st->tm);
+    free(st->blen);
+    free(st->ind);
+    free(st->ct);
+    free(st);
+    c->stmts = NULL;
+}
+
+unsigned amy__stmt_open(const amy__conn *c)
+{
+    return c->stmts ? c->stmts->n : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public calls                                                             */
+/* ------------------------------------------------------------------------ */
+
+static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql,
+                          const amy_value *v, size_t nrows, size_t ncols,
+                          int batch)
+{
+    if (!p)
+        return amy__pool_failed(NULL, AMY_EINVAL, "pool is NULL");
+    if (!sql)
+        return amy__pool_failed(p, AMY_EINVAL, "sql is NULL");
+    if (!v && nrows && ncols)
+        return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
+    if (ncols && nrows > SIZE_MAX / sizeof(amy_value) / ncols)
+        return amy__pool_failed(p, AMY_EINVAL, "too many values");
+    size_t len = strlen(sql);
+    char err[256];
+    if (amy__stmt_check(sql, len, v, nrows, ncols, batch, err, sizeof err))
+        return amy__pool_failed(p, AMY_EINVAL, err);
+    return amy__pool_submit_exec(p, h, sql, len, v, nrows * ncols,
+                                 batch ? AMY__X_BATCH : AMY__X_EXEC, ncols);
+}
+
+amy_future *amy_exec(amy_pool *pool, const char *sql, const amy_value *params,
+                     size_t n)
+{
+    return submit(pool, NULL, sql, params, 1, n, 0);
+}
+
+amy_future *amy_exec_batch(amy_pool *pool, const char *sql,
+                           const amy_value *rows, size_t nrows, size_t ncols)
+{
+    return submit(pool, NULL, sql, rows, nrows, ncols, 1);
+}
+
+amy_future *amy_conn_exec(amy_conn *h, const char *sql, const amy_value *params,
+                          size_t n)
+{
+    if (!h || h->released || !h->pool || !h->c)
+        return amy__pin_unusable(h);
+    return submit(h->pool, h, sql, params, 1, n, 0);
+}
+
+amy_future *amy_conn_exec_batch(amy_conn *h, const char *sql,
+                                const amy_value *rows, size_t nrows,
+                                size_t ncols)
+{
+    if (!h || h->released || !h->pool || !h->c)
+        return amy__pin_unusable(h);
+    return submit(h->pool, h, sql, rows, nrows, ncols, 1);
+}
