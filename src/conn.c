@@ -57,6 +57,7 @@ static void drive(amy__conn *c, int st);
 static void write_failed(amy__conn *c, int e);
 static void unsent_back_to_queue(amy__conn *c);
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Connection-level errors come from the client library: 2000-2999 are the
@@ -272,6 +273,7 @@ static int start_read(amy__conn *c)
     c->mysql->net.last_error[0] = '\0';
     memcpy(c->mysql->net.sqlstate, "00000", 6);
     c->op = AMY__OP_READ;
+    c->read_pending = 0;
     return mysql_read_query_result_start(&c->bret, c->mysql);
 }
 
@@ -358,6 +360,7 @@ static void disarm(amy__conn *c)
 {
     ev_io_stop(c->pool->loop, &c->io);
     ev_timer_stop(c->pool->loop, &c->wait_timer);
+    ev_timer_stop(c->pool->loop, &c->coalesce_timer);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -921,6 +924,23 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         ready |= MYSQL_WAIT_WRITE;
     if (!ready)
         return;
+    /* read_coalesce_us: the io_collect_interval effect for amysql's own
+     * reads, without touching the caller's loop. Only with answers for two
+     * or more queries due: a lone query is read at once. */
+    if (ready == MYSQL_WAIT_READ && c->count >= 2 &&
+        c->pool->dsn.read_coalesce_us &&
+        (c->read_pending || c->op == AMY__OP_READ || c->op == AMY__OP_STORE ||
+         c->op == AMY__OP_NEXT)) {
+        /* Let more answers arrive, then read them in one go. */
+        ev_io_stop(loop, &c->io);
+        /* Every connection's wait ends on the same tick, so one loop
+         * iteration reads them all. */
+        double d = c->pool->dsn.read_coalesce_us / 1e6, now = ev_now(loop);
+        double at = ((double)(long long)(now / d) + 1) * d; /* no libm */
+        ev_timer_set(&c->coalesce_timer, at - now, 0.);
+        ev_timer_start(loop, &c->coalesce_timer);
+        return;
+    }
     if (c->op == AMY__OP_NONE && c->read_pending) {
         c->read_pending = 0;
         drive(c, start_read(c));
@@ -936,6 +956,20 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     drive(c, cont(c, ready));
+}
+
+static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy__conn *c = w->data;
+    if (c->pumping || c->state != AMY__C_READY)
+        return;
+    if (c->op == AMY__OP_NONE && c->read_pending) {
+        c->read_pending = 0;
+        drive(c, start_read(c));
+        return;
+    }
+    if (c->op != AMY__OP_NONE)
+        drive(c, cont(c, MYSQL_WAIT_READ));
 }
 
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1002,6 +1036,8 @@ amy__conn *amy__conn_new(amy_pool *pool)
     c->wio.data = c;
     ev_init(&c->wait_timer, wait_timer_cb);
     c->wait_timer.data = c;
+    ev_init(&c->coalesce_timer, coalesce_cb);
+    c->coalesce_timer.data = c;
     ev_init(&c->connect_timer, connect_timer_cb);
     c->connect_timer.data = c;
     c->state = AMY__C_CONNECTING;
@@ -1043,6 +1079,7 @@ void amy__conn_free(amy__conn *c)
     ev_io_stop(loop, &c->wio);
     free(c->wbuf);
     ev_timer_stop(loop, &c->wait_timer);
+    ev_timer_stop(loop, &c->coalesce_timer);
     ev_timer_stop(loop, &c->connect_timer);
     amy__stmt_free_all(c);
     free(c->ring);
@@ -1056,6 +1093,7 @@ void amy__conn_destroy(amy__conn *c, int status)
     ev_io_stop(loop, &c->io);
     ev_io_stop(loop, &c->wio);
     ev_timer_stop(loop, &c->wait_timer);
+    ev_timer_stop(loop, &c->coalesce_timer);
     ev_timer_stop(loop, &c->connect_timer);
     if (c->mysql && c->state == AMY__C_READY && c->op == AMY__OP_NONE) {
         /* Say goodbye (COM_QUIT) if it fits in the socket buffer now. */

@@ -63,8 +63,9 @@ typedef struct amy__conn {
     unsigned char connect_failed;
     ev_io io;  /* the connector's waits, and watching an idle socket */
     ev_io wio; /* our own writes, while the socket is full */
-    ev_timer wait_timer;    /* the connector's MYSQL_WAIT_TIMEOUT */
-    ev_timer connect_timer; /* our connect_timeout_ms deadline */
+    ev_timer wait_timer;     /* the connector's MYSQL_WAIT_TIMEOUT */
+    ev_timer coalesce_timer; /* read_coalesce_us: lets answers pile up */
+    ev_timer connect_timer;  /* our connect_timeout_ms deadline */
 
     /* In-flight ring, oldest at head. */
     amy__slot *ring;

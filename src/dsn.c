@@ -56,6 +56,8 @@ static const struct key_def keys[] = {
      0},
     {"stmt_cache", KEY_UINT, offsetof(amy__dsn, stmt_cache), 0, 65535,
      AMY__DSN_DEFAULT_STMT_CACHE},
+    {"read_coalesce_us", KEY_UINT, offsetof(amy__dsn, read_coalesce_us), 0,
+     100000, 0},
     {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0},
 };
 

@@ -21,6 +21,7 @@ typedef struct amy__dsn {
     unsigned queue_max;        /* 0: no limit */
     unsigned multi_statements; /* 1: a query may hold several statements */
     unsigned stmt_cache;       /* prepared statements kept per connection */
+    unsigned read_coalesce_us; /* wait this long before reading answers */
 } amy__dsn;
 
 /* Defaults applied by amy__dsn_parse for absent keys. */

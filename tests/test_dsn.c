@@ -127,6 +127,7 @@ static void test_defaults(void **state)
     assert_int_equal(d.connect_timeout_ms, AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS);
     assert_int_equal(d.query_timeout_ms, 0);
     assert_int_equal(d.stmt_cache, AMY__DSN_DEFAULT_STMT_CACHE);
+    assert_int_equal(d.read_coalesce_us, 0);
     amy__dsn_clear(&d);
 }
 
@@ -284,9 +285,11 @@ static void test_number_bounds(void **state)
     (void)state;
     amy__dsn d;
     parse_ok("mysql://h:1?pool=1&pipeline=1&pipeline_bytes=1024"
-             "&connect_timeout_ms=0&query_timeout_ms=0&stmt_cache=0",
+             "&connect_timeout_ms=0&query_timeout_ms=0&stmt_cache=0"
+             "&read_coalesce_us=100000",
              &d);
     assert_int_equal(d.stmt_cache, 0);
+    assert_int_equal(d.read_coalesce_us, 100000);
     assert_int_equal(d.port, 1);
     assert_int_equal(d.pool, 1);
     assert_int_equal(d.pipeline, 1);

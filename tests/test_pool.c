@@ -76,6 +76,15 @@ static void test_gather_one_connection_deep_pipeline(void **state)
     gather_checked("pool=1&pipeline=128", 1000);
 }
 
+/* read_coalesce_us: reads wait for a shared tick; every answer still goes
+ * to its own future, on one connection and on several. */
+static void test_gather_read_coalesce(void **state)
+{
+    gather_checked("pool=1&pipeline=64&read_coalesce_us=300", 3000);
+    gather_checked("pool=4&pipeline=128&read_coalesce_us=1000", 5000);
+    gather_checked("pool=3&pipeline=2&read_coalesce_us=50", 500);
+}
+
 /* A syntax error in the middle of a pipelined batch fails only its own
  * future; everything before and after it on the same connection succeeds. */
 static void test_error_mid_pipeline(void **state)
@@ -797,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_gather_1000),
         cmocka_unit_test(test_gather_1000_no_pipelining),
         cmocka_unit_test(test_gather_one_connection_deep_pipeline),
+        cmocka_unit_test(test_gather_read_coalesce),
         cmocka_unit_test(test_error_mid_pipeline),
         cmocka_unit_test(test_null_empty_binary),
         cmocka_unit_test(test_affected_rows_insert_id),
