@@ -35,32 +35,86 @@ size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols)
     return bytes;
 }
 
+/* Where the parts of a block start: column-name pointers, column info,
+ * cells, then names and values. */
+typedef struct layout {
+    size_t names, cols, cells, data;
+} layout;
+
+static layout layout_of(size_t nrows, size_t ncols)
+{
+    layout l;
+    l.names = align8(sizeof(amy_result));
+    l.cols = align8(l.names + ncols * sizeof(char *));
+    l.cells = align8(l.cols + ncols * sizeof(amy__colinfo));
+    l.data = l.cells + nrows * ncols * sizeof(amy__cell);
+    return l;
+}
+
+/* Points r's arrays into its own block. */
+static void point_arrays(amy_result *r)
+{
+    layout l = layout_of(r->nrows, r->ncols);
+    char *base = (char *)r;
+    r->colnames = (const char **)(void *)(base + l.names);
+    r->cols = (amy__colinfo *)(void *)(base + l.cols);
+    r->cells = (amy__cell *)(void *)(base + l.cells);
+}
+
 amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
                               uint64_t affected, uint64_t insert_id,
                               char **data)
 {
     if (ncols && nrows > SIZE_MAX / ncols / sizeof(amy__cell))
         return NULL;
-    size_t off_names = align8(sizeof(amy_result));
-    size_t off_cols = align8(off_names + ncols * sizeof(char *));
-    size_t off_cells = align8(off_cols + ncols * sizeof(amy__colinfo));
-    size_t off_data = off_cells + nrows * ncols * sizeof(amy__cell);
-    if (bytes > SIZE_MAX - off_data)
+    layout l = layout_of(nrows, ncols);
+    if (bytes > SIZE_MAX - l.data)
         return NULL;
-    amy_result *r = malloc(off_data + bytes);
+    amy_result *r = malloc(l.data + bytes);
     if (!r)
         return NULL;
-    char *base = (char *)r;
     r->nrows = nrows;
     r->ncols = ncols;
     r->next = NULL;
     r->affected_rows = affected;
     r->insert_id = insert_id;
-    r->colnames = (const char **)(void *)(base + off_names);
-    r->cols = (amy__colinfo *)(void *)(base + off_cols);
-    r->cells = (amy__cell *)(void *)(base + off_cells);
-    *data = base + off_data;
+    point_arrays(r);
+    *data = (char *)r + l.data;
     return r;
+}
+
+/* A pointer into the block as its offset + 1 (NULL as 0), stored in the
+ * pointer's own bytes: the offset survives the block moving. */
+static void ptr_to_off(const char **ptr, const char *base)
+{
+    uintptr_t off = *ptr ? (uintptr_t)(*ptr - base) + 1 : 0;
+    memcpy(ptr, &off, sizeof off);
+}
+
+static void off_to_ptr(const char **ptr, const char *base)
+{
+    uintptr_t off;
+    memcpy(&off, ptr, sizeof off);
+    *ptr = off ? base + (off - 1) : NULL;
+}
+
+amy_result *amy__result_shrink(amy_result *r, size_t size)
+{
+    _Static_assert(sizeof(uintptr_t) == sizeof(char *), "offsets in pointers");
+    size_t ncells = r->nrows * r->ncols;
+    for (size_t c = 0; c < r->ncols; c++)
+        ptr_to_off(&r->colnames[c], (const char *)r);
+    for (size_t i = 0; i < ncells; i++)
+        ptr_to_off(&r->cells[i].ptr, (const char *)r);
+    amy_result *s = realloc(r, size);
+    if (!s) /* the block stays as it was */
+        s = r;
+    point_arrays(s);
+    for (size_t c = 0; c < s->ncols; c++)
+        off_to_ptr(&s->colnames[c], (const char *)s);
+    for (size_t i = 0; i < ncells; i++)
+        off_to_ptr(&s->cells[i].ptr, (const char *)s);
+    return s;
 }
 
 char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p)

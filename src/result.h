@@ -51,6 +51,13 @@ amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
                               uint64_t affected, uint64_t insert_id,
                               char **data);
 
+/*
+ * Gives back the end of r's block past its first `size` bytes (which hold
+ * everything written). The block may move: the result then is the new
+ * one, its pointers following. Never fails: r as it was if realloc does.
+ */
+amy_result *amy__result_shrink(amy_result *r, size_t size);
+
 /* Records each column's type, charset, flags and name (copied to p);
  * returns the byte after the last name. */
 char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p);
@@ -74,9 +81,10 @@ amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
 /*
  * A FLOAT or DOUBLE value as text (result_bin.c): the fewest digits that
  * read back to exactly x (as a float when is_float), laid out as the server
- * lays out doubles; `decimals` < 31 asks for that many fractional digits
- * (when they read back exactly). out has room for AMY__NUMBUF bytes; no NUL
- * is written. Returns the length. Independent of the C locale.
+ * lays out doubles; `decimals` < 31 (a declared scale) pads them with
+ * zeros to that many fractional digits when they fit in it. out has room
+ * for AMY__NUMBUF bytes; no NUL is written. Returns the length.
+ * Independent of the C locale.
  */
 #define AMY__NUMBUF 400
 size_t amy__format_real(double x, int is_float, unsigned decimals, char *out);

@@ -5,17 +5,20 @@
  * The block is src/result.c's: one malloc, sized by a first pass over the
  * stored rows and filled by a second. Strings, DECIMAL, BIT and the like
  * arrive as bytes and are fetched (mysql_stmt_fetch_column) straight into
- * their place in the block.
+ * their place in the block. FLOAT and DOUBLE get a bound in the first pass
+ * (finding their digits is most of the work, better done once) and the
+ * block is trimmed to what the second pass wrote.
  *
  * Where the text differs from the text protocol's, on purpose:
  * - FLOAT: the server writes 6 significant digits (1234567 -> "1234570");
  *   here the fewest that read back to the same float ("1234567").
- * - DOUBLE with a declared scale that loses digits (PI() has 6, the text
- *   protocol says "3.141593"): the fewest digits that read back to the same
- *   double ("3.141592653589793"). A scale that reads back exactly is kept
- *   ("1.50" for DOUBLE(10,2)); so is the stored value when the server's
- *   rounding to the scale did not give the nearest double (-0.01 stored in
- *   a DOUBLE(12,2) is "-0.010000000000000009", the text protocol's "-0.01").
+ * - DOUBLE with a declared scale too small for its digits (PI() has 6, the
+ *   text protocol says "3.141593"): the fewest digits that read back to the
+ *   same double ("3.141592653589793"). A scale that holds them is kept, as
+ *   the server writes it ("1.50" for 1.5 in a DOUBLE(10,2)). The server's
+ *   rounding to a column's scale does not always give the nearest double:
+ *   -0.01 stored in a DOUBLE(12,2) is "-0.010000000000000009" here, "-0.01"
+ *   in the text protocol.
  * - -0.0 is "-0" (the server normalises it to 0 before sending, so it is
  *   not seen in practice).
  * Exponents, fixed or scientific notation and zero padding follow the
@@ -86,7 +89,27 @@ static void round_digits(double x, int prec, char *dg, int *exp10)
     for (; *s && *s != 'e'; s++)
         if (*s >= '0' && *s <= '9' && n < prec)
             dg[n++] = *s;
-    *exp10 = *s ? atoi(s + 1) : 0;
+    int neg = *s && s[1] == '-', e = 0;
+    for (s += *s ? 2 : 0; *s >= '0' && *s <= '9'; s++)
+        e = e * 10 + (*s - '0');
+    *exp10 = neg ? -e : e;
+}
+
+/* "e" and the exponent, no '+' nor leading zeros (printf costs more than
+ * the rest of the conversion). Returns the length. */
+static size_t put_exp(char *out, int e)
+{
+    size_t o = 0;
+    out[o++] = 'e';
+    if (e < 0)
+        out[o++] = '-';
+    unsigned u = e < 0 ? (unsigned)-e : (unsigned)e;
+    if (u >= 100)
+        out[o++] = (char)('0' + u / 100);
+    if (u >= 10)
+        out[o++] = (char)('0' + u / 10 % 10);
+    out[o++] = (char)('0' + u % 10);
+    return o;
 }
 
 /* The n digits of dg plus one unit in the last place. */
@@ -119,7 +142,7 @@ static int reads_back(const char *dg, int n, int e, double x, int is_float)
 {
     char buf[AMY__NUMBUF + 16];
     memcpy(buf, dg, (size_t)n);
-    snprintf(buf + n, sizeof buf - (size_t)n, "e%d", e);
+    buf[n + put_exp(buf + n, e)] = '\0';
     double y = strtod(buf, NULL);
     if (!is_float)
         return y == fabs(x);
@@ -144,11 +167,33 @@ static int binade_edge(double x, int is_float)
 }
 
 /*
+ * The p-digit rounding of the number whose hi digits are top (with
+ * exponent etop), into dg and *exp10. top is itself a rounding, so this
+ * is the rounding of the number only when the dropped digits are not
+ * exactly half a unit: 0 then, and the caller asks printf.
+ */
+static int round_shorter(const char *top, int hi, int etop, int p, char *dg,
+                         int *exp10)
+{
+    int rest = 0;
+    for (int i = p + 1; i < hi; i++)
+        rest |= top[i] != '0';
+    memcpy(dg, top, (size_t)p);
+    *exp10 = etop;
+    if (top[p] == '5' && !rest)
+        return 0;
+    if (top[p] >= '5')
+        bump(dg, p, exp10);
+    return 1;
+}
+
+/*
  * The fewest significant digits of |x| that read back, into dg (returns
  * how many) with the power of ten of the first. Fewer than 15 digits (6
  * for a float) show as trailing zeros of the 15-digit rounding, except
- * for subnormals, whose precision is lower: those start from 1. The last
- * length tried (17, or 9) always reads back.
+ * for subnormals, whose precision is lower: those start from 1. Every
+ * rounding comes from one printf of the longest (17 or 9 digits, which
+ * always reads back): printf costs more than all the rest.
  */
 static int shortest_digits(double x, int is_float, char *dg, int *exp10)
 {
@@ -156,10 +201,14 @@ static int shortest_digits(double x, int is_float, char *dg, int *exp10)
     int sub = is_float ? ax < FLT_MIN : ax < DBL_MIN;
     int lo = sub ? 1 : is_float ? 6 : 15, hi = is_float ? 9 : 17;
     int edge = binade_edge(x, is_float);
-    for (int p = lo;; p++) {
-        round_digits(x, p, dg, exp10);
+    char top[24];
+    int etop;
+    round_digits(x, hi, top, &etop);
+    for (int p = lo; p < hi; p++) {
+        if (!round_shorter(top, hi, etop, p, dg, exp10))
+            round_digits(x, p, dg, exp10);
         int n = trim(dg, p);
-        if (p == hi || reads_back(dg, n, *exp10 - (n - 1), x, is_float))
+        if (reads_back(dg, n, *exp10 - (n - 1), x, is_float))
             return n;
         if (edge) {
             char up[24];
@@ -174,6 +223,9 @@ static int shortest_digits(double x, int is_float, char *dg, int *exp10)
             }
         }
     }
+    memcpy(dg, top, (size_t)hi);
+    *exp10 = etop;
+    return trim(dg, hi);
 }
 
 /* Lays out digits with the decimal point after decpt of them (decpt <= 0:
@@ -191,7 +243,7 @@ static size_t layout(int neg, const char *dg, int n, int decpt, char *out)
             memcpy(o, dg + 1, (size_t)n - 1);
             o += n - 1;
         }
-        o += snprintf(o, 8, "e%d", decpt - 1);
+        o += put_exp(o, decpt - 1);
     } else if (decpt <= 0) {
         *o++ = '0';
         *o++ = '.';
@@ -214,29 +266,28 @@ static size_t layout(int neg, const char *dg, int n, int decpt, char *out)
     return (size_t)(o - out);
 }
 
-/* x with exactly dec fractional digits, as the server writes a column of
- * declared scale; 0 when that text does not read back to x. */
-static size_t fixed_decimals(double x, int is_float, unsigned dec, char *out)
+/*
+ * The digits with exactly dec fractional digits, zeros added, as the server
+ * writes a value of declared scale: the fewest digits that read back,
+ * padded (0.1 in 30 decimals is "0.100000000000000000000000000000"). Only
+ * for digits that need no more than dec fractional places: fewer would not
+ * read back.
+ */
+static size_t scaled(int neg, const char *dg, int n, int decpt, unsigned dec,
+                     char *out)
 {
-    char buf[AMY__NUMBUF], dg[AMY__NUMBUF];
-    int len = snprintf(buf, sizeof buf, "%.*f", (int)dec, x);
-    if (len < 0 || (size_t)len >= sizeof buf)
-        return 0;
-    size_t o = 0;
-    int n = 0, point = 0;
-    for (int i = 0; i < len; i++) {
-        char c = buf[i];
-        if (c >= '0' && c <= '9') {
-            out[o++] = c;
-            dg[n++] = c;
-        } else if (c == '-' && o == 0) {
-            out[o++] = c;
-        } else if (!point) { /* the locale's decimal point, any length */
-            out[o++] = '.';
-            point = 1;
-        }
-    }
-    return reads_back(dg, n, -(int)dec, x, is_float) ? o : 0;
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    if (decpt <= 0)
+        *o++ = '0';
+    for (int i = 0; i < decpt; i++)
+        *o++ = i < n ? dg[i] : '0';
+    if (dec)
+        *o++ = '.';
+    for (int i = decpt; i < decpt + (int)dec; i++)
+        *o++ = i >= 0 && i < n ? dg[i] : '0';
+    return (size_t)(o - out);
 }
 
 size_t amy__format_real(double x, int is_float, unsigned decimals, char *out)
@@ -249,15 +300,14 @@ size_t amy__format_real(double x, int is_float, unsigned decimals, char *out)
         memcpy(out, x < 0 ? "-inf" : "inf", 4 - (x > 0));
         return 4 - (size_t)(x > 0);
     }
-    if (decimals < NOT_FIXED_DEC) {
-        size_t len = fixed_decimals(x, is_float, decimals, out);
-        if (len)
-            return len;
-    }
     char dg[24];
     int exp10;
     int n = shortest_digits(x, is_float, dg, &exp10);
-    return layout(signbit(x) != 0, dg, n, exp10 + 1, out);
+    int neg = signbit(x) != 0, decpt = exp10 + 1;
+    /* A scale too small to hold every digit is ignored: exactness first. */
+    if (decimals < NOT_FIXED_DEC && n - decpt <= (int)decimals)
+        return scaled(neg, dg, n, decpt, decimals, out);
+    return layout(neg, dg, n, decpt, out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -446,7 +496,48 @@ static int fetch_bytes(MYSQL_STMT *stmt, unsigned c, char *p, size_t len)
 /* How a pass ended. */
 enum { PASS_OK = 0, PASS_FETCH = -1, PASS_NOMEM = -2 };
 
-/* Pass 1: adds the bytes every value takes with its NUL to *bytes and
+/*
+ * Room for a FLOAT or DOUBLE value: at least what amy__format_real and the
+ * zero padding write. Sizing it exactly would mean finding its digits
+ * twice, and that is most of the work; the block is trimmed after. The
+ * fewest digits take at most 34 bytes ("-0.", 14 zeros, 17 digits;
+ * scientific notation 24). A declared scale takes the sign, the integer
+ * digits (bounded from the binary exponent: 1233 / 4096 < log10(2), and
+ * one more for rounding up), the point and the scale.
+ */
+static size_t real_room(double x, const MYSQL_FIELD *f)
+{
+    size_t room = 34;
+    if (f->decimals < NOT_FIXED_DEC && isfinite(x)) {
+        uint64_t u;
+        memcpy(&u, &x, sizeof u);
+        int e2 = (int)((u >> 52) & 0x7ff) - 1022; /* |x| < 2^e2 */
+        size_t digits = e2 <= 0 ? 1 : (size_t)((e2 * 1233) >> 12) + 2;
+        if (2 + digits + f->decimals > room)
+            room = 2 + digits + f->decimals;
+    }
+    if ((f->flags & ZEROFILL_FLAG) && f->length > room &&
+        f->length < AMY__NUMBUF)
+        room = f->length;
+    return room;
+}
+
+/* What pass 1 reserves for a value (buf: AMY__NUMBUF bytes of scratch). */
+static size_t room_for(const slot *s, const MYSQL_FIELD *f, char *buf)
+{
+    switch (s->kind) {
+    case K_VAR:
+        return s->len;
+    case K_FLOAT:
+        return real_room(s->v.f, f);
+    case K_DOUBLE:
+        return real_room(s->v.d, f);
+    default:
+        return format_fixed(s, f, buf);
+    }
+}
+
+/* Pass 1: adds the room every value takes with its NUL to *bytes and
  * counts the rows. */
 static int measure(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, size_t ncols,
                    const slot *slots, size_t *bytes, size_t *rows)
@@ -459,8 +550,7 @@ static int measure(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, size_t ncols,
             const slot *s = &slots[c];
             if (s->is_null || s->kind == K_NULL)
                 continue;
-            size_t len =
-                s->kind == K_VAR ? s->len : format_fixed(s, &fields[c], buf);
+            size_t len = room_for(s, &fields[c], buf);
             if (len > SIZE_MAX - 1 - *bytes)
                 return PASS_NOMEM;
             *bytes += len + 1;
@@ -470,10 +560,12 @@ static int measure(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, size_t ncols,
     return st < 0 ? PASS_FETCH : PASS_OK;
 }
 
-/* Pass 2: every value into the block, from p up to end. */
+/* Pass 2: every value into the block, from *pp up to end; *pp ends past
+ * the last. */
 static int fill(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, amy_result *r,
-                const slot *slots, char *p, const char *end)
+                const slot *slots, char **pp, const char *end)
 {
+    char *p = *pp;
     char buf[AMY__NUMBUF];
     size_t ncols = r->ncols, row = 0;
     int st;
@@ -500,6 +592,7 @@ static int fill(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, amy_result *r,
             p += len + 1;
         }
     }
+    *pp = p;
     return st < 0 || row != r->nrows ? PASS_FETCH : PASS_OK;
 }
 
@@ -528,11 +621,12 @@ static amy_result *copy_result(MYSQL_STMT *stmt, uint64_t affected,
     }
     char *end = p + bytes;
     p = amy__result_set_cols(r, fields, p);
-    if ((*how = fill(stmt, fields, r, slots, p, end))) {
+    if ((*how = fill(stmt, fields, r, slots, &p, end))) {
         free(r);
         return NULL;
     }
-    return r;
+    /* FLOAT and DOUBLE were given room to spare */
+    return p < end ? amy__result_shrink(r, (size_t)(p - (char *)r)) : r;
 }
 
 amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
@@ -543,8 +637,8 @@ amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
         *err = 0;
     if (ncols == 0)
         return amy__result_ok(affected, insert_id);
-    /* Seeking would make the connector fetch from a statement that was
-     * not executed (and crash) or read rows from the network. */
+    /* Without stored rows yet, seeking would have the connector fetch from
+     * a statement never executed (and crash) or store the rows itself. */
     if (stmt->state < MYSQL_STMT_USE_OR_STORE_CALLED) {
         if (err)
             *err = CR_COMMANDS_OUT_OF_SYNC;

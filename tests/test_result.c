@@ -229,6 +229,63 @@ static void test_columns_without_rows(void **state)
     assert_int_equal(len, 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* amy__result_alloc, _set_cols, _shrink                                     */
+/* ------------------------------------------------------------------------ */
+
+/* A block with room to spare, trimmed: every pointer follows the block
+ * (realloc moves it under valgrind and AddressSanitizer). */
+static void test_alloc_then_shrink(void **state)
+{
+    MYSQL_FIELD fields[2];
+    memset(fields, 0, sizeof fields);
+    fields[0].name = "id";
+    fields[0].name_length = 2;
+    fields[0].type = MYSQL_TYPE_LONG;
+    fields[0].flags = AMY_COLFLAG_NOT_NULL;
+    fields[1].name = "d";
+    fields[1].name_length = 1;
+    fields[1].type = MYSQL_TYPE_DOUBLE;
+    fields[1].charsetnr = 63;
+    char *p;
+    size_t spare = 100000;
+    amy_result *r = amy__result_alloc(2, 2, spare, 5, 6, &p);
+    assert_non_null(r);
+    p = amy__result_set_cols(r, fields, p);
+    static const char *const vals[4] = {"1", "0.5", "2", NULL};
+    for (size_t i = 0; i < 4; i++) {
+        r->cells[i].ptr = NULL;
+        r->cells[i].len = 0;
+        if (!vals[i])
+            continue;
+        size_t len = strlen(vals[i]);
+        memcpy(p, vals[i], len + 1);
+        r->cells[i].ptr = p;
+        r->cells[i].len = len;
+        p += len + 1;
+    }
+    r = amy__result_shrink(r, (size_t)(p - (char *)r));
+    assert_int_equal(amy_result_nrows(r), 2);
+    assert_int_equal(amy_result_ncols(r), 2);
+    assert_int_equal(amy_result_affected_rows(r), 5);
+    assert_int_equal(amy_result_insert_id(r), 6);
+    assert_string_equal(amy_result_colname(r, 0), "id");
+    assert_string_equal(amy_result_colname(r, 1), "d");
+    assert_int_equal(amy_result_coltype(r, 1), AMY_COL_DOUBLE);
+    assert_int_equal(amy_result_colcharset(r, 1), 63);
+    assert_int_equal(amy_result_colflags(r, 0), AMY_COLFLAG_NOT_NULL);
+    size_t len;
+    assert_string_equal(amy_result_value(r, 0, 1, &len), "0.5");
+    assert_int_equal(len, 3);
+    assert_string_equal(amy_result_value(r, 1, 0, NULL), "2");
+    assert_null(amy_result_value(r, 1, 1, &len));
+    assert_int_equal(len, 0);
+    double d;
+    assert_int_equal(amy_result_double(r, 0, 1, &d), AMY_OK);
+    assert_true(d == 0.5);
+    amy__result_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_grid_len_may_be_null),
         cmocka_unit_test(test_grid_out_of_range),
         cmocka_unit_test(test_columns_without_rows),
+        cmocka_unit_test(test_alloc_then_shrink),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

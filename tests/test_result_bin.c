@@ -180,6 +180,24 @@ static void check_real(const amy_result *b, size_t row, size_t col,
     }
 }
 
+/*
+ * Whether the text protocol's FLOAT or DOUBLE cell reads back to exactly
+ * what was sent (a float's subnormals aside: the server's 6 digits of them
+ * are more than the fewest). Where it does, our text must be the same.
+ */
+static int text_is_exact(const amy_result *t, size_t row, size_t col,
+                         double exact)
+{
+    double x;
+    if (amy_result_double(t, row, col, &x) != AMY_OK)
+        return 0;
+    if (t->cols[col].type == AMY_COL_FLOAT) {
+        float fx = (float)x, fe = (float)exact;
+        return fabsf(fe) >= FLT_MIN && memcmp(&fx, &fe, sizeof fx) == 0;
+    }
+    return memcmp(&x, &exact, sizeof x) == 0;
+}
+
 /* Text for a message: at most 60 bytes, NULL shown as such. */
 static const char *show(const char *s, size_t len, char *buf)
 {
@@ -222,29 +240,31 @@ static size_t assert_same(MYSQL *m, const char *sql)
             assert_int_equal(bv[bl], '\0');
             int type = t->cols[c].type;
             int same = tl == bl && memcmp(tv, bv, tl) == 0;
-            if (!is_real(type) || same) {
-                if (!same)
-                    print_error("%s: row %zu col %s: text '%s', binary '%s'\n",
-                                sql, r, t->colnames[c],
-                                show(tv, tl, (char[64]){0}),
-                                show(bv, bl, (char[64]){0}));
-                assert_true(same);
-                if (is_real(type))
-                    check_real(b, r, c, exact[r * t->ncols + c]);
+            double e = is_real(type) ? exact[r * t->ncols + c] : 0;
+            if (is_real(type))
+                check_real(b, r, c, e);
+            if (!same && is_real(type) && !text_is_exact(t, r, c, e)) {
+                /* The server rounded: FLOAT to 6 digits, a DOUBLE to a
+                 * scale too small for it. An unscaled DOUBLE it writes
+                 * exactly. */
+                assert_true(type == AMY_COL_FLOAT || dec[c] < 31);
+                double tx;
+                assert_int_equal(amy_result_double(t, r, c, &tx), AMY_OK);
+                double tol = type == AMY_COL_FLOAT ? fabs(e) * 5e-6
+                                                   : 0.5 * ten_to(-(int)dec[c]);
+                assert_true(fabs(tx - e) <= tol * 1.000001);
+                if (diffs++ < 5)
+                    print_message("  accepted: %s %s: text '%.*s', binary "
+                                  "'%.*s'\n",
+                                  type == AMY_COL_FLOAT ? "FLOAT" : "DOUBLE",
+                                  t->colnames[c], (int)tl, tv, (int)bl, bv);
                 continue;
             }
-            /* The server writes an unscaled DOUBLE exactly: no excuse. */
-            assert_true(type == AMY_COL_FLOAT || dec[c] < 31);
-            check_real(b, r, c, exact[r * t->ncols + c]);
-            double tx, e = exact[r * t->ncols + c];
-            assert_int_equal(amy_result_double(t, r, c, &tx), AMY_OK);
-            double tol = type == AMY_COL_FLOAT ? fabs(e) * 5e-6
-                                               : 0.5 * ten_to(-(int)dec[c]);
-            assert_true(fabs(tx - e) <= tol * 1.000001);
-            if (diffs++ < 5)
-                print_message("  accepted: %s %s: text '%.*s', binary '%.*s'\n",
-                              type == AMY_COL_FLOAT ? "FLOAT" : "DOUBLE",
-                              t->colnames[c], (int)tl, tv, (int)bl, bv);
+            if (!same)
+                print_error("%s: row %zu col %s: text '%s', binary '%s'\n", sql,
+                            r, t->colnames[c], show(tv, tl, (char[64]){0}),
+                            show(bv, bl, (char[64]){0}));
+            assert_true(same);
         }
     }
     free(exact);
@@ -358,6 +378,13 @@ static void test_format_double_cases(void **state)
         {1.5, 2, "1.50"},
         {0.1, 3, "0.100"},
         {2.25, 0, "2.25"}, /* "2" would not read back */
+        {0.0, 2, "0.00"},
+        {-2.5, 1, "-2.5"},
+        {0.1, 30, "0.100000000000000000000000000000"},
+        {1.0 / 3, 30, "0.333333333333333300000000000000"},
+        {1e23, 2, "100000000000000000000000.00"},
+        {1e-5, 6, "0.000010"},
+        {-0.010000000000000009, 2, "-0.010000000000000009"},
         {3.141592653589793, 6, "3.141592653589793"},
         {1e20, 2, "100000000000000000000.00"},
     };
@@ -402,7 +429,7 @@ static void test_format_float_cases(void **state)
 static void test_format_real_reads_back(void **state)
 {
     char buf[AMY__NUMBUF];
-    for (int i = 0; i < 300000; i++) {
+    for (int i = 0; i < 200000; i++) {
         double x = rnd_double();
         size_t len = amy__format_real(x, 0, 31, buf);
         double y = parse(buf, len);
@@ -540,6 +567,10 @@ static void test_expressions_match_text(void **state)
         " CAST(1 AS DECIMAL(65,30)), 1/3, 1.5 * 2",
         "SELECT ROUND(1.23456e0, 2), TRUNCATE(1.999e0, 1), 1.5e0 * 2, PI(),"
         " SQRT(2), EXP(1), LOG(2), 1e0 + 0.5",
+        "SELECT ROUND(1e300, 2), ROUND(-1.7976931348623157e308, 30),"
+        " ROUND(1e-300, 30), ROUND(123.456e0, 1), ROUND(2.5e0, 0),"
+        " ROUND(0.1e0, 30), ROUND(1e0/3, 30), ROUND(1e23, 2),"
+        " ROUND(123456789.123456789e0, 20), ROUND(0.125e0, 2), ROUND(0e0, 3)",
         "SELECT CAST(0.1 AS FLOAT), CAST(1.4e-45 AS FLOAT),"
         " CAST(16777217 AS FLOAT), CAST(1e38 AS FLOAT)",
         "SELECT DATE '2024-02-29', TIME '-838:59:59', TIME '838:59:59.999999',"
