@@ -55,7 +55,17 @@ static void tally_cb(amy_future *f, void *arg)
 }
 
 /* Submits SELECT <i>, <i>*7 (with an optional suffix) for i in [0, n). */
+/* Every other query a prepared statement (amy_exec) when exec is set. */
+static void tally_start_mode(tally *t, amy_pool *p, size_t n, const char *extra,
+                             int exec);
+
 static void tally_start(tally *t, amy_pool *p, size_t n, const char *extra)
+{
+    tally_start_mode(t, p, n, extra, 0);
+}
+
+static void tally_start_mode(tally *t, amy_pool *p, size_t n, const char *extra,
+                             int exec)
 {
     t->n = n;
     t->fs = calloc(n, sizeof *t->fs);
@@ -64,9 +74,15 @@ static void tally_start(tally *t, amy_pool *p, size_t n, const char *extra)
     assert_true(t->fs && t->calls && refs);
     for (size_t i = 0; i < n; i++) {
         char sql[128];
-        snprintf(sql, sizeof sql, "SELECT %zu, %zu * 7%s", i, i,
-                 extra ? extra : "");
-        t->fs[i] = amy_query(p, sql);
+        if (exec && i % 2 == 0) {
+            amy_value v[2] = {amy_val_uint64(i), amy_val_uint64(i)};
+            snprintf(sql, sizeof sql, "SELECT ?, ? * 7%s", extra ? extra : "");
+            t->fs[i] = amy_exec(p, sql, v, 2);
+        } else {
+            snprintf(sql, sizeof sql, "SELECT %zu, %zu * 7%s", i, i,
+                     extra ? extra : "");
+            t->fs[i] = amy_query(p, sql);
+        }
         assert_non_null(t->fs[i]);
         refs[i].t = t;
         refs[i].i = i;
@@ -192,6 +208,30 @@ static void test_fault_kill_connections(void **state)
     amy_stats s;
     amy_pool_stats(p, &s);
     assert_true(s.reconnects > 0);
+    amy_pool_free(k.admin);
+    amy_pool_free(p);
+}
+
+/* The same with prepared statements among the queries: a statement cut
+ * off in any phase (prepare, execute, reading rows) resolves once. */
+static void test_fault_kill_connections_exec(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=8&pipeline=16&stmt_cache=4");
+    killer k = {.admin = admin_pool(), .rounds_left = 5};
+    expect_healthy(p, 8);
+    ev_timer_init(&k.timer, killer_tick, 0.02, 0.05);
+    k.timer.data = &k;
+    tally t;
+    tally_start_mode(&t, p, 6000, ", SLEEP(0.0002)", 1);
+    ev_timer_start(loop, &k.timer);
+    tally_finish(&t, "kill_connections_exec");
+    while (k.rounds_left >= 0)
+        itest_run_for(0.05);
+    tally_start_mode(&t, p, 1000, NULL, 1);
+    assert_int_equal(tally_finish(&t, "recovered"), 0);
+    amy_stats s;
+    amy_pool_stats(p, &s);
+    assert_true(s.stmts_open <= 8 * 4);
     amy_pool_free(k.admin);
     amy_pool_free(p);
 }
@@ -510,6 +550,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fault_kill_connections),
+        cmocka_unit_test(test_fault_kill_connections_exec),
         cmocka_unit_test(test_fault_timeout_kills),
         cmocka_unit_test(test_fault_idle_wait_timeout),
         cmocka_unit_test(test_idle_timeout_closes),
