@@ -93,6 +93,20 @@ static inline amy_pool *itest_pool(struct ev_loop *l, const char *params)
     return itest_pool_from(l, "AMY_TEST_DSN", params);
 }
 
+/* A pool for root over the Unix socket (KILL anyone, SET GLOBAL, SHOW
+ * GLOBAL STATUS), or skip the test without AMY_TEST_ROOT_SOCKET. */
+static inline amy_pool *itest_admin_pool(struct ev_loop *l)
+{
+    const char *sock = itest_dsn("AMY_TEST_ROOT_SOCKET");
+    char dsn[512], err[256];
+    snprintf(dsn, sizeof dsn, "mysql://root@localhost/?socket=%s&pool=1", sock);
+    amy_pool *p = amy_pool_new(l, dsn, err, sizeof err);
+    if (!p)
+        print_error("admin pool: %s\n", err);
+    assert_non_null(p);
+    return p;
+}
+
 /* Runs one statement to completion and asserts it succeeded. */
 static inline void itest_exec(amy_pool *p, const char *sql)
 {

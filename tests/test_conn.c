@@ -236,11 +236,7 @@ static void test_pool_size_respected(void **state)
  * the server must see the exact text. */
 static void test_query_over_16mib(void **state)
 {
-    const char *sock = itest_dsn("AMY_TEST_ROOT_SOCKET");
-    char dsn[512], err[256];
-    snprintf(dsn, sizeof dsn, "mysql://root@localhost/?socket=%s", sock);
-    amy_pool *admin = amy_pool_new(loop, dsn, err, sizeof err);
-    assert_non_null(admin);
+    amy_pool *admin = itest_admin_pool(loop);
     itest_exec(admin, "SET GLOBAL max_allowed_packet = 67108864");
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=4");
     static const size_t sizes[] = {16777215 - 19, 16777215 - 18, 16777215 - 17,

@@ -18,19 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* root over the Unix socket: KILL anyone, SET GLOBAL. */
-static amy_pool *admin_pool(void)
-{
-    const char *sock = itest_dsn("AMY_TEST_ROOT_SOCKET");
-    char dsn[512], err[256];
-    snprintf(dsn, sizeof dsn, "mysql://root@localhost/?socket=%s&pool=1", sock);
-    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
-    if (!p)
-        print_error("admin pool: %s\n", err);
-    assert_non_null(p);
-    return p;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Tally: exactly-once accounting for a batch of numbered queries           */
 /* ------------------------------------------------------------------------ */
@@ -189,7 +176,7 @@ static void killer_tick(struct ev_loop *l, ev_timer *w, int revents)
 static void test_fault_kill_connections(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=8&pipeline=16");
-    killer k = {.admin = admin_pool(), .rounds_left = 5};
+    killer k = {.admin = itest_admin_pool(loop), .rounds_left = 5};
     expect_healthy(p, 8); /* open the connections first */
     ev_timer_init(&k.timer, killer_tick, 0.02, 0.05);
     k.timer.data = &k;
@@ -217,7 +204,7 @@ static void test_fault_kill_connections(void **state)
 static void test_fault_kill_connections_exec(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=8&pipeline=16&stmt_cache=4");
-    killer k = {.admin = admin_pool(), .rounds_left = 5};
+    killer k = {.admin = itest_admin_pool(loop), .rounds_left = 5};
     expect_healthy(p, 8);
     ev_timer_init(&k.timer, killer_tick, 0.02, 0.05);
     k.timer.data = &k;
@@ -304,7 +291,7 @@ static double wait_gone(amy_pool *admin, const char *info)
 
 static void test_fault_timeout_kills(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=8");
     expect_healthy(p, 1);
 
@@ -357,7 +344,7 @@ static void set_wait_timeout(amy_pool *admin, int seconds)
 
 static void test_fault_idle_wait_timeout(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     set_wait_timeout(admin, 1);
     amy_pool *p = itest_pool(loop, "pool=4&pipeline=4");
     expect_healthy(p, 40); /* connections opened with wait_timeout = 1 */
@@ -414,7 +401,7 @@ static void record(amy_future *f, void *arg)
 
 static void test_fault_cancel_states(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=1");
     expect_healthy(p, 1);
     size_t n = 0, resolved = 0;

@@ -10,19 +10,6 @@
 
 #include <math.h>
 
-/* root over the Unix socket: SET GLOBAL, SHOW GLOBAL STATUS. */
-static amy_pool *admin_pool(void)
-{
-    const char *sock = itest_dsn("AMY_TEST_ROOT_SOCKET");
-    char dsn[512], err[256];
-    snprintf(dsn, sizeof dsn, "mysql://root@localhost/?socket=%s&pool=1", sock);
-    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
-    if (!p)
-        print_error("admin pool: %s\n", err);
-    assert_non_null(p);
-    return p;
-}
-
 /* The server's count of prepared statements, all connections. */
 static long prepared_count(amy_pool *admin)
 {
@@ -71,7 +58,7 @@ static int restore_global(void **state)
     (void)state;
     if (!saved_value)
         return 0;
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     set_global(admin, saved_name, saved_value);
     amy_pool_free(admin);
     free(saved_value);
@@ -405,7 +392,7 @@ static void test_cache_hits(void **state)
 /* 10,000 distinct statements under a low max_prepared_stmt_count. */
 static void test_cache_bounded(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     change_global(admin, "max_prepared_stmt_count", "40");
     long base = prepared_count(admin);
 
@@ -457,7 +444,7 @@ static void test_cache_bounded(void **state)
 /* stmt_cache=0: prepare, execute, close every time. */
 static void test_cache_off(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     long base = prepared_count(admin);
     amy_pool *p = itest_pool(loop, "pool=1&stmt_cache=0");
     for (int i = 0; i < 50; i++) {
@@ -530,7 +517,7 @@ static void test_cache_table_changes(void **state)
  * new one prepares again. */
 static void test_cache_connection_killed(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     amy_pool *p = itest_pool(loop, "pool=1");
     amy_future *f = exec_ok(p, "SELECT CONNECTION_ID()", NULL, 0);
     char kill[64];
@@ -554,7 +541,7 @@ static void test_cache_connection_killed(void **state)
  * futures fail, exactly once; the pool goes on with a new connection. */
 static void test_exec_connection_lost(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     amy_pool *p = itest_pool(loop, "pool=1");
     itest_exec(p, "DROP TABLE IF EXISTS slost");
     itest_exec(p, "CREATE TABLE slost (id INT PRIMARY KEY, v LONGBLOB)");
@@ -812,7 +799,7 @@ static void test_batch_100k(void **state)
  * packet can carry is refused before anything is sent. */
 static void test_batch_chunks(void **state)
 {
-    amy_pool *admin = admin_pool();
+    amy_pool *admin = itest_admin_pool(loop);
     change_global(admin, "max_allowed_packet", "1048576");
     amy_pool *p = itest_pool(loop, "pool=1"); /* new sessions see 1 MiB */
     itest_exec(p, "DROP TABLE IF EXISTS schunk");
