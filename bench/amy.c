@@ -210,3 +210,174 @@ int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
     free(fs);
     return 0;
 }
+
+/* ------------------------------------------------------------------------ */
+/* W6: bulk insert                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* The rows as four values each, built before the timed region: the
+ * library copies them (bytes included) when a statement is submitted. */
+static amy_value *row_values(const bench_work *w, size_t n)
+{
+    amy_value *v = malloc((n ? n : 1) * 4 * sizeof *v);
+    if (!v)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const bench_row *r = &w->rows[i];
+        v[4 * i] = amy_val_int64(r->id);
+        v[4 * i + 1] = amy_val_int64(r->k);
+        v[4 * i + 2] = amy_val_text(r->c, BENCH_C_LEN);
+        v[4 * i + 3] = amy_val_text(r->pad, BENCH_PAD_LEN);
+    }
+    return v;
+}
+
+/* Opens the pool's connections before the timed region, as W1 does: a
+ * first batch of trivial statements, enough to fill every pipeline. */
+static void warm_pool(amy_pool *p, unsigned pool, unsigned pipeline)
+{
+    size_t n = (size_t)pool * pipeline * 4;
+    if (n > 2000)
+        n = 2000;
+    const char **sql = malloc(n * sizeof *sql);
+    amy_future **fs = calloc(n, sizeof *fs);
+    if (!sql || !fs) {
+        fprintf(stderr, "amysql warm-up: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++)
+        sql[i] = "SELECT 1";
+    bench_work warm = {.sql = sql, .n = n, .expect_rows = 1};
+    size_t wf = run_batch(p, &warm, fs, 0);
+    if (wf)
+        fprintf(stderr, "amysql warm-up: %zu failed\n", wf);
+    free(fs);
+    free(sql);
+}
+
+/* One insert per row: each future must say 1 row affected. The first
+ * error is shown: a run that fails is repeated, so say why. */
+static size_t check_inserts(amy_future *const *fs, size_t n)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const amy_result *r = amy_future_result(fs[i]);
+        if (amy_future_status(fs[i]) != AMY_OK || !r ||
+            amy_result_affected_rows(r) != 1) {
+            if (!failed++)
+                fprintf(stderr, "amysql: row %zu: %s\n", i + 1,
+                        amy_future_error(fs[i]) ? amy_future_error(fs[i])
+                                                : "affected rows != 1");
+        }
+    }
+    return failed;
+}
+
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+timed_inserts(amy_pool *p, const amy_value *v, size_t n, amy_future **fs)
+{
+    for (size_t i = 0; i < n; i++) {
+        fs[i] = amy_query_params(p, BENCH_INSERT_SQL, &v[4 * i], 4);
+        if (!fs[i]) {
+            fprintf(stderr, "amy_query_params: out of memory\n");
+            exit(1);
+        }
+    }
+    amy_future *g = amy_gather(fs, n);
+    if (!g) {
+        fprintf(stderr, "amy_gather: out of memory\n");
+        exit(1);
+    }
+    amy_future_wait(g);
+    amy_future_free(g);
+    size_t failed = check_inserts(fs, n);
+    for (size_t i = 0; i < n; i++)
+        amy_future_free(fs[i]);
+    return failed;
+}
+
+int bench_amy_insert(const bench_work *w, size_t n, unsigned pool,
+                     unsigned pipeline, bench_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    amy_value *v = row_values(w, n);
+    amy_future **fs = calloc(n ? n : 1, sizeof *fs);
+    if (!v || !fs) {
+        free(v);
+        free(fs);
+        return -1;
+    }
+    double t0 = bench_now();
+    amy_pool *p = open_pool(pool, pipeline);
+    if (!p) {
+        free(v);
+        free(fs);
+        return -1;
+    }
+    warm_pool(p, pool, pipeline);
+    s->setup = bench_now() - t0;
+    bench_mark a, b;
+    bench_timed_begin(&a);
+    s->failed = timed_inserts(p, v, n, fs);
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    amy_pool_free(p);
+    free(fs);
+    free(v);
+    return 0;
+}
+
+/* All n rows in one call: the library prepares the statement, splits the
+ * rows into COM_STMT_BULK_EXECUTE packets under max_allowed_packet and
+ * sends them in order on one connection; one future for everything. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static size_t
+timed_exec_batch(amy_pool *p, const amy_value *v, size_t n)
+{
+    amy_future *f = amy_exec_batch(p, BENCH_INSERT_SQL, v, n, 4);
+    if (!f) {
+        fprintf(stderr, "amy_exec_batch: out of memory\n");
+        exit(1);
+    }
+    int rc = amy_future_wait(f);
+    const amy_result *r = amy_future_result(f);
+    uint64_t done = r ? amy_result_affected_rows(r) : 0;
+    size_t failed = 0;
+    if (rc != AMY_OK || done != n) {
+        fprintf(stderr, "amy_exec_batch: %s (%llu of %zu rows affected)\n",
+                rc != AMY_OK ? amy_future_error(f) : "wrong row count",
+                (unsigned long long)done, n);
+        failed = done < n ? n - (size_t)done : n;
+    }
+    amy_future_free(f);
+    return failed;
+}
+
+int bench_amy_batch(const bench_work *w, size_t n, bench_sample *s)
+{
+    memset(s, 0, sizeof *s);
+    amy_value *v = row_values(w, n);
+    if (!v)
+        return -1;
+    double t0 = bench_now();
+    amy_pool *p = open_pool(1, 1);
+    if (!p) {
+        free(v);
+        return -1;
+    }
+    warm_pool(p, 1, 1);
+    s->setup = bench_now() - t0;
+    bench_mark a, b;
+    bench_timed_begin(&a);
+    s->failed = timed_exec_batch(p, v, n);
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    amy_pool_free(p);
+    free(v);
+    return 0;
+}

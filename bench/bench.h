@@ -17,11 +17,24 @@ typedef struct bench_conninfo {
     unsigned port;
 } bench_conninfo;
 
-/* What a run is asked to do: n statements and the answer each must give. */
+/* W6: one row of the table bulk1, in sysbench's shape: c is ten groups of
+ * 11 digits joined by '-', pad five. */
+#define BENCH_C_LEN   119
+#define BENCH_PAD_LEN 59
+typedef struct bench_row {
+    int32_t id, k;
+    char c[BENCH_C_LEN + 1], pad[BENCH_PAD_LEN + 1];
+} bench_row;
+
+#define BENCH_INSERT_SQL "INSERT INTO bulk1 (id, k, c, pad) VALUES (?,?,?,?)"
+
+/* What a run is asked to do: n statements and the answer each must give,
+ * or (W6) n rows to insert into bulk1. */
 typedef struct bench_work {
-    const char *const *sql; /* n statements */
+    const char *const *sql; /* n statements; NULL for W6 */
     size_t n;
-    size_t expect_rows; /* every answer must have exactly this many rows */
+    size_t expect_rows;    /* every answer must have exactly this many rows */
+    const bench_row *rows; /* W6: n rows, ids 1..n */
 } bench_work;
 
 /*
@@ -78,11 +91,20 @@ struct st_mysql *bench_connect(char *err, size_t errlen);
 int bench_exec(struct st_mysql *m, const char *sql, char *err, size_t errlen);
 int bench_blocking(const bench_work *w, bench_sample *s);
 int bench_threads(const bench_work *w, unsigned k, bench_sample *s);
+/* W6: the first n rows of w, one INSERT per row (per_stmt 1) or multi-row
+ * INSERTs of per_stmt rows, text with mysql_real_escape_string. */
+int bench_blocking_insert(const bench_work *w, size_t n, unsigned per_stmt,
+                          bench_sample *s);
 
 /* amy.c: the same work through amysql. */
 int bench_amy(const bench_work *w, unsigned pool, unsigned pipeline,
               const bench_work *warm, bench_sample *s);
 int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
                      bench_sample *s);
+/* W6: the first n rows of w, one amy_query_params each, all submitted and
+ * gathered; or all of them in one amy_exec_batch (pool=1). */
+int bench_amy_insert(const bench_work *w, size_t n, unsigned pool,
+                     unsigned pipeline, bench_sample *s);
+int bench_amy_batch(const bench_work *w, size_t n, bench_sample *s);
 
 #endif

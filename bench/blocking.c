@@ -182,3 +182,85 @@ int bench_threads(const bench_work *w, unsigned k, bench_sample *s)
         s->failed += w->n - done;
     return atomic_load(&t.connect_failed) == k ? -1 : 0;
 }
+
+/*
+ * W6: inserting rows the way a C programmer does it by hand, on one
+ * connection in autocommit: each statement's text built inside the timed
+ * region, the strings escaped with mysql_real_escape_string, the number of
+ * affected rows checked. per_stmt 1 is one INSERT per row; more is the
+ * multi-row INSERT ... VALUES (...),(...),... Failures count rows.
+ */
+#define ROW_TEXT_MAX (2 * (BENCH_C_LEN + BENCH_PAD_LEN) + 64)
+
+/* (id,k,'c','pad') at out; 0 when the connection cannot escape. */
+static size_t row_text(MYSQL *m, char *out, const bench_row *r)
+{
+    char *p = out + sprintf(out, "(%d,%d,'", (int)r->id, (int)r->k);
+    unsigned long len = mysql_real_escape_string(m, p, r->c, BENCH_C_LEN);
+    if (len == (unsigned long)-1)
+        return 0;
+    p += len;
+    memcpy(p, "','", 3);
+    p += 3;
+    len = mysql_real_escape_string(m, p, r->pad, BENCH_PAD_LEN);
+    if (len == (unsigned long)-1)
+        return 0;
+    p += len;
+    memcpy(p, "')", 2);
+    return (size_t)(p + 2 - out);
+}
+
+int bench_blocking_insert(const bench_work *w, size_t n, unsigned per_stmt,
+                          bench_sample *s)
+{
+    static const char head[] = "INSERT INTO bulk1 (id, k, c, pad) VALUES ";
+    char err[512];
+    memset(s, 0, sizeof *s);
+    if (!per_stmt)
+        per_stmt = 1;
+    char *sql = malloc(sizeof head + (size_t)per_stmt * (ROW_TEXT_MAX + 1));
+    if (!sql)
+        return -1;
+    memcpy(sql, head, sizeof head - 1);
+    double t0 = bench_now();
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "blocking: %s\n", err);
+        free(sql);
+        return -1;
+    }
+    s->setup = bench_now() - t0;
+    bench_mark a, b;
+    bench_timed_begin(&a);
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < per_stmt ? n - i : per_stmt;
+        char *p = sql + sizeof head - 1;
+        for (size_t j = 0; j < k; j++) {
+            if (j)
+                *p++ = ',';
+            size_t len = row_text(m, p, &w->rows[i + j]);
+            if (!len) {
+                fprintf(stderr, "blocking: mysql_real_escape_string failed\n");
+                exit(1);
+            }
+            p += len;
+        }
+        if (mysql_real_query(m, sql, (unsigned long)(p - sql)) != 0) {
+            if (!s->failed) /* the run is repeated: say why */
+                fprintf(stderr, "blocking: row %zu: %s\n", i + 1,
+                        mysql_error(m));
+            if (mysql_errno(m) >= 2000) { /* the connection broke */
+                s->failed += n - i;
+                break;
+            }
+            s->failed += k;
+        } else if (mysql_affected_rows(m) != (my_ulonglong)k)
+            s->failed += k;
+        i += k;
+    }
+    bench_timed_end(&b);
+    bench_mark_diff(&a, &b, s);
+    mysql_close(m);
+    free(sql);
+    return 0;
+}

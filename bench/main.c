@@ -2,11 +2,13 @@
  * amy_bench: amysql against blocking libmariadb, in one run.
  *
  *   amy_bench [--dsn DSN] [--rounds R] [--only W1,W3] [--data DIR]
- *             [--server-pid PID] [--quick]
+ *             [--server-pid PID] [--quick] [--w6-rounds R]
  *       The suite: every configuration of a workload runs once per round,
  *       rounds interleaved (A B C, B C A, ...), so a noisy neighbour hits
  *       every client alike. Prints a Markdown table on stdout (progress on
- *       stderr) and, with --data, gnuplot data for the chart.
+ *       stderr) and, with --data, gnuplot data for the chart. W6 (bulk
+ *       insert, ~30 s per blocking run) has rounds of its own, --w6-rounds
+ *       (default 3).
  *
  *   amy_bench --one W1 --client amy|threads|blocking [--pool P]
  *             [--pipeline D] [--threads K] [--n N] [--repeat R]
@@ -14,12 +16,18 @@
  *       One configuration only, for perf / callgrind / strace; --sql runs
  *       that statement (one row expected) n times instead; --timeline
  *       prints when amysql's answers arrived; --io-collect-us sets libev's
- *       io_collect_interval on the loop. With AMY_BENCH_PERF_CTL (and
+ *       io_collect_interval on the loop.
+ *
+ *   amy_bench --one W6 --client batch|amy|blocking|multi [--n N]
+ *             [--pool P] [--pipeline D] [--rows-per-insert R] [--repeat R]
+ *       W6 one client: N rows into an emptied bulk1, checked after.
+ *
+ * With AMY_BENCH_PERF_CTL (and
  *       AMY_BENCH_PERF_ACK) naming perf's --control fifos, perf counts the
  *       timed regions only.
  *
  * The DSN defaults to $AMY_TEST_DSN. W1 and W3 need the table sbtest1,
- * which is created and loaded here when missing.
+ * which is created and loaded here when missing; W6 (re)creates bulk1.
  */
 #include <errno.h>
 #include <ev.h>
@@ -38,8 +46,11 @@
 #define MAX_CONFIGS 24
 #define TABLE_ROWS  10000
 
-enum client { C_BLOCKING, C_THREADS, C_AMY };
-static const char *const client_names[] = {"blocking", "threads", "amysql"};
+/* W6 (rows to insert) uses C_BLOCKING and C_AMY for one INSERT per row,
+ * and two clients of its own: multi-row INSERTs and amy_exec_batch. */
+enum client { C_BLOCKING, C_THREADS, C_AMY, C_MULTI, C_BATCH };
+static const char *const client_names[] = {"blocking", "threads", "amysql",
+                                           "blocking", "amysql"};
 
 typedef struct config {
     int client;
@@ -53,6 +64,10 @@ typedef struct config {
      * An informative extra line: the library as it is, on a loop told to
      * collect I/O events in batches; never counted as "best amysql". */
     unsigned collect_us;
+    /* W6: rows this client inserts per run (0 = the workload's n), and the
+     * rows per statement of the multi-row INSERT client. */
+    size_t n;
+    unsigned per_stmt;
 } config;
 
 typedef struct workload {
@@ -61,11 +76,14 @@ typedef struct workload {
     double ideal; /* seconds, for latency-bound workloads; 0 otherwise */
     config c[MAX_CONFIGS];
     int nc;
+    int rounds; /* 0 = --rounds */
 } workload;
 
 static void refresh_server_pid(void);
 
 static int opt_rounds = 3;
+static int opt_w6_rounds = 3;
+static unsigned opt_per_stmt = 1000;
 static int opt_quick;
 static const char *opt_only;
 static const char *opt_data;
@@ -160,6 +178,190 @@ static int ensure_table(MYSQL *m)
 }
 
 /* ------------------------------------------------------------------------ */
+/* W6: the table bulk1                                                      */
+/* ------------------------------------------------------------------------ */
+
+/* Digits in groups of 11 joined by '-', as sysbench's c and pad. */
+static void digit_text(char *out, int groups, uint64_t *st)
+{
+    for (int i = 0; i < groups; i++)
+        out += sprintf(out, "%s%011llu", i ? "-" : "",
+                       (unsigned long long)(bench_rand(st) % 100000000000ull));
+}
+
+/* Rows 1..n, the same for every client (fixed seed). */
+static bench_row *make_rows(size_t n)
+{
+    bench_row *rows = calloc(n ? n : 1, sizeof *rows);
+    if (!rows)
+        exit(1);
+    uint64_t st = 6;
+    for (size_t i = 0; i < n; i++) {
+        rows[i].id = (int32_t)(i + 1);
+        rows[i].k = (int32_t)(1 + bench_rand(&st) % n);
+        digit_text(rows[i].c, 10, &st);
+        digit_text(rows[i].pad, 5, &st);
+    }
+    return rows;
+}
+
+static int bulk_sql(const char *sql)
+{
+    char err[512];
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m || bench_exec(m, sql, err, sizeof err)) {
+        fprintf(stderr, "W6: %s\n", err);
+        if (m)
+            mysql_close(m);
+        return -1;
+    }
+    mysql_close(m);
+    return 0;
+}
+
+static int ensure_bulk_table(void)
+{
+    return bulk_sql("CREATE OR REPLACE TABLE bulk1 ("
+                    "id INT NOT NULL PRIMARY KEY, "
+                    "k INT NOT NULL, "
+                    "c CHAR(120) NOT NULL, "
+                    "pad CHAR(60) NOT NULL) ENGINE=InnoDB");
+}
+
+/* Before every run, untimed: an empty table. */
+static void bulk_reset(void)
+{
+    if (bulk_sql("TRUNCATE TABLE bulk1") != 0)
+        exit(1);
+}
+
+/* After every run, untimed: the table must hold exactly rows 1..n. A run
+ * whose statements all succeeded but left anything else is a bug in the
+ * client measured: stop the suite rather than print a number for it. */
+static void bulk_verify(const bench_work *w, size_t n, const char *who,
+                        const bench_sample *s)
+{
+    char err[512], sql[128];
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m) {
+        fprintf(stderr, "W6 check: %s\n", err);
+        exit(1);
+    }
+    unsigned long long sumk = 0;
+    for (size_t i = 0; i < n; i++)
+        sumk += (unsigned long long)w->rows[i].k;
+    size_t mid = n / 2 + 1; /* any row: its text must be there exactly */
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*), SUM(k), MIN(id), MAX(id), "
+             "(SELECT CONCAT(c, '/', pad) FROM bulk1 WHERE id=%zu) "
+             "FROM bulk1",
+             mid);
+    char got[512] = "", want[256] = "";
+    unsigned long long count = 0, sum = 0, lo = 0, hi = 0;
+    if (mysql_query(m, sql) != 0) {
+        fprintf(stderr, "W6 check: %s\n", mysql_error(m));
+        exit(1);
+    }
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    if (row) {
+        count = row[0] ? strtoull(row[0], NULL, 10) : 0;
+        sum = row[1] ? strtoull(row[1], NULL, 10) : 0;
+        lo = row[2] ? strtoull(row[2], NULL, 10) : 0;
+        hi = row[3] ? strtoull(row[3], NULL, 10) : 0;
+        snprintf(got, sizeof got, "%s", row[4] ? row[4] : "(none)");
+    }
+    if (res)
+        mysql_free_result(res);
+    mysql_close(m);
+    if (n)
+        snprintf(want, sizeof want, "%s/%s", w->rows[mid - 1].c,
+                 w->rows[mid - 1].pad);
+    int ok = count == n && sum == sumk && (n == 0 || (lo == 1 && hi == n)) &&
+             (n == 0 || !strcmp(got, want));
+    if (ok || s->failed)
+        return; /* failed rows: the run is repeated or reported */
+    fprintf(stderr,
+            "W6 %s: FAILED CHECK: every statement succeeded but bulk1 holds "
+            "%llu rows (expected %zu), SUM(k) %llu (expected %llu), ids "
+            "%llu..%llu, row %zu %s\n",
+            who, count, n, sum, sumk, lo, hi, mid,
+            strcmp(got, want) ? "differs" : "as inserted");
+    exit(1);
+}
+
+/* What decides the cost of a commit on this server, for the report. */
+static char bulk_settings[1024];
+
+static void fs_type(const char *path, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "?");
+    FILE *fp = fopen("/proc/self/mounts", "r");
+    if (!fp)
+        return;
+    char dev[512], dir[512], type[64];
+    size_t best = 0;
+    while (fscanf(fp, "%511s %511s %63s %*[^\n]", dev, dir, type) == 3) {
+        size_t l = strlen(dir);
+        if (l >= best && !strncmp(path, dir, l) &&
+            (l == 1 || path[l] == '/' || path[l] == '\0')) {
+            best = l;
+            snprintf(out, outlen, "%s", type);
+        }
+    }
+    fclose(fp);
+}
+
+static void read_bulk_settings(void)
+{
+    char err[512];
+    MYSQL *m = bench_connect(err, sizeof err);
+    if (!m)
+        return;
+    const char *q =
+        "SHOW GLOBAL VARIABLES WHERE Variable_name IN ("
+        "'innodb_flush_log_at_trx_commit', 'sync_binlog', 'log_bin', "
+        "'innodb_doublewrite', 'innodb_flush_method', "
+        "'innodb_buffer_pool_size', 'innodb_log_file_size', "
+        "'max_allowed_packet', 'autocommit', 'datadir')";
+    if (mysql_query(m, q) != 0) {
+        mysql_close(m);
+        return;
+    }
+    MYSQL_RES *res = mysql_store_result(m);
+    MYSQL_ROW row;
+    size_t o = 0;
+    char datadir[512] = "";
+    while (res && (row = mysql_fetch_row(res)) && o < sizeof bulk_settings) {
+        if (!row[0] || !row[1])
+            continue;
+        if (!strcmp(row[0], "datadir")) {
+            snprintf(datadir, sizeof datadir, "%s", row[1]);
+            continue;
+        }
+        const char *v = row[1];
+        char mib[32];
+        if (strstr(row[0], "size") || strstr(row[0], "packet")) {
+            snprintf(mib, sizeof mib, "%llu MiB", strtoull(v, NULL, 10) >> 20);
+            v = mib;
+        }
+        o += (size_t)snprintf(bulk_settings + o, sizeof bulk_settings - o,
+                              "%s%s=%s", o ? ", " : "", row[0], v);
+    }
+    if (res)
+        mysql_free_result(res);
+    mysql_close(m);
+    if (datadir[0] && o < sizeof bulk_settings) {
+        char type[64];
+        fs_type(datadir, type, sizeof type);
+        snprintf(bulk_settings + o, sizeof bulk_settings - o,
+                 "; datadir on %s%s", type,
+                 bench_g.server_pid ? ""
+                                    : " (if the server is on this machine)");
+    }
+}
+
+/* ------------------------------------------------------------------------ */
 /* Statistics                                                               */
 /* ------------------------------------------------------------------------ */
 
@@ -192,7 +394,7 @@ typedef enum { M_QPS, M_WALL, M_CPU, M_SCPU, M_SYS } metric;
 static double metric_of(const config *c, const workload *w, int i, metric m)
 {
     const bench_sample *s = &c->s[i];
-    double n = (double)w->work.n;
+    double n = (double)(c->n ? c->n : w->work.n);
     switch (m) {
     case M_QPS:
         return n / s->wall;
@@ -243,13 +445,22 @@ static void label(const config *c, char *buf, size_t len)
 {
     switch (c->client) {
     case C_BLOCKING:
-        snprintf(buf, len, "1 connection");
+        snprintf(buf, len, "%s1 connection",
+                 c->n || c->per_stmt ? "one INSERT per row, " : "");
+        break;
+    case C_MULTI:
+        snprintf(buf, len, "INSERT of %u rows, 1 connection", c->per_stmt);
+        break;
+    case C_BATCH:
+        snprintf(buf, len, "amy_exec_batch, all rows in 1 call");
         break;
     case C_THREADS:
         snprintf(buf, len, "K=%u", c->k);
         break;
     default:
-        snprintf(buf, len, "pool=%u pipeline=%u", c->pool, c->pipeline);
+        snprintf(buf, len, "%spool=%u pipeline=%u",
+                 c->n ? "amy_query_params per row, " : "", c->pool,
+                 c->pipeline);
         if (c->collect_us)
             snprintf(buf + strlen(buf), len - strlen(buf),
                      ", libev io_collect %g ms", c->collect_us / 1000.0);
@@ -260,6 +471,8 @@ static unsigned in_flight(const config *c)
 {
     switch (c->client) {
     case C_BLOCKING:
+    case C_MULTI:
+    case C_BATCH:
         return 1;
     case C_THREADS:
         return c->k;
@@ -268,8 +481,38 @@ static unsigned in_flight(const config *c)
     }
 }
 
+/* W6: every run starts from an empty table and is checked after it, both
+ * outside its timed region. */
+static int run_insert(const workload *w, const config *c, bench_sample *s)
+{
+    size_t n = c->n ? c->n : w->work.n;
+    int rc;
+    bulk_reset();
+    switch (c->client) {
+    case C_BLOCKING:
+        rc = bench_blocking_insert(&w->work, n, 1, s);
+        break;
+    case C_MULTI:
+        rc = bench_blocking_insert(&w->work, n, c->per_stmt, s);
+        break;
+    case C_BATCH:
+        rc = bench_amy_batch(&w->work, n, s);
+        break;
+    default:
+        rc = bench_amy_insert(&w->work, n, c->pool, c->pipeline, s);
+    }
+    if (rc == 0) {
+        char lb[64];
+        label(c, lb, sizeof lb);
+        bulk_verify(&w->work, n, lb, s);
+    }
+    return rc;
+}
+
 static int run_config(const workload *w, const config *c, bench_sample *s)
 {
+    if (w->work.rows)
+        return run_insert(w, c, s);
     switch (c->client) {
     case C_BLOCKING:
         return bench_blocking(&w->work, s);
@@ -299,11 +542,14 @@ static config *add(workload *w, int client, unsigned a, unsigned b)
 
 static void run_workload(workload *w)
 {
+    int rounds = w->rounds ? w->rounds : opt_rounds;
+    const char *unit = w->work.rows ? "row" : "q";
     fprintf(stderr, "== %s: %s (%d configurations x %d rounds)\n", w->id,
-            w->title, w->nc, opt_rounds);
-    for (int r = 0; r < opt_rounds; r++) {
+            w->title, w->nc, rounds);
+    for (int r = 0; r < rounds; r++) {
         for (int j = 0; j < w->nc; j++) {
             config *c = &w->c[(j + r) % w->nc];
+            size_t n = c->n ? c->n : w->work.n;
             char lb[64];
             label(c, lb, sizeof lb);
             bench_sample s;
@@ -322,23 +568,22 @@ static void run_workload(workload *w)
                     break;
                 c->retried++;
                 fprintf(stderr,
-                        "  round %d  %-8s %-22s %zu of %zu statements "
-                        "failed: run again\n",
-                        r + 1, client_names[c->client], lb, s.failed,
-                        w->work.n);
+                        "  round %d  %-8s %-22s %zu of %zu %s failed: run "
+                        "again\n",
+                        r + 1, client_names[c->client], lb, s.failed, n,
+                        w->work.rows ? "rows" : "statements");
             }
             c->s[c->ns++] = s;
             fprintf(stderr,
-                    "  round %d  %-8s %-22s %8.3f s %9.0f q/s  cpu %6.1f "
-                    "us/q  server %6.1f us/q  setup %.2f s%s\n",
+                    "  round %d  %-8s %-22s %8.3f s %9.0f %s/s  cpu %6.1f "
+                    "us/%s  server %6.1f us/%s  setup %.2f s%s\n",
                     r + 1, client_names[c->client], lb, s.wall,
-                    (double)w->work.n / s.wall,
-                    s.client_cpu / (double)w->work.n * 1e6,
-                    s.server_cpu / (double)w->work.n * 1e6, s.setup,
+                    (double)n / s.wall, unit, s.client_cpu / (double)n * 1e6,
+                    unit, s.server_cpu / (double)n * 1e6, unit, s.setup,
                     s.failed ? "  FAILURES" : "");
             if (s.failed)
-                fprintf(stderr, "  %zu of %zu statements failed\n", s.failed,
-                        w->work.n);
+                fprintf(stderr, "  %zu of %zu %s failed\n", s.failed, n,
+                        w->work.rows ? "rows" : "statements");
         }
     }
 }
@@ -454,6 +699,61 @@ static void print_table(const workload *w)
                client_names[c->client], lb, cc, sc, cc + sc,
                (double)ncpu * 1e6 / (cc + sc), cstat(c, w, M_QPS).med);
     }
+    fflush(stdout);
+}
+
+/* W6: rows/s against the blocking loop and against amysql's pipelined
+ * INSERT per row, the ratios paired per round. */
+static void print_w6_table(const workload *w)
+{
+    const config *loop = find(w, C_BLOCKING);
+    const config *amy = find(w, C_AMY);
+    int rounds = w->rounds ? w->rounds : opt_rounds;
+    printf("\n### %s: %s\n\n", w->id, w->title);
+    printf("| client | how | rows per run | rows/s median (min–max) | wall s | "
+           "client CPU µs/row (%% in kernel) | server CPU µs/row | "
+           "× blocking loop (paired min–max) | × amysql per row (paired "
+           "min–max) |\n");
+    printf("|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        char lb[64], rl[64], ra[64], fl[64] = "";
+        label(c, lb, sizeof lb);
+        stat3 q = cstat(c, w, M_QPS), wall = cstat(c, w, M_WALL);
+        stat3 cpu = cstat(c, w, M_CPU), scpu = cstat(c, w, M_SCPU);
+        stat3 sys = cstat(c, w, M_SYS);
+        fmt_ratio(rl, sizeof rl, c, loop, w);
+        fmt_ratio(ra, sizeof ra, c, amy, w);
+        size_t failed = total_failed(c);
+        if (failed)
+            snprintf(fl, sizeof fl, " **(%zu rows failed)**", failed);
+        else if (c->retried)
+            snprintf(fl, sizeof fl, " (%d run%s repeated after failures)",
+                     c->retried, c->retried > 1 ? "s" : "");
+        const char *mark = c->client == C_BATCH ? "**" : "";
+        printf("| %s%s%s | %s%s | %zu | %s%.0f%s (%.0f–%.0f) | %.3f | %.1f "
+               "(%.0f%%) | ",
+               mark, client_names[c->client], mark, lb, fl,
+               c->n ? c->n : w->work.n, mark, q.med, mark, q.min, q.max,
+               wall.med, cpu.med, sys.med);
+        if (scpu.med < 0)
+            printf("n/a");
+        else
+            printf("%.1f", scpu.med);
+        printf(" | %s | %s |\n", rl, ra);
+    }
+    printf("\n%d rounds, interleaved. Every run starts from an empty table "
+           "(`TRUNCATE`, untimed) and is checked after it (untimed: "
+           "`COUNT(*)`, `SUM(k)`, `MIN(id)`, `MAX(id)` and one row's text "
+           "must match what was sent). The server runs in autocommit: a "
+           "one-row INSERT is a transaction of its own, with its own redo "
+           "log flush when innodb_flush_log_at_trx_commit=1 (commits of "
+           "different connections can share one flush: group commit).\n",
+           rounds);
+    if (bulk_settings[0])
+        printf("\nServer settings that set the cost of a commit (as the "
+               "server reports them): %s.\n",
+               bulk_settings);
     fflush(stdout);
 }
 
@@ -696,10 +996,22 @@ static void print_machine(const char *server_version)
     printf("- client: amysql %d.%d.%d, Connector/C %s, libev %d.%d\n",
            AMY_VERSION_MAJOR, AMY_VERSION_MINOR, AMY_VERSION_PATCH,
            mysql_get_client_info(), ev_version_major(), ev_version_minor());
-    printf("- rounds: %d per configuration, interleaved; figures are "
+    char rounds[64];
+    int w6 = wanted("W6"), others = 0;
+    const char *ids[] = {"W1", "W2", "W3", "W4", "W5"};
+    for (int i = 0; i < 5; i++)
+        others += wanted(ids[i]);
+    if (w6 && !others)
+        snprintf(rounds, sizeof rounds, "%d", opt_w6_rounds);
+    else if (w6)
+        snprintf(rounds, sizeof rounds, "%d (W6: %d)", opt_rounds,
+                 opt_w6_rounds);
+    else
+        snprintf(rounds, sizeof rounds, "%d", opt_rounds);
+    printf("- rounds: %s per configuration, interleaved; figures are "
            "medians (min–max over rounds); ratios in brackets are the "
            "min–max of per-round paired ratios\n",
-           opt_rounds);
+           rounds);
 }
 
 static void usage(void)
@@ -710,7 +1022,10 @@ static void usage(void)
             "       amy_bench --one W1|W2|W3|W4|W5 --client "
             "amy|threads|blocking [--pool P] [--pipeline D] [--threads K] "
             "[--n N] [--repeat R] [--sql STATEMENT] [--timeline] "
-            "[--io-collect-us US]\n");
+            "[--io-collect-us US]\n"
+            "       amy_bench --one W6 --client batch|amy|blocking|multi "
+            "[--n N] [--pool P] [--pipeline D] [--rows-per-insert R] "
+            "[--repeat R]\n");
     exit(2);
 }
 
@@ -743,6 +1058,9 @@ static bench_work make_work(const char *id, size_t n)
         w.n = n ? n : 2000;
         w.sql = (const char *const *)sql_list(w.n, 3, RANGE_SQL, 1);
         w.expect_rows = 100;
+    } else if (!strcmp(id, "W6")) {
+        w.n = n ? n : 100000;
+        w.rows = make_rows(w.n);
     } else if (!strcmp(id, "W5")) {
         w.n = n ? n : 1000;
         w.sql = (const char *const *)sql_list(w.n, 0, "SELECT SLEEP(0.1)", 2);
@@ -760,6 +1078,40 @@ static int run_one(const char *id, const char *client, unsigned pool,
                    int machine, const char *sql)
 {
     bench_work w = make_work(id, n);
+    if (w.rows) {
+        if (ensure_bulk_table() != 0)
+            return 1;
+        workload wl = {.id = "W6", .work = w};
+        config c = {.n = w.n,
+                    .pool = pool ? pool : 4,
+                    .pipeline = pipeline ? pipeline : 128};
+        if (!strcmp(client, "batch"))
+            c.client = C_BATCH;
+        else if (!strcmp(client, "amy"))
+            c.client = C_AMY;
+        else if (!strcmp(client, "blocking")) {
+            c.client = C_BLOCKING;
+            c.per_stmt = 1;
+        } else if (!strcmp(client, "multi")) {
+            c.client = C_MULTI;
+            c.per_stmt = opt_per_stmt;
+        } else
+            usage();
+        char lb[64];
+        label(&c, lb, sizeof lb);
+        for (int r = 0; r < repeat; r++) {
+            bench_sample s;
+            if (run_insert(&wl, &c, &s) != 0)
+                return 1;
+            printf("W6 %s (%s): %zu rows %.3f s %.0f rows/s client CPU %.2f "
+                   "us/row server CPU %.2f us/row failed %zu\n",
+                   client, lb, w.n, s.wall, (double)w.n / s.wall,
+                   s.client_cpu / (double)w.n * 1e6,
+                   s.server_cpu / (double)w.n * 1e6, s.failed);
+            fflush(stdout);
+        }
+        return 0;
+    }
     if (sql) { /* the same shape of run for another statement */
         w.sql = (const char *const *)sql_list(w.n, 0, sql, 2);
         w.expect_rows = 1;
@@ -836,6 +1188,10 @@ int main(int argc, char **argv)
             bench_g.dsn = v;
         else if (!strcmp(a, "--rounds"))
             opt_rounds = (int)num_arg(v);
+        else if (!strcmp(a, "--w6-rounds"))
+            opt_w6_rounds = (int)num_arg(v);
+        else if (!strcmp(a, "--rows-per-insert"))
+            opt_per_stmt = (unsigned)num_arg(v);
         else if (!strcmp(a, "--only"))
             opt_only = v;
         else if (!strcmp(a, "--data"))
@@ -871,8 +1227,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "no DSN: pass --dsn or set AMY_TEST_DSN\n");
         return 2;
     }
-    if (opt_rounds < 1 || opt_rounds > MAX_ROUNDS) {
-        fprintf(stderr, "--rounds must be 1..%d\n", MAX_ROUNDS);
+    if (opt_rounds < 1 || opt_rounds > MAX_ROUNDS || opt_w6_rounds < 1 ||
+        opt_w6_rounds > MAX_ROUNDS) {
+        fprintf(stderr, "--rounds and --w6-rounds must be 1..%d\n", MAX_ROUNDS);
+        return 2;
+    }
+    if (opt_per_stmt < 1) {
+        fprintf(stderr, "--rows-per-insert must be at least 1\n");
         return 2;
     }
     char err[512];
@@ -903,7 +1264,7 @@ int main(int argc, char **argv)
 
     print_machine(version);
 
-    static workload W[5];
+    static workload W[6];
     int nw = 0;
     size_t q = opt_quick ? 10 : 1; /* --quick: a tenth of the work */
 
@@ -978,6 +1339,35 @@ int main(int argc, char **argv)
     }
     if (wanted("W4"))
         w4_suite(100000 / q);
+    if (wanted("W6")) {
+        /* After W4, as it was printed before W6 existed. */
+        workload *w = &W[nw++];
+        size_t rows = 100000 / q;
+        w->id = "W6";
+        w->title = "bulk insert of 100,000 sysbench-like rows into an empty "
+                   "InnoDB table `bulk1 (id INT PRIMARY KEY, k INT, c "
+                   "CHAR(120), pad CHAR(60))`, autocommit";
+        if (opt_quick)
+            w->title = "bulk insert (--quick: 10,000 rows) into an empty "
+                       "InnoDB table `bulk1`, autocommit";
+        w->work = make_work("W6", rows);
+        w->rounds = opt_w6_rounds;
+        if (ensure_bulk_table() != 0)
+            return 1;
+        read_bulk_settings();
+        add(w, C_BATCH, 0, 0)->n = rows;
+        config *c = add(w, C_AMY, 4, 128); /* W1's best configuration */
+        c->n = rows;
+        c = add(w, C_BLOCKING, 0, 0);
+        c->n = rows;
+        c->per_stmt = 1;
+        c = add(w, C_MULTI, 0, 0);
+        c->n = rows;
+        c->per_stmt = opt_per_stmt;
+        run_workload(w);
+        print_w6_table(w);
+        bulk_sql("DROP TABLE IF EXISTS bulk1");
+    }
     if (server_restarts)
         printf("\n**Warning: the server was restarted %d time%s during this "
                "run, by another process; the rounds around each restart are "

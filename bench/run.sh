@@ -5,12 +5,17 @@
 #
 # Needs a built build/bench/amy_bench (or $AMY_BENCH_BIN) and a running
 # server in $AMY_TEST_DSN (scripts/dev.sh bench sets both up). Prints the
-# tables, renders bench/w1.png with gnuplot and rewrites the generated part
-# of bench/RESULTS.md (between its BEGIN/END markers; the rest is kept).
+# tables, renders bench/w1.png with gnuplot and rewrites the generated parts
+# of bench/RESULTS.md (between their BEGIN/END markers; the rest is kept):
+# one for W1-W5, one for W6 (bulk insert), each run by its own amy_bench
+# process with its own date, duration and load averages.
 #
 #   AMY_BENCH_ROUNDS=N   rounds per configuration (default 5)
+#   AMY_BENCH_W6_ROUNDS=N  rounds for W6 (default 3: its blocking client
+#                        takes ~30 s a run)
 #   AMY_BENCH_ONLY=W1,W4 run only these workloads (RESULTS.md is then left
-#                        alone: it must hold a whole run)
+#                        alone: it must hold a whole run), except
+#                        AMY_BENCH_ONLY=W6, which rewrites the W6 part only
 #   AMY_BENCH_OWN_SERVER=1  run against a private server started for the run
 #                        (scripts/testdb.sh in a temporary state dir, first
 #                        free port from 33161) and stopped after it: on a
@@ -26,11 +31,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${AMY_BENCH_BIN:-build/bench/amy_bench}
 ROUNDS=${AMY_BENCH_ROUNDS:-5}
+W6_ROUNDS=${AMY_BENCH_W6_ROUNDS:-3}
 ONLY=${AMY_BENCH_ONLY:-}
 RESULTS=bench/RESULTS.md
 CHART=bench/w1.png
 BEGIN='<!-- BEGIN bench/run.sh output: rewritten by every run -->'
 END='<!-- END bench/run.sh output -->'
+BEGIN_W6='<!-- BEGIN bench/run.sh W6 output: rewritten by every full run and by AMY_BENCH_ONLY=W6 -->'
+END_W6='<!-- END bench/run.sh W6 output -->'
 
 die() {
 	printf 'bench: %s\n' "$*" >&2
@@ -84,26 +92,50 @@ if (($(ulimit -Hn) < 4096)); then
 	printf 'bench: warning: hard limit on open files is %s; W5 may fail\n' "$(ulimit -Hn)" >&2
 fi
 
-args=(--rounds "$ROUNDS" --data "$tmp")
-[[ -n $ONLY ]] && args+=(--only "$ONLY")
+args=(--rounds "$ROUNDS" --w6-rounds "$W6_ROUNDS" --data "$tmp")
 
 # Other work on the machine shows up as noise (the min–max ranges); the
 # load averages before and after go into RESULTS.md with the figures.
-load_before=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
-if awk -v l="$load_before" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 2) }'; then
-	printf 'bench: warning: load average %s on %s cores before starting: other work will add noise\n' \
-		"$load_before" "$(nproc)" >&2
+loadavg() { cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?'; }
+load_warn() {
+	if awk -v l="$1" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 2) }'; then
+		printf 'bench: warning: load average %s on %s cores before starting: other work will add noise\n' \
+			"$1" "$(nproc)" >&2
+	fi
+}
+
+# run_part NAME WORKLOADS: one amy_bench process; its tables go to
+# $tmp/NAME.md, its duration and load averages to NAME_* variables.
+main_elapsed='' main_load_before='' main_load_after=''
+w6_elapsed='' w6_load_before='' w6_load_after=''
+run_part() {
+	local name=$1 only=$2 t0 lb
+	lb=$(loadavg)
+	load_warn "$lb"
+	t0=$SECONDS
+	"$BIN" "${args[@]}" --only "$only" | tee "$tmp/$name.md"
+	printf -v "${name}_elapsed" '%s' "$((SECONDS - t0))"
+	printf -v "${name}_load_before" '%s' "$lb"
+	printf -v "${name}_load_after" '%s' "$(loadavg)"
+}
+
+main_part=0 w6_part=0
+if [[ -z $ONLY ]]; then
+	run_part main W1,W2,W3,W4,W5
+	run_part w6 W6
+	main_part=1 w6_part=1
+elif [[ $ONLY == W6 ]]; then
+	run_part w6 W6
+	w6_part=1
+else
+	run_part only "$ONLY"
 fi
-t0=$SECONDS
-"$BIN" "${args[@]}" | tee "$tmp/tables.md"
-elapsed=$((SECONDS - t0))
-load_after=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 
 when=$(date -u '+%Y-%m-%d %H:%M UTC')
 # The command as typed: through scripts/dev.sh or bench/run.sh directly,
 # with the settings that change what runs.
 how=
-for v in AMY_BENCH_COMMIT AMY_BENCH_OWN_SERVER AMY_BENCH_ROUNDS; do
+for v in AMY_BENCH_COMMIT AMY_BENCH_OWN_SERVER AMY_BENCH_ROUNDS AMY_BENCH_W6_ROUNDS AMY_BENCH_ONLY; do
 	[[ -n ${!v:-} ]] && how+="$v=${!v} "
 done
 [[ -n ${AMY_BENCH_BIN:-} && -z ${AMY_BENCH_COMMIT:-} ]] && how+="AMY_BENCH_BIN=$AMY_BENCH_BIN "
@@ -114,7 +146,7 @@ else
 fi
 
 chart_ok=0
-if [[ -z $ONLY || $ONLY == *W1* ]]; then
+if ((main_part)) || [[ $ONLY == *W1* ]]; then
 	if command -v gnuplot >/dev/null 2>&1; then
 		if gnuplot -e "datafile='$tmp/w1.dat'; outfile='$CHART'; subtitle='$when, commit ${commit%% *}, $ROUNDS rounds'" bench/chart.gp; then
 			chart_ok=1
@@ -124,38 +156,70 @@ if [[ -z $ONLY || $ONLY == *W1* ]]; then
 		printf 'bench: gnuplot not found: no chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
 	fi
 fi
-printf 'bench: suite took %d s\n' "$elapsed" >&2
+for part in main w6 only; do
+	v=${part}_elapsed
+	[[ -n ${!v:-} ]] && printf 'bench: %s took %d s\n' \
+		"$([[ $part == w6 ]] && echo W6 || echo 'the suite')" "${!v}" >&2
+done
 
-if [[ -n $ONLY ]]; then
+if ((!main_part && !w6_part)); then
 	printf 'bench: AMY_BENCH_ONLY set: %s left unchanged\n' "$RESULTS" >&2
 	exit 0
 fi
 
-{
-	printf '%s\n' "$BEGIN"
-	printf '## Latest run\n\n'
-	printf -- '- command: `%s` (%s rounds)\n' "$how" "$ROUNDS"
-	printf -- '- when: %s; commit %s; the suite took %d s; 1-minute load average %s before, %s after\n' \
-		"$when" "$commit" "$elapsed" "$load_before" "$load_after"
-	cat "$tmp/tables.md"
-	if ((chart_ok)); then
-		printf '\n![W1: queries/s by queries in flight](w1.png)\n'
-	fi
-	printf '%s\n' "$END"
-} >"$tmp/generated.md"
+if ((main_part)); then
+	{
+		printf '%s\n' "$BEGIN"
+		printf '## Latest run\n\n'
+		printf -- '- command: `%s` (%s rounds)\n' "$how" "$ROUNDS"
+		printf -- '- when: %s; commit %s; the suite took %d s; 1-minute load average %s before, %s after\n' \
+			"$when" "$commit" "$main_elapsed" "$main_load_before" "$main_load_after"
+		cat "$tmp/main.md"
+		if ((chart_ok)); then
+			printf '\n![W1: queries/s by queries in flight](w1.png)\n'
+		fi
+		printf '%s\n' "$END"
+	} >"$tmp/generated.md"
+fi
+if ((w6_part)); then
+	{
+		printf '%s\n' "$BEGIN_W6"
+		printf '## W6: bulk insert, latest run\n\n'
+		printf -- '- command: `%s` (W6: %s rounds)\n' "$how" "$W6_ROUNDS"
+		printf -- '- when: %s; commit %s; W6 took %d s; 1-minute load average %s before, %s after\n' \
+			"$when" "$commit" "$w6_elapsed" "$w6_load_before" "$w6_load_after"
+		cat "$tmp/w6.md"
+		printf '%s\n' "$END_W6"
+	} >"$tmp/generated_w6.md"
+fi
 
-if [[ -f $RESULTS ]] && grep -qF -- "$BEGIN" "$RESULTS" && grep -qF -- "$END" "$RESULTS"; then
-	# Keep what is around the markers (the hand-written analysis).
-	awk -v b="$BEGIN" -v e="$END" -v gen="$tmp/generated.md" '
+# replace_section FILE BEGIN END GENERATED: the lines from BEGIN to END
+# replaced by GENERATED, everything around them kept (the hand-written
+# analysis). 1 when FILE lacks the markers.
+replace_section() {
+	grep -qxF -- "$2" "$1" && grep -qxF -- "$3" "$1" || return 1
+	awk -v b="$2" -v e="$3" -v gen="$4" '
 		$0 == b { while ((getline line < gen) > 0) print line; skip = 1; next }
 		$0 == e { skip = 0; next }
 		!skip { print }
-	' "$RESULTS" >"$tmp/results.md"
-	cat "$tmp/results.md" >"$RESULTS"
-else
-	{
-		printf '# Benchmark results\n\n'
-		cat "$tmp/generated.md"
-	} >"$RESULTS"
+	' "$1" >"$tmp/results.md"
+	cat "$tmp/results.md" >"$1"
+}
+
+[[ -f $RESULTS ]] || printf '# Benchmark results\n\n' >"$RESULTS"
+if ((main_part)) && ! replace_section "$RESULTS" "$BEGIN" "$END" "$tmp/generated.md"; then
+	cat "$tmp/generated.md" >>"$RESULTS"
+fi
+if ((w6_part)) && ! replace_section "$RESULTS" "$BEGIN_W6" "$END_W6" "$tmp/generated_w6.md"; then
+	# First W6 run: its section goes right after the W1-W5 one.
+	if grep -qxF -- "$END" "$RESULTS"; then
+		awk -v e="$END" -v gen="$tmp/generated_w6.md" '
+			{ print }
+			$0 == e { print ""; while ((getline line < gen) > 0) print line }
+		' "$RESULTS" >"$tmp/results.md"
+		cat "$tmp/results.md" >"$RESULTS"
+	else
+		cat "$tmp/generated_w6.md" >>"$RESULTS"
+	fi
 fi
 printf 'bench: %s updated\n' "$RESULTS" >&2
