@@ -13,7 +13,7 @@
 
 static amy_pool *open_pool(unsigned pool, unsigned pipeline)
 {
-    char params[64], err[256];
+    char params[96], err[256];
     /* Between two amysql runs the loop sleeps while a baseline runs, for up
      * to 10 s (W2's blocking client), and libev's cached "now" goes stale.
      * Before 4e14c38 amysql armed its connect timer from that stale time,
@@ -22,6 +22,9 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
      * (AMY_BENCH_COMMIT); it costs one clock read, outside the timing. */
     ev_now_update(EV_DEFAULT);
     snprintf(params, sizeof params, "pool=%u&pipeline=%u", pool, pipeline);
+    if (bench_g.coalesce_us)
+        snprintf(params + strlen(params), sizeof params - strlen(params),
+                 "&read_coalesce_us=%u", bench_g.coalesce_us);
     char *dsn = bench_dsn_with(bench_g.dsn, params);
     if (!dsn)
         return NULL;

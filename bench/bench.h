@@ -65,6 +65,7 @@ typedef struct bench_env {
     bench_conninfo ci;
     int server_pid; /* 0 when unknown */
     int timeline;   /* --one: print when amysql futures resolved */
+    unsigned coalesce_us; /* amysql pools get read_coalesce_us=N (0: none) */
 } bench_env;
 
 extern bench_env bench_g;

@@ -13,6 +13,7 @@
  *   amy_bench --one W1 --client amy|threads|blocking [--pool P]
  *             [--pipeline D] [--threads K] [--n N] [--repeat R]
  *             [--sql STATEMENT] [--timeline] [--io-collect-us US]
+ *             [--coalesce-us US]
  *       One configuration only, for perf / callgrind / strace; --sql runs
  *       that statement (one row expected) n times instead; --timeline
  *       prints when amysql's answers arrived; --io-collect-us sets libev's
@@ -64,6 +65,9 @@ typedef struct config {
      * An informative extra line: the library as it is, on a loop told to
      * collect I/O events in batches; never counted as "best amysql". */
     unsigned collect_us;
+    /* The pool's read_coalesce_us (µs, 0 = off): a setting of amysql, so
+     * such a line may be the best amysql configuration. */
+    unsigned coalesce_us;
     /* W6: rows this client inserts per run (0 = the workload's n), and the
      * rows per statement of the multi-row INSERT client. */
     size_t n;
@@ -464,6 +468,9 @@ static void label(const config *c, char *buf, size_t len)
         if (c->collect_us)
             snprintf(buf + strlen(buf), len - strlen(buf),
                      ", libev io_collect %g ms", c->collect_us / 1000.0);
+        if (c->coalesce_us)
+            snprintf(buf + strlen(buf), len - strlen(buf),
+                     " read_coalesce_us=%u", c->coalesce_us);
     }
 }
 
@@ -520,7 +527,11 @@ static int run_config(const workload *w, const config *c, bench_sample *s)
         return bench_threads(&w->work, c->k, s);
     default:
         ev_set_io_collect_interval(EV_DEFAULT, c->collect_us / 1e6);
+        unsigned coalesce = bench_g.coalesce_us;
+        if (c->coalesce_us)
+            bench_g.coalesce_us = c->coalesce_us;
         int rc = bench_amy(&w->work, c->pool, c->pipeline, c->warm, s);
+        bench_g.coalesce_us = coalesce;
         ev_set_io_collect_interval(EV_DEFAULT, 0.);
         return rc;
     }
@@ -790,6 +801,7 @@ static void write_chart_data(const workload *w, const char *dir)
                        : series == 1 ? C_THREADS
                                      : C_AMY;
             if (c->client != want || (series == 5) != (c->collect_us != 0) ||
+                c->coalesce_us ||
                 (series >= 2 && series <= 4 && c->pool != pools[series - 2]))
                 continue;
             stat3 q = cstat(c, w, M_QPS);
@@ -1022,7 +1034,7 @@ static void usage(void)
             "       amy_bench --one W1|W2|W3|W4|W5 --client "
             "amy|threads|blocking [--pool P] [--pipeline D] [--threads K] "
             "[--n N] [--repeat R] [--sql STATEMENT] [--timeline] "
-            "[--io-collect-us US]\n"
+            "[--io-collect-us US] [--coalesce-us US]\n"
             "       amy_bench --one W6 --client batch|amy|blocking|multi "
             "[--n N] [--pool P] [--pipeline D] [--rows-per-insert R] "
             "[--repeat R]\n");
@@ -1215,6 +1227,8 @@ int main(int argc, char **argv)
             repeat = (int)num_arg(v);
         else if (!strcmp(a, "--sql"))
             sql = v;
+        else if (!strcmp(a, "--coalesce-us"))
+            bench_g.coalesce_us = (unsigned)num_arg(v);
         else if (!strcmp(a, "--io-collect-us"))
             ev_set_io_collect_interval(EV_DEFAULT, (double)num_arg(v) / 1e6);
         else
@@ -1288,6 +1302,12 @@ int main(int argc, char **argv)
         config *c = add(w, C_AMY, 4, 128);
         c->warm = &warm;
         c->collect_us = 1000;
+        const unsigned cpipes[] = {32, 128};
+        for (int j = 0; j < 2; j++) {
+            c = add(w, C_AMY, 4, cpipes[j]);
+            c->warm = &warm;
+            c->coalesce_us = 300;
+        }
     }
     if (wanted("W2")) {
         workload *w = &W[nw++];
