@@ -64,6 +64,70 @@ static void free_all(amy_future **fs, size_t n)
         amy_future_free(fs[i]);
 }
 
+/* Runs sql (no parameters) and says whether it worked. */
+static int run_one(amy_pool *pool, const char *sql)
+{
+    amy_future *f = amy_query(pool, sql);
+    int st = amy_future_wait(f);
+    if (st != AMY_OK)
+        fprintf(stderr, "%s: %s\n", sql, amy_future_error(f));
+    amy_future_free(f);
+    return st == AMY_OK ? 0 : -1;
+}
+
+/* 100,000 rows in one amy_exec_batch, then a prepared lookup. */
+static int demo_bulk(amy_pool *pool)
+{
+    enum { NBULK = 100000 };
+    if (run_one(pool, "DROP TABLE IF EXISTS demo_bulk") ||
+        run_one(pool, "CREATE TABLE demo_bulk (id INT PRIMARY KEY, "
+                      "k INT NOT NULL, c VARCHAR(64))"))
+        return -1;
+    amy_value *rows = malloc(sizeof *rows * 3 * NBULK);
+    if (!rows)
+        return -1;
+    for (size_t i = 0; i < NBULK; i++) {
+        rows[3 * i] = amy_val_int64((int64_t)i + 1);
+        rows[3 * i + 1] = amy_val_int64((int64_t)(i % 97));
+        rows[3 * i + 2] = i % 10 ? amy_val_text("bulk row", 8) : amy_val_null();
+    }
+    double t0 = now();
+    amy_future *f = amy_exec_batch(
+        pool, "INSERT INTO demo_bulk VALUES (?, ?, ?)", rows, NBULK, 3);
+    free(rows); /* the future has its own copy */
+    int st = amy_future_wait(f);
+    double t1 = now();
+    uint64_t n = amy_result_affected_rows(amy_future_result(f));
+    if (st != AMY_OK)
+        fprintf(stderr, "amy_exec_batch: %s\n", amy_future_error(f));
+    amy_future_free(f);
+    printf("%d rows in one amy_exec_batch (COM_STMT_BULK_EXECUTE):\n"
+           "  %.3f s   %.0f rows/s   inserted: %llu\n",
+           NBULK, t1 - t0, NBULK / (t1 - t0), (unsigned long long)n);
+    if (st != AMY_OK || n != NBULK)
+        return -1;
+
+    /* The same statement text again is a cache hit on each connection. */
+    int bad = 0;
+    for (int64_t k = 0; k < 3; k++) {
+        amy_value v = amy_val_int64(k);
+        f = amy_exec(pool, "SELECT COUNT(*) FROM demo_bulk WHERE k = ?", &v, 1);
+        uint64_t count = 0;
+        if (amy_future_wait(f) != AMY_OK ||
+            amy_result_uint64(amy_future_result(f), 0, 0, &count) != AMY_OK ||
+            count != NBULK / 97 + (k < NBULK % 97))
+            bad++;
+        amy_future_free(f);
+    }
+    amy_stats s;
+    amy_pool_stats(pool, &s);
+    printf("  prepared lookups: %d wrong   statement cache: %llu hits, "
+           "%llu misses\n",
+           bad, (unsigned long long)s.stmt_cache_hits,
+           (unsigned long long)s.stmt_cache_misses);
+    return bad || run_one(pool, "DROP TABLE demo_bulk") ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *dsn = argc > 1 ? argv[1] : getenv("AMY_TEST_DSN");
@@ -156,6 +220,10 @@ int main(int argc, char **argv)
         rc = 1;
     for (size_t i = 0; i < NPOINT; i++)
         free(sqls[i]);
+
+    /* Part 3: a bulk insert and prepared statements (binary protocol). */
+    if (demo_bulk(pool) != 0)
+        rc = 1;
     amy_pool_free(pool);
     return rc;
 }
