@@ -635,6 +635,19 @@ static size_t total_failed(const config *c)
     return f;
 }
 
+/* " **(N <what> failed)**", or how many runs were repeated, or "". */
+static void failure_note(const config *c, const char *what, char *buf,
+                         size_t len)
+{
+    size_t failed = total_failed(c);
+    buf[0] = '\0';
+    if (failed)
+        snprintf(buf, len, " **(%zu %s failed)**", failed, what);
+    else if (c->retried)
+        snprintf(buf, len, " (%d run%s repeated after failures)", c->retried,
+                 c->retried > 1 ? "s" : "");
+}
+
 static void print_table(const workload *w)
 {
     const config *blk = find(w, C_BLOCKING);
@@ -657,12 +670,7 @@ static void print_table(const workload *w)
         stat3 sys = cstat(c, w, M_SYS);
         fmt_ratio(rb, sizeof rb, c, blk, w);
         fmt_ratio(rt, sizeof rt, c, thr, w);
-        size_t failed = total_failed(c);
-        if (failed)
-            snprintf(fl, sizeof fl, " **(%zu statements failed)**", failed);
-        else if (c->retried)
-            snprintf(fl, sizeof fl, " (%d run%s repeated after failures)",
-                     c->retried, c->retried > 1 ? "s" : "");
+        failure_note(c, "statements", fl, sizeof fl);
         const char *mark = (c == amy || c == thr) ? "**" : "";
         printf("| %s%s%s | %s%s | %u | %s%.0f%s (%.0f–%.0f) | %.3f | %.1f "
                "(%.0f%%) | ",
@@ -735,12 +743,7 @@ static void print_w6_table(const workload *w)
         stat3 sys = cstat(c, w, M_SYS);
         fmt_ratio(rl, sizeof rl, c, loop, w);
         fmt_ratio(ra, sizeof ra, c, amy, w);
-        size_t failed = total_failed(c);
-        if (failed)
-            snprintf(fl, sizeof fl, " **(%zu rows failed)**", failed);
-        else if (c->retried)
-            snprintf(fl, sizeof fl, " (%d run%s repeated after failures)",
-                     c->retried, c->retried > 1 ? "s" : "");
+        failure_note(c, "rows", fl, sizeof fl);
         const char *mark = c->client == C_BATCH ? "**" : "";
         printf("| %s%s%s | %s%s | %zu | %s%.0f%s (%.0f–%.0f) | %.3f | %.1f "
                "(%.0f%%) | ",
