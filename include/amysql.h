@@ -454,9 +454,12 @@ AMY_EXPORT amy_future *amy_exec(amy_pool *pool, const char *sql,
  *
  * The rows go in COM_STMT_BULK_EXECUTE packets (MariaDB 10.2 and later),
  * split so that each stays under the server's max_allowed_packet (asked
- * once per connection). Chunks run in order on one connection; they are not
- * one transaction: when chunk k fails, the chunks before it stay done (run
- * it on a pinned connection inside BEGIN ... COMMIT for all or nothing).
+ * once per connection). Chunks run in order on one connection. Each chunk is
+ * one statement on the server: when it fails, a transactional table (InnoDB)
+ * keeps none of its rows, a non-transactional one (MyISAM) keeps the rows
+ * before the failing one. The chunks are not one transaction: when chunk k
+ * fails, the chunks before it stay done (run it on a pinned connection
+ * inside BEGIN ... COMMIT for all or nothing).
  *
  * Returns a future as amy_query does. On AMY_OK its result has no rows and
  * amy_result_affected_rows is the total over every chunk;
