@@ -85,6 +85,37 @@ static void test_gather_read_coalesce(void **state)
     gather_checked("pool=3&pipeline=2&read_coalesce_us=50", 500);
 }
 
+/* A long read_coalesce_us: futures canceled and the pool freed while
+ * connections wait for their tick (the timer must not outlive them). */
+static void test_read_coalesce_teardown(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=2&pipeline=32&read_coalesce_us=50000");
+    enum { N = 200 };
+    amy_future *fs[N];
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++)
+            fs[i] = amy_query(p, "SELECT 1");
+        itest_run_for(0.01); /* sent, answered, not read yet */
+        for (int i = 0; i < N / 2; i++)
+            amy_future_cancel(fs[i]);
+        if (round == 0) {
+            amy_future *g = amy_gather(fs + N / 2, N / 2);
+            assert_int_equal(amy_future_wait(g), AMY_OK);
+            amy_future_free(g);
+        } else {
+            amy_pool_free(p); /* the rest resolve AMY_ECANCELED */
+        }
+        for (int i = 0; i < N; i++) {
+            int st = amy_future_status(fs[i]);
+            assert_true(st == AMY_OK || st == AMY_ECANCELED);
+            if (i < N / 2)
+                assert_int_equal(st, AMY_ECANCELED);
+            amy_future_free(fs[i]);
+        }
+    }
+    itest_run_for(0.1); /* no timer of the freed pool fires */
+}
+
 /* A syntax error in the middle of a pipelined batch fails only its own
  * future; everything before and after it on the same connection succeeds. */
 static void test_error_mid_pipeline(void **state)
@@ -807,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_gather_1000_no_pipelining),
         cmocka_unit_test(test_gather_one_connection_deep_pipeline),
         cmocka_unit_test(test_gather_read_coalesce),
+        cmocka_unit_test(test_read_coalesce_teardown),
         cmocka_unit_test(test_error_mid_pipeline),
         cmocka_unit_test(test_null_empty_binary),
         cmocka_unit_test(test_affected_rows_insert_id),
