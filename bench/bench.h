@@ -63,8 +63,8 @@ typedef struct bench_mark {
 typedef struct bench_env {
     const char *dsn; /* amysql DSN, without pool/pipeline keys */
     bench_conninfo ci;
-    int server_pid; /* 0 when unknown */
-    int timeline;   /* --one: print when amysql futures resolved */
+    int server_pid;       /* 0 when unknown */
+    int timeline;         /* --one: print when amysql futures resolved */
     unsigned coalesce_us; /* amysql pools get read_coalesce_us=N (0: none) */
 } bench_env;
 
