@@ -48,7 +48,7 @@
 #include "result.h"
 #include "stmt.h"
 
-#define NOTHING (-1) /* no connector call was started */
+#define NOTHING AMY__NOTHING /* no connector call was started */
 
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void wio_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -59,13 +59,6 @@ static void unsent_back_to_queue(amy__conn *c);
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-/* Connection-level errors come from the client library: 2000-2999 are the
- * classic CR_* codes, 5000-5999 Connector/C's own. */
-static int is_client_error(unsigned e)
-{
-    return (e >= 2000 && e < 3000) || (e >= 5000 && e < 6000);
-}
 
 static int is_lost_error(unsigned e)
 {
@@ -478,8 +471,7 @@ static amy_result *take_results(amy__conn *c)
     return r;
 }
 
-/* The connector's error of the last call on c. */
-static amy__err conn_err(amy__conn *c)
+amy__err amy__conn_err(amy__conn *c)
 {
     amy__err e = {mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
                   mysql_error(c->mysql)};
@@ -574,7 +566,7 @@ static void fail_all(amy__conn *c, int status, unsigned err,
  * anything else, so every query sent on it fails and it is closed. */
 void amy__conn_break(amy__conn *c, const amy__err *e)
 {
-    amy__err ce = conn_err(c);
+    amy__err ce = amy__conn_err(c);
     if (!e)
         e = &ce;
     unsigned err = e->no;
@@ -681,10 +673,10 @@ static int finish(amy__conn *c)
             return NOTHING;
         }
         if (op == AMY__OP_READ ? c->bret != 0 : c->iret != 0) {
-            if (is_client_error(mysql_errno(c->mysql)))
+            if (amy__is_client_error(mysql_errno(c->mysql)))
                 amy__conn_break(c, NULL);
             else {
-                amy__err e = conn_err(c); /* the server stopped at this */
+                amy__err e = amy__conn_err(c); /* the server stopped at this */
                 amy__conn_complete(c, &e);
             }
             return NOTHING;
@@ -726,14 +718,14 @@ static int finish(amy__conn *c)
             return stream_next(c);
         }
         unsigned err = mysql_errno(c->mysql);
-        if (err && is_client_error(err)) {
+        if (err && amy__is_client_error(err)) {
             amy__conn_break(c, NULL);
             return NOTHING;
         }
         uint64_t rows = c->srows;
         stream_end(c); /* every row was read (or the server said no) */
         if (err) {
-            amy__err e = conn_err(c);
+            amy__err e = amy__conn_err(c);
             amy__conn_complete(c, &e);
             return NOTHING;
         }
@@ -745,8 +737,8 @@ static int finish(amy__conn *c)
         MYSQL_RES *res = c->res;
         c->res = NULL;
         if (!res) {
-            amy__err e = conn_err(c);
-            if (is_client_error(e.no))
+            amy__err e = amy__conn_err(c);
+            if (amy__is_client_error(e.no))
                 amy__conn_break(c, &e);
             else
                 amy__conn_complete(c, &e);
@@ -906,6 +898,17 @@ static void wio_cb(struct ev_loop *loop, ev_io *w, int revents)
     drive_end(c);
 }
 
+/* The socket is ready for the call in progress, or for the first read
+ * of an answer awaited (read_pending). */
+static void resume(amy__conn *c, int ready)
+{
+    if (c->op == AMY__OP_NONE) {
+        drive(c, start_read(c)); /* start_read clears read_pending */
+        return;
+    }
+    drive(c, cont(c, ready));
+}
+
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     amy__conn *c = w->data;
@@ -941,21 +944,17 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         ev_timer_start(loop, &c->coalesce_timer);
         return;
     }
-    if (c->op == AMY__OP_NONE && c->read_pending) {
-        c->read_pending = 0;
-        drive(c, start_read(c));
+    if (c->op != AMY__OP_NONE || c->read_pending) {
+        resume(c, ready);
         return;
     }
-    if (c->op == AMY__OP_NONE) {
-        if (c->state == AMY__C_READY && !c->pumping && peek_dead(c)) {
-            c->pumping = 1;
-            close_idle_dead(c);
-            c->pumping = 0;
-            amy__pool_on_dead(c->pool, c);
-        }
-        return;
+    /* Idle and readable: the server closed it, or said goodbye. */
+    if (c->state == AMY__C_READY && peek_dead(c)) {
+        c->pumping = 1;
+        close_idle_dead(c);
+        c->pumping = 0;
+        amy__pool_on_dead(c->pool, c);
     }
-    drive(c, cont(c, ready));
 }
 
 static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -963,13 +962,8 @@ static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents)
     amy__conn *c = w->data;
     if (c->pumping || c->state != AMY__C_READY)
         return;
-    if (c->op == AMY__OP_NONE && c->read_pending) {
-        c->read_pending = 0;
-        drive(c, start_read(c));
-        return;
-    }
-    if (c->op != AMY__OP_NONE)
-        drive(c, cont(c, MYSQL_WAIT_READ));
+    if (c->op != AMY__OP_NONE || c->read_pending)
+        resume(c, MYSQL_WAIT_READ);
 }
 
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)

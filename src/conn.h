@@ -46,6 +46,17 @@ enum amy__cop {
     AMY__OP_S_NEXT
 };
 
+/* What a step returns when it started no connector call (conn.c, stmt.c);
+ * otherwise a wait mask, or 0 when the call completed at once. */
+#define AMY__NOTHING (-1)
+
+/* Connection-level errors come from the client library: 2000-2999 are the
+ * classic CR_* codes, 5000-5999 Connector/C's own. */
+static inline int amy__is_client_error(unsigned e)
+{
+    return (e >= 2000 && e < 3000) || (e >= 5000 && e < 6000);
+}
+
 /* An error to report: the connection's, or a statement's. */
 typedef struct amy__err {
     unsigned no;
@@ -152,6 +163,8 @@ void amy__conn_kill_done(amy__conn *c);
  * out); the head has all its answers (e NULL: success, else its error);
  * the connection broke (e NULL: the connector's error). */
 void amy__conn_add_result(amy__conn *c, amy_result *r);
+/* The connector's error of the last call on c's MYSQL handle. */
+amy__err amy__conn_err(amy__conn *c);
 void amy__conn_complete(amy__conn *c, const amy__err *e);
 void amy__conn_break(amy__conn *c, const amy__err *e);
 

@@ -45,7 +45,7 @@
 #include "result.h"
 #include "stmt.h"
 
-#define NOTHING (-1) /* as in conn.c: no connector call was started */
+#define NOTHING AMY__NOTHING /* no connector call was started */
 
 /* One cached statement. */
 typedef struct entry {
@@ -276,9 +276,10 @@ static int harmless_client_error(unsigned e)
            e == CR_OUT_OF_MEMORY;
 }
 
-static int is_client_error(unsigned e)
+/* A client error after which the connection cannot be trusted. */
+static int breaks_connection(unsigned e)
 {
-    return (e >= 2000 && e < 3000) || (e >= 5000 && e < 6000);
+    return amy__is_client_error(e) && !harmless_client_error(e);
 }
 
 static int grow_binds(amy__stmts *st, size_t n)
@@ -731,12 +732,27 @@ static int new_metadata(amy__conn *c)
     return done(c);
 }
 
+/* Completes the head with e, which did not break the connection: the
+ * server's error, or a client error of ours (AMY_ECLIENT). */
+static int complete_failed(amy__conn *c, const amy__err *e)
+{
+    amy_future *f = head_f(c);
+    if (amy__is_client_error(e->no)) {
+        if (f)
+            amy__future_set_error(f, AMY_ECLIENT, e->no, e->sqlstate, e->msg);
+        amy__conn_complete(c, NULL);
+    } else {
+        amy__conn_complete(c, e);
+    }
+    return done(c);
+}
+
 /* A call on the statement failed with e. */
 static int stmt_failed(amy__conn *c, const amy__err *e)
 {
     amy__stmts *st = c->stmts;
     amy_future *f = head_f(c);
-    if (is_client_error(e->no) && !harmless_client_error(e->no)) {
+    if (breaks_connection(e->no)) {
         amy__conn_break(c, e); /* fails the head and the rest */
         return NOTHING;
     }
@@ -755,14 +771,7 @@ static int stmt_failed(amy__conn *c, const amy__err *e)
         return new_metadata(c);
     if (f && f->exec == AMY__X_BATCH) /* the chunks that went through */
         amy__conn_add_result(c, amy__result_ok(st->affected, st->insert_id));
-    if (is_client_error(e->no)) {
-        if (f)
-            amy__future_set_error(f, AMY_ECLIENT, e->no, e->sqlstate, e->msg);
-        amy__conn_complete(c, NULL);
-    } else {
-        amy__conn_complete(c, e);
-    }
-    return done(c);
+    return complete_failed(c, e);
 }
 
 int amy__stmt_begin(amy__conn *c)
@@ -832,9 +841,8 @@ int amy__stmt_cont(amy__conn *c, int ready)
 /* The connection's own error (VARQ, VARSTORE, CLOSE). */
 static int conn_failed(amy__conn *c)
 {
-    amy__err e = {mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
-                  mysql_error(c->mysql)};
-    if (!e.no || is_client_error(e.no)) {
+    amy__err e = amy__conn_err(c);
+    if (!e.no || amy__is_client_error(e.no)) {
         amy__conn_break(c, NULL);
         return NOTHING;
     }
@@ -868,7 +876,7 @@ int amy__stmt_finish(amy__conn *c, int op)
     case AMY__OP_S_CLOSE:
         /* The statement is freed whatever the outcome. */
         st->closing = NULL;
-        if (c->bret && is_client_error(mysql_errno(c->mysql)) &&
+        if (c->bret && amy__is_client_error(mysql_errno(c->mysql)) &&
             mysql_errno(c->mysql) != CR_OUT_OF_MEMORY) {
             amy__conn_break(c, NULL); /* COM_STMT_CLOSE could not be sent */
             return NOTHING;
@@ -879,22 +887,14 @@ int amy__stmt_finish(amy__conn *c, int op)
         amy_future *f = head_f(c);
         if (c->iret != 0) {
             amy__err e = stmt_err(st->cur);
-            if (is_client_error(e.no) && !harmless_client_error(e.no)) {
+            if (breaks_connection(e.no)) {
                 amy__conn_break(c, &e);
                 return NOTHING;
             }
-            /* The message is copied by complete; the statement then goes
-             * (a failed prepare leaves it unprepared: closing it does no
-             * I/O, but keep to the non-blocking call all the same). */
-            if (is_client_error(e.no)) {
-                if (f)
-                    amy__future_set_error(f, AMY_ECLIENT, e.no, e.sqlstate,
-                                          e.msg);
-                amy__conn_complete(c, NULL);
-            } else {
-                amy__conn_complete(c, &e);
-            }
-            return done(c); /* cur is not cached: closed there */
+            /* The message is copied by complete; the statement, not
+             * cached, is then closed by done() (a failed prepare leaves it
+             * unprepared: no I/O, but the non-blocking call all the same). */
+            return complete_failed(c, &e);
         }
         if (st->cap > 0 && f) {
             char *copy = malloc(f->sql_len + 1);
