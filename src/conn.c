@@ -1,33 +1,73 @@
 /*
  * One connection: a MYSQL handle driven through the connector's
- * non-blocking calls (_start / _cont) from libev watchers.
+ * non-blocking calls (_start / _cont) from libev watchers. It knows two
+ * small interfaces and nothing above them: its owner (owner.h: the pool, a
+ * pinned handle, the KILL channel), which gives it work and hears what
+ * happened, and operation kinds (op.h), which say how a future runs.
  *
- * States
+ * States (c->state)
  *   CONNECTING  real_connect is in progress (op CONNECT).
  *   READY       connected; runs one connector call at a time (below).
- *   DEAD        closed: the connect failed or timed out, or the connection
- *               broke (every in-flight future failed). The pool frees it.
+ *   DEAD        closed: the connect failed or timed out, the connection
+ *               broke (every in-flight future failed), the server closed it
+ *               while idle, or its owner could not reuse it. The owner
+ *               hears `dead` and frees it.
  *
- *   CONNECTING --ok--> READY --client error (lost, ...)--> DEAD
- *   CONNECTING --error or connect_timeout_ms--> DEAD
+ *   CONNECTING --ok (owner: ready)----------------------------> READY
+ *   CONNECTING --error, or connect_timeout_ms------------------> DEAD
+ *   READY --client error, write error, EOF while idle----------> DEAD
+ *   READY --owner's idle hook says "not reusable"---------------> DEAD
+ *   any --amy__conn_destroy (owner freeing it)------------------> freed
  *
- * In READY, each time a call finishes next_op() picks the next one:
- *   (send) not a connector call: next_op() takes the futures the pool lets
- *          it take, appends their COM_QUERY packets to our write buffer and
- *          writes them with one send() (the rest, if the socket is full,
- *          from the wio watcher, alongside the reads). The connector's
- *          send_query would make one syscall per query; writing ourselves
- *          makes one per burst. Once the pipeline is full, the next burst
- *          waits until half of it has answered. Answers come back FIFO.
- *   READ   read_query_result for the oldest in-flight query (the
- *          connector adopts the packet numbers it reads, so it needs no
- *          state from the send).
- *   STORE  store_result when that answer carries a result set.
- *   NEXT   next_result while the server says more results follow (extra
- *          result sets are read and dropped so the stream stays in step).
- *   none   idle: nothing in flight and nothing to take.
- * Only one call is ever in progress: the connector does not refuse a second
- * _start while one is suspended, it mixes their results.
+ * Connector calls (c->op), one at a time: the connector does not refuse a
+ * second _start while one is suspended, it mixes their results.
+ *   NONE     no call in progress.
+ *   CONNECT  real_connect.
+ *   READ     read_query_result for the oldest in-flight query (the
+ *            connector adopts the packet numbers it reads, so it needs no
+ *            state from the send).
+ *   STORE    store_result when that answer carries a result set.
+ *   NEXT     next_result while the server says more results follow.
+ *   KIND     a call of the op kind c->kind: a stream's fetch_row
+ *            (op_stream.c), a prepared statement's phases (stmt.c, whose
+ *            own diagram is at its top).
+ *   CLOSE    close, only inside amy__conn_destroy.
+ *
+ * In READY, each time a call finishes, finish() acts on its outcome and
+ * may start the follow-up call:
+ *   READ --error (server's)---------------------------> head completes
+ *   READ --client error-------------------------------> DEAD (break)
+ *   READ --result set, head's kind reads rows itself--> the kind's rows()
+ *   READ --result set---------------------------------> STORE
+ *   READ --OK packet----+
+ *   STORE --stored------+--more results---------------> NEXT
+ *                       +--last one-------------------> head completes
+ *   NEXT --another result: as READ; none: head completes
+ *   KIND --the kind's finish(), which completes the head or starts its
+ *          next call (it may also break the connection)
+ * and when no call follows, next_op() picks the next step:
+ *   (check)  an idle connection about to take work first peeks at its
+ *            socket: EOF or an unasked-for packet (the server's goodbye)
+ *            means the server closed it: DEAD, nothing lost.
+ *   (send)   not a connector call: next_op() takes the futures the owner
+ *            lets it take, appends their COM_QUERY packets to our write
+ *            buffer (wire.c) and writes them with one send() (the rest, if
+ *            the socket is full, from the wio watcher, alongside the reads).
+ *            Once the pipeline is full, the next burst waits until half of
+ *            it has answered. Answers come back FIFO. A kind that is never
+ *            sent (acquire) acts when taken instead.
+ *   (begin)  the head's kind writes through the connector (prepared
+ *            statements): it runs alone, so it is the head just taken;
+ *            its begin() starts its calls.
+ *   (await)  the first query after an empty pipeline: READ starts when
+ *            the socket turns readable (read_pending), not before, since
+ *            the connector holds no read-ahead to find.
+ *   READ     the next answer of a pipeline.
+ *   (idle)   nothing in flight and nothing to take: the owner hears
+ *            `idle` (it may queue a ROLLBACK or hand c to another owner:
+ *            look again), and the socket is watched for EOF.
+ * With read_coalesce_us, a readable socket with two or more answers due
+ * waits for the next shared tick (coalesce_timer) before the READ goes on.
  *
  * Futures that complete while the connection is being driven are settled
  * into a done list and their callbacks run only when drive() has finished
@@ -42,11 +82,11 @@
 
 #include "conn.h"
 #include "future.h"
-#include "params.h"
-#include "pin.h"
-#include "pool.h"
+#include "op.h"
+#include "owner.h"
+#include "queue.h"
 #include "result.h"
-#include "stmt.h"
+#include "wire.h"
 
 #define NOTHING AMY__NOTHING /* no connector call was started */
 
@@ -56,6 +96,8 @@ static void drive_end(amy__conn *c);
 static void drive(amy__conn *c, int st);
 static void write_failed(amy__conn *c, int e);
 static void unsent_back_to_queue(amy__conn *c);
+static void fail_all(amy__conn *c, int status, unsigned err,
+                     const char *sqlstate, const char *msg);
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
@@ -80,140 +122,68 @@ static int cont(amy__conn *c, int ready)
         return mysql_store_result_cont(&c->res, c->mysql, ready);
     case AMY__OP_NEXT:
         return mysql_next_result_cont(&c->iret, c->mysql, ready);
-    case AMY__OP_FETCH:
-        return mysql_fetch_row_cont(&c->srow, c->sres, ready);
-    case AMY__OP_NONE:
-    case AMY__OP_CLOSE:
+    case AMY__OP_KIND:
+        return c->kind->cont(c, ready);
+    default: /* NONE; CLOSE is resumed by amy__conn_destroy itself */
         return 0;
-    default:
-        return amy__stmt_cont(c, ready);
     }
 }
 
 static int start_connect(amy__conn *c)
 {
-    amy_pool *p = c->pool;
+    const amy__conn_cfg *k = c->cfg;
     c->op = AMY__OP_CONNECT;
     return mysql_real_connect_start(
-        &c->mret, c->mysql, p->host, p->dsn.user, p->dsn.password,
-        p->dsn.database, p->dsn.port, p->dsn.socket,
-        p->dsn.multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
+        &c->mret, c->mysql, k->host, k->user, k->password, k->database, k->port,
+        k->socket, k->multi_statements ? CLIENT_MULTI_STATEMENTS : 0);
 }
 
-/* Makes room for n more bytes in the write buffer; -1 on ENOMEM. */
-static int wbuf_reserve(amy__conn *c, size_t n)
+/* The built-in kinds: text queries, written by us and pipelined. */
+static int text_write(amy__conn *c, amy_future *f, size_t *len, char *err,
+                      size_t errlen)
 {
-    if (c->woff && c->woff == c->wlen)
-        c->woff = c->wlen = 0;
-    if (c->wcap - c->wlen >= n)
+    *len = f->sql_len;
+    if (amy__wire_query(&c->w, f->sql, f->sql_len) == 0)
         return 0;
-    if (c->woff) { /* slide the unwritten tail to the front first */
-        memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
-        c->wlen -= c->woff;
-        c->woff = 0;
-        if (c->wcap - c->wlen >= n)
-            return 0;
-    }
-    size_t cap = c->wcap ? c->wcap : 4096;
-    while (cap - c->wlen < n)
-        cap *= 2;
-    char *b = realloc(c->wbuf, cap);
-    if (!b)
-        return -1;
-    c->wbuf = b;
-    c->wcap = cap;
-    return 0;
+    snprintf(err, errlen, "out of memory buffering the query");
+    return -1;
 }
 
-/* Appends COM_QUERY for sql as protocol packets: 3-byte length, sequence
- * number, payload. A payload of 2^24-1 bytes or more is split, and ends
- * with a shorter (possibly empty) packet. */
-static int append_query(amy__conn *c, const char *sql, size_t len)
+static int params_write(amy__conn *c, amy_future *f, size_t *len, char *err,
+                        size_t errlen)
 {
-    size_t payload = len + 1; /* the command byte, then the SQL */
-    size_t npk = payload / 0xffffff + 1;
-    if (wbuf_reserve(c, payload + 4 * npk) != 0)
-        return -1;
-    char *p = c->wbuf + c->wlen;
-    size_t off = 0; /* offset in the payload */
-    for (size_t k = 0; k < npk; k++) {
-        size_t chunk = payload - off < 0xffffff ? payload - off : 0xffffff;
-        p[0] = (char)(chunk & 0xff);
-        p[1] = (char)((chunk >> 8) & 0xff);
-        p[2] = (char)((chunk >> 16) & 0xff);
-        p[3] = (char)(k & 0xff);
-        p += 4;
-        size_t skip = 0;
-        if (off == 0) {
-            *p++ = 0x03; /* COM_QUERY */
-            skip = 1;
-        }
-        memcpy(p, sql + off + skip - 1, chunk - skip);
-        p += chunk - skip;
-        off += chunk;
-    }
-    c->wtotal += (unsigned long long)(p - (c->wbuf + c->wlen));
-    c->wlen = (size_t)(p - c->wbuf);
-    return 0;
+    return amy__wire_params(&c->w, c->mysql, f->sql, f->sql_len, f->params,
+                            f->nparams, len, err, errlen);
 }
 
-static size_t escape(void *arg, char *dst, const char *src, size_t len)
-{
-    return (size_t)mysql_real_escape_string(arg, dst, src, (unsigned long)len);
-}
+const amy__op amy__op_text = {.name = "query", .write = text_write};
+const amy__op amy__op_params = {.name = "query_params", .write = params_write};
 
-/* The statement of a future with parameters, rendered for this connection
- * (its character set and escaping mode). */
-static int append_rendered(amy__conn *c, amy_future *f, size_t *len, char *err,
-                           size_t errlen)
-{
-    size_t bound = amy__params_bound(f->sql, f->sql_len, f->params, f->nparams);
-    char *out = bound == SIZE_MAX ? NULL : malloc(bound);
-    if (!out) {
-        snprintf(err, errlen, "out of memory rendering the parameters");
-        return -1;
-    }
-    size_t n = amy__params_render(f->sql, f->sql_len, f->params, f->nparams,
-                                  escape, c->mysql, out, err, errlen);
-    int rc = n == (size_t)-1 ? -1 : append_query(c, out, n);
-    if (rc && n != (size_t)-1)
-        snprintf(err, errlen, "out of memory buffering the query");
-    free(out);
-    *len = n;
-    return rc;
-}
-
-/* Puts f in flight: its packet joins the write buffer. -1 (f failed, and
- * settled on the done list) when its parameters cannot be rendered or
- * memory runs out. */
+/* Puts f in flight: a request we write joins the write buffer. -1 (f
+ * failed, and settled on the done list) when it cannot be written. */
 static int queue_send(amy__conn *c, amy_future *f)
 {
-    size_t len = f->sql_len;
+    const amy__op *op = f->op;
+    size_t len = 0; /* a kind writing through the connector counts 0 */
     char err[160];
     int rc = 0;
-    if (f->exec)
-        len = 0; /* src/stmt.c sends it, through the connector */
-    else if (f->nparams)
-        rc = append_rendered(c, f, &len, err, sizeof err);
-    else
-        rc = append_query(c, f->sql, f->sql_len);
+    if (op == &amy__op_text) /* the hot path, without an indirect call */
+        rc = text_write(c, f, &len, err, sizeof err);
+    else if (op->write)
+        rc = op->write(c, f, &len, err, sizeof err);
     if (rc != 0) {
-        if (!f->nparams)
-            snprintf(err, sizeof err, "out of memory buffering the query");
         amy__future_set_error(f, AMY_EINVAL, 0, NULL, err);
         amy__donelist_settle(&c->done, f, NULL);
         return -1;
     }
     amy__slot *s = &c->ring[(c->head + c->count) % c->cap];
     s->f = f;
+    s->op = op;
     s->len = len;
     s->seq = c->next_seq++;
-    /* A prepared statement counts as unsent (back to the queue if the
-     * connection breaks) until src/stmt.c starts executing it. */
-    s->wend = f->exec ? c->wtotal + 1 : c->wtotal;
+    s->wend = c->w.total;
+    s->sent_by_op = 0;
     s->killed = 0;
-    s->stream = f->stream;
-    s->exec = f->exec != AMY__X_NONE;
     c->count++;
     c->bytes += len;
     f->where = AMY__W_INFLIGHT;
@@ -227,33 +197,15 @@ static int queue_send(amy__conn *c, amy_future *f)
 static int flush(amy__conn *c)
 {
     int fd = (int)mysql_get_socket(c->mysql);
-    while (c->woff < c->wlen) {
-        ssize_t n = send(fd, c->wbuf + c->woff, c->wlen - c->woff,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n > 0) {
-            c->woff += (size_t)n;
-            c->wflushed += (unsigned long long)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (!ev_is_active(&c->wio)) {
-                ev_io_set(&c->wio, fd, EV_WRITE);
-                ev_io_start(c->pool->loop, &c->wio);
-            }
-            return 0;
-        }
+    int r = amy__wire_flush(&c->w, fd);
+    if (r < 0)
         return -1;
+    if (r > 0 && !ev_is_active(&c->wio)) {
+        ev_io_set(&c->wio, fd, EV_WRITE);
+        ev_io_start(c->loop, &c->wio);
+    } else if (r == 0 && ev_is_active(&c->wio)) {
+        ev_io_stop(c->loop, &c->wio);
     }
-    c->woff = c->wlen = 0;
-    if (c->wcap > (1u << 20)) { /* do not keep a huge query's buffer */
-        free(c->wbuf);
-        c->wbuf = NULL;
-        c->wcap = 0;
-    }
-    if (ev_is_active(&c->wio))
-        ev_io_stop(c->pool->loop, &c->wio);
     return 0;
 }
 
@@ -277,33 +229,6 @@ static int start_store(amy__conn *c)
     return mysql_store_result_start(&c->res, c->mysql);
 }
 
-#define PARKED (-2) /* a paused stream: nothing to do until resumed */
-
-/* The next row of the streamed result, unless its reader paused. */
-static int stream_next(amy__conn *c)
-{
-    amy_future *f = c->ring[c->head].f;
-    if (f && f->paused) {
-        c->parked = 1;
-        return PARKED;
-    }
-    c->op = AMY__OP_FETCH;
-    c->srow = NULL;
-    return mysql_fetch_row_start(&c->srow, c->sres);
-}
-
-/* The stream is over (all rows read, or abandoned with the connection):
- * its result goes, without I/O once every row was read. */
-static void stream_end(amy__conn *c)
-{
-    if (c->sres)
-        mysql_free_result(c->sres);
-    c->sres = NULL;
-    free(c->slens);
-    c->slens = NULL;
-    c->parked = 0;
-}
-
 static int start_next(amy__conn *c)
 {
     c->op = AMY__OP_NEXT;
@@ -316,7 +241,7 @@ static int start_next(amy__conn *c)
 
 static void arm(amy__conn *c, int st)
 {
-    struct ev_loop *loop = c->pool->loop;
+    struct ev_loop *loop = c->loop;
     int fd = (int)mysql_get_socket(c->mysql);
     int ev = ((st & MYSQL_WAIT_READ) ? EV_READ : 0) |
              ((st & MYSQL_WAIT_WRITE) ? EV_WRITE : 0);
@@ -345,15 +270,58 @@ static void watch_idle(amy__conn *c)
 {
     arm(c, MYSQL_WAIT_READ);
     c->was_idle = 1;
-    c->idle_since = ev_now(c->pool->loop);
-    amy__pool_set_idle(c->pool, c, c->pin == NULL); /* pinned: not the pool's */
 }
 
 static void disarm(amy__conn *c)
 {
-    ev_io_stop(c->pool->loop, &c->io);
-    ev_timer_stop(c->pool->loop, &c->wait_timer);
-    ev_timer_stop(c->pool->loop, &c->coalesce_timer);
+    ev_io_stop(c->loop, &c->io);
+    ev_timer_stop(c->loop, &c->wait_timer);
+    ev_timer_stop(c->loop, &c->coalesce_timer);
+}
+
+static void stop_watchers(amy__conn *c)
+{
+    /* ev_io_stop also drops an event fed but not yet delivered. */
+    disarm(c);
+    ev_io_stop(c->loop, &c->wio);
+    ev_timer_stop(c->loop, &c->connect_timer);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Kinds' state on the connection                                           */
+/* ------------------------------------------------------------------------ */
+
+void *amy__conn_ext(const amy__conn *c, const amy__ext_ops *ops)
+{
+    for (amy__ext *e = c->exts; e; e = e->next)
+        if (e->ops == ops)
+            return e;
+    return NULL;
+}
+
+void amy__conn_add_ext(amy__conn *c, amy__ext *e, const amy__ext_ops *ops)
+{
+    e->ops = ops;
+    e->next = c->exts;
+    c->exts = e;
+}
+
+/* The handle is about to close, its socket shut down. */
+static void exts_closing(amy__conn *c)
+{
+    for (amy__ext *e = c->exts; e; e = e->next)
+        if (e->ops->closing)
+            e->ops->closing(c, e);
+}
+
+/* The handle is closed: the kinds free their state (no I/O). */
+static void exts_free(amy__conn *c)
+{
+    while (c->exts) {
+        amy__ext *e = c->exts;
+        c->exts = e->next;
+        e->ops->free(c, e);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -383,27 +351,33 @@ static void maybe_kill_head(amy__conn *c)
         c->kill_lo = s->seq;
     c->kill_active = 1;
     c->kills_pending++;
-    amy__pool_kill(c->pool, c);
+    c->owner->kill(c->owner_self, c);
 }
 
-void amy__conn_detach(amy__conn *c, amy__slot *s)
+/* The future of slot s left while in flight: drop it, stop it on the
+ * server once it is the oldest in flight. */
+static void detach(amy__conn *c, amy__slot *s)
 {
     s->f = NULL;
     maybe_kill_head(c);
-    /* A paused stream whose reader left: read the rest and drop it. */
-    if (c->parked && !c->pumping) {
-        c->parked = 0;
-        drive(c, stream_next(c));
-    }
+    if (s->op->detached)
+        s->op->detached(c);
 }
 
-int amy__conn_resume(amy__conn *c)
+void amy__conn_detach_future(amy_future *f)
 {
-    if (c->parked && !c->pumping) {
-        c->parked = 0;
-        drive(c, stream_next(c));
+    if (f->where == AMY__W_QUEUED) {
+        amy__queue_remove(f);
+    } else if (f->where == AMY__W_INFLIGHT) {
+        /* The connection still reads the answer, then drops it; the
+         * statement is killed on the server. */
+        amy__slot *s = f->slot;
+        amy__conn *c = f->conn;
+        f->slot = NULL;
+        f->conn = NULL;
+        f->where = AMY__W_NONE;
+        detach(c, s);
     }
-    return AMY_OK;
 }
 
 void amy__conn_kill_done(amy__conn *c)
@@ -434,11 +408,18 @@ static amy_future *ring_pop(amy__conn *c)
 }
 
 /* An "interrupted" answer to a query that may have met a KILL meant for
- * the one before it: if so it is sent again, once. */
+ * the one before it: if so it is sent again, once. A batch of which
+ * chunks ran is never sent again. */
 static int stray_kill(amy__conn *c, const amy__slot *s, unsigned err)
 {
-    return s->f && !s->f->retried && c->kill_active && err == 1317 &&
-           s->seq >= c->kill_lo && (c->kills_pending || s->seq <= c->kill_hi);
+    return s->f && !s->f->resent && !s->f->partial && c->kill_active &&
+           err == 1317 && s->seq >= c->kill_lo &&
+           (c->kills_pending || s->seq <= c->kill_hi);
+}
+
+void amy__conn_settle(amy__conn *c, amy_future *f, amy_result *r)
+{
+    amy__donelist_settle(&c->done, f, r);
 }
 
 static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
@@ -478,6 +459,13 @@ amy__err amy__conn_err(amy__conn *c)
     return e;
 }
 
+/* Gives f back to the owner: it was taken but cannot have run. */
+static void give_back(amy__conn *c, amy_future *f)
+{
+    f->resent = 1;
+    c->owner->requeue(c->owner_self, c, f);
+}
+
 /* The oldest in-flight query has all its answers: its result sets, or the
  * error e after the result sets of the statements before the failing one. */
 void amy__conn_complete(amy__conn *c, const amy__err *e)
@@ -490,8 +478,7 @@ void amy__conn_complete(amy__conn *c, const amy__err *e)
     c->results_lost = 0;
     if (retry) {
         amy__result_free(r);
-        f->retried = 1;
-        amy__pool_requeue(c->pool, f);
+        give_back(c, f);
         return;
     }
     if (!f) {
@@ -510,6 +497,37 @@ void amy__conn_complete(amy__conn *c, const amy__err *e)
     }
 }
 
+void amy__conn_head_sent(amy__conn *c)
+{
+    c->ring[c->head].sent_by_op = 1;
+}
+
+/*
+ * A suspended call owns memory (a half-read result); resuming it with a
+ * timeout makes the I/O it waits for fail, and with the socket shut down
+ * (the caller did that) every later read or write fails at once, so the
+ * call runs to its end (an error) without waiting again.
+ */
+static void end_suspended_call(amy__conn *c)
+{
+    while (c->op != AMY__OP_NONE && c->op != AMY__OP_CLOSE &&
+           cont(c, MYSQL_WAIT_TIMEOUT) != 0) {
+    }
+    /* A store call (ours, or a kind's) that completed unread. */
+    if (c->res)
+        mysql_free_result(c->res);
+    c->res = NULL;
+    c->op = AMY__OP_NONE;
+    c->kind = NULL;
+}
+
+static void shut_socket(amy__conn *c)
+{
+    int fd = (int)mysql_get_socket(c->mysql);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+}
+
 /* Closes the socket under the connector and frees the handle. Shutting the
  * socket down first makes every pending or final write (COM_QUIT) fail at
  * once instead of blocking the loop. */
@@ -517,43 +535,28 @@ static void close_handle(amy__conn *c)
 {
     if (!c->mysql)
         return;
-    disarm(c);
-    ev_timer_stop(c->pool->loop, &c->connect_timer);
-    int fd = (int)mysql_get_socket(c->mysql);
-    if (fd >= 0)
-        shutdown(fd, SHUT_RDWR);
-    /* A suspended call owns memory (a half-read result); resuming it with
-     * a timeout makes it fail and free what it holds. */
-    for (int i = 0; c->op != AMY__OP_NONE && i < 64; i++) {
-        if (cont(c, MYSQL_WAIT_TIMEOUT) == 0) {
-            if ((c->op == AMY__OP_STORE || c->op == AMY__OP_S_VARSTORE) &&
-                c->res)
-                mysql_free_result(c->res);
-            c->res = NULL;
-            c->op = AMY__OP_NONE;
-        }
-    }
-    c->op = AMY__OP_NONE;
-    /* The socket is shut down: reading the rest of a streamed result fails
-     * at once instead of blocking. */
-    stream_end(c);
-    ev_io_stop(c->pool->loop, &c->wio);
+    stop_watchers(c);
+    shut_socket(c);
+    end_suspended_call(c);
+    /* The socket is shut down: a kind reading the rest of a streamed
+     * result fails at once instead of blocking. */
+    exts_closing(c);
     mysql_close(c->mysql);
     c->mysql = NULL;
-    amy__stmt_free_all(c); /* detached by mysql_close: frees, no I/O */
+    exts_free(c); /* statements detached by mysql_close: frees, no I/O */
 }
 
-/* Every query still in flight fails with status; the handle is closed. */
+/* Every query still in flight fails with status; the handle is closed; the
+ * owner fails what it queued for this connection alone. */
 static void fail_all(amy__conn *c, int status, unsigned err,
                      const char *sqlstate, const char *msg)
 {
     close_handle(c);
     amy__result_free(take_results(c));
     c->results_lost = 0;
-    if (c->pin)
-        amy__pin_lost(c,
-                      status == AMY_ECANCELED ? AMY_ECANCELED : AMY_ECONNLOST,
-                      err, sqlstate, msg, &c->done);
+    amy__why why = {status == AMY_ECANCELED ? AMY_ECANCELED : AMY_ECONNLOST,
+                    err, sqlstate, msg};
+    c->owner->lost(c->owner_self, c, &why, &c->done);
     while (c->count) {
         amy_future *f = ring_pop(c);
         if (f)
@@ -593,25 +596,31 @@ static void write_failed(amy__conn *c, int e)
     fail_all(c, AMY_ECONNLOST, 2006, "HY000", msg);
 }
 
-static void connect_failed(amy__conn *c, const char *msg)
+/* The connect failed (or timed out): the error is kept for the owner. */
+static void connect_failed(amy__conn *c, unsigned no, const char *sqlstate,
+                           const char *msg)
 {
-    c->err_no = mysql_errno(c->mysql);
-    snprintf(c->err_sqlstate, sizeof c->err_sqlstate, "%s",
-             mysql_sqlstate(c->mysql));
-    snprintf(c->err_msg, sizeof c->err_msg, "%s",
-             msg ? msg : mysql_error(c->mysql));
+    c->err_no = no;
+    snprintf(c->err_sqlstate, sizeof c->err_sqlstate, "%s", sqlstate);
+    snprintf(c->err_msg, sizeof c->err_msg, "%s", msg);
     c->connect_failed = 1;
     fail_all(c, AMY_ECONNECT, c->err_no, c->err_sqlstate, c->err_msg);
 }
 
-/* The connection broke: queries whose packet never fully reached the
- * socket cannot have run, so they go back to the queue (in order, once)
+/* Whether the request of slot s may have reached the server. */
+static int maybe_sent(const amy__conn *c, const amy__slot *s)
+{
+    return s->op->write ? s->wend <= c->w.flushed : s->sent_by_op;
+}
+
+/* The connection broke: queries whose request never fully reached the
+ * socket cannot have run, so they go back to the owner (in order, once)
  * for another connection. They are the newest in the ring. */
 static void unsent_back_to_queue(amy__conn *c)
 {
     while (c->count) {
         amy__slot *s = &c->ring[(c->head + c->count - 1) % c->cap];
-        if (s->wend <= c->wflushed)
+        if (maybe_sent(c, s))
             break;
         amy_future *f = s->f;
         c->count--;
@@ -622,26 +631,70 @@ static void unsent_back_to_queue(amy__conn *c)
         f->where = AMY__W_NONE;
         f->slot = NULL;
         f->conn = NULL;
-        if (f->retried) {
-            amy__future_set_error(f, AMY_ECONNLOST, 2006, "HY000",
-                                  "the connection broke before the query "
-                                  "could be sent");
-            amy__donelist_settle(&c->done, f, NULL);
+        if (f->resent) {
+            settle_error(c, f, AMY_ECONNLOST, 2006, "HY000",
+                         "the connection broke before the query could be "
+                         "sent");
             continue;
         }
-        f->retried = 1;
-        amy__pool_requeue(c->pool, f);
+        give_back(c, f);
     }
 }
 
 /* After a result set: read the next one the server announced, or hand
  * them all to the head's future. */
-static int after_result(amy__conn *c)
+int amy__conn_after_result(amy__conn *c)
 {
     if (mysql_more_results(c->mysql))
         return start_next(c);
     amy__conn_complete(c, NULL);
     return NOTHING;
+}
+
+/* READ: the first answer of the head; NEXT: a later statement's (0
+ * another result, -1 none, >0 error). */
+static int answered(amy__conn *c, int op)
+{
+    if (op == AMY__OP_NEXT && c->iret == -1) {
+        amy__conn_complete(c, NULL);
+        return NOTHING;
+    }
+    if (op == AMY__OP_READ ? c->bret != 0 : c->iret != 0) {
+        if (amy__is_client_error(mysql_errno(c->mysql)))
+            amy__conn_break(c, NULL);
+        else {
+            amy__err e = amy__conn_err(c); /* the server stopped at this */
+            amy__conn_complete(c, &e);
+        }
+        return NOTHING;
+    }
+    if (mysql_field_count(c->mysql) > 0) {
+        const amy__op *k = c->ring[c->head].op;
+        return k->rows ? k->rows(c) : start_store(c);
+    }
+    amy__conn_add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
+                                           mysql_insert_id(c->mysql)));
+    return amy__conn_after_result(c);
+}
+
+static int stored(amy__conn *c)
+{
+    MYSQL_RES *res = c->res;
+    c->res = NULL;
+    if (!res) {
+        amy__err e = amy__conn_err(c);
+        if (amy__is_client_error(e.no))
+            amy__conn_break(c, &e);
+        else
+            amy__conn_complete(c, &e);
+        return NOTHING;
+    }
+    /* A result set generates no id: the connector's insert_id would still
+     * be the previous statement's. */
+    amy__conn_add_result(
+        c, amy__result_from_res(res, mysql_affected_rows(c->mysql), 0));
+    mysql_free_result(res); /* stored: no I/O */
+    return amy__conn_after_result(c);
 }
 
 /*
@@ -651,113 +704,36 @@ static int after_result(amy__conn *c)
 static int finish(amy__conn *c)
 {
     int op = c->op;
+    const amy__op *kind = c->kind;
     c->op = AMY__OP_NONE;
+    c->kind = NULL;
     switch (op) {
     case AMY__OP_CONNECT:
-        ev_timer_stop(c->pool->loop, &c->connect_timer);
+        ev_timer_stop(c->loop, &c->connect_timer);
         if (!c->mret) {
-            connect_failed(c, NULL);
+            connect_failed(c, mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
+                           mysql_error(c->mysql));
             return NOTHING;
         }
         c->state = AMY__C_READY;
         c->thread_id = mysql_thread_id(c->mysql);
-        amy__pool_on_ready(c->pool, c);
+        c->owner->ready(c->owner_self, c);
         return NOTHING;
-
     case AMY__OP_READ:
     case AMY__OP_NEXT:
-        /* READ: the first answer of the head; NEXT: a later statement's
-         * (0 another result, -1 none, >0 error). */
-        if (op == AMY__OP_NEXT && c->iret == -1) {
-            amy__conn_complete(c, NULL);
-            return NOTHING;
-        }
-        if (op == AMY__OP_READ ? c->bret != 0 : c->iret != 0) {
-            if (amy__is_client_error(mysql_errno(c->mysql)))
-                amy__conn_break(c, NULL);
-            else {
-                amy__err e = amy__conn_err(c); /* the server stopped at this */
-                amy__conn_complete(c, &e);
-            }
-            return NOTHING;
-        }
-        if (mysql_field_count(c->mysql) > 0 && c->ring[c->head].stream &&
-            !c->sres) {
-            c->sres = mysql_use_result(c->mysql); /* no I/O */
-            c->slens = calloc(mysql_field_count(c->mysql) + 1, sizeof(size_t));
-            c->srows = 0;
-            if (!c->sres || !c->slens) {
-                /* Out of memory: the connection cannot skip the rows. */
-                stream_end(c);
-                amy__conn_break(c, NULL);
-                return NOTHING;
-            }
-            return stream_next(c);
-        }
-        if (mysql_field_count(c->mysql) > 0)
-            return start_store(c);
-        amy__conn_add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
-                                               mysql_insert_id(c->mysql)));
-        return after_result(c);
-
-    case AMY__OP_FETCH: {
-        MYSQL_ROW row = c->srow;
-        if (row) {
-            amy_future *f = c->ring[c->head].f;
-            c->srows++;
-            if (f) {
-                size_t n = mysql_num_fields(c->sres);
-                unsigned long *lens = mysql_fetch_lengths(c->sres);
-                for (size_t i = 0; i < n; i++)
-                    c->slens[i] = lens[i];
-                /* The connection is consistent here (no call in
-                 * progress); the callback may pause, cancel, query. */
-                f->rows->cb((const char *const *)row, c->slens, n,
-                            f->rows->arg);
-            }
-            return stream_next(c);
-        }
-        unsigned err = mysql_errno(c->mysql);
-        if (err && amy__is_client_error(err)) {
-            amy__conn_break(c, NULL);
-            return NOTHING;
-        }
-        uint64_t rows = c->srows;
-        stream_end(c); /* every row was read (or the server said no) */
-        if (err) {
-            amy__err e = amy__conn_err(c);
-            amy__conn_complete(c, &e);
-            return NOTHING;
-        }
-        amy__conn_add_result(c, amy__result_ok(rows, 0));
-        return after_result(c);
-    }
-
-    case AMY__OP_STORE: {
-        MYSQL_RES *res = c->res;
-        c->res = NULL;
-        if (!res) {
-            amy__err e = amy__conn_err(c);
-            if (amy__is_client_error(e.no))
-                amy__conn_break(c, &e);
-            else
-                amy__conn_complete(c, &e);
-            return NOTHING;
-        }
-        /* A result set generates no id: the connector's insert_id would
-         * still be the previous statement's. */
-        amy__conn_add_result(
-            c, amy__result_from_res(res, mysql_affected_rows(c->mysql), 0));
-        mysql_free_result(res); /* stored: no I/O */
-        return after_result(c);
-    }
-    case AMY__OP_NONE:
-    case AMY__OP_CLOSE:
-        return NOTHING;
+        return answered(c, op);
+    case AMY__OP_STORE:
+        return stored(c);
+    case AMY__OP_KIND:
+        return kind->finish(c);
     default:
-        return amy__stmt_finish(c, op);
+        return NOTHING;
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* Driving                                                                  */
+/* ------------------------------------------------------------------------ */
 
 /* An idle connection should have nothing to read: EOF or an unasked-for
  * packet (the server's goodbye after KILL or wait_timeout) means the server
@@ -771,76 +747,96 @@ static int peek_dead(amy__conn *c)
 }
 
 /* The server closed an idle connection: nothing was in flight, so nobody
- * hears of it; the pool replaces it when work comes. */
+ * hears of it; the owner replaces it when work comes. */
 static void close_idle_dead(amy__conn *c)
 {
     fail_all(c, AMY_ECONNLOST, 2013, "HY000", "closed by the server");
 }
 
+int amy__conn_accepts(const amy__conn *c, const amy_future *f)
+{
+    if (c->count == 0)
+        return 1;
+    /* A kind that runs alone starts on an empty connection, and nothing
+     * follows it until it completes: its calls must not wait behind, or
+     * be mixed with, anyone else's. */
+    if (f->op->alone || c->ring[c->head].op->alone)
+        return 0;
+    /* Bounded request bytes in flight: with large requests and large
+     * answers both sides would otherwise block writing. */
+    return c->count < c->cap && c->bytes + f->sql_len <= c->cfg->pipeline_bytes;
+}
+
+/* Takes what the owner gives and writes it; NOTHING when the connection
+ * broke meanwhile. */
+static int take_work(amy__conn *c)
+{
+    amy_future *f;
+    int queued = 0;
+    while ((f = c->owner->take(c->owner_self, c))) {
+        if (f->op->taken) {
+            f->op->taken(c, f); /* it may change c's owner */
+            continue;
+        }
+        queued |= queue_send(c, f) == 0;
+    }
+    if (queued && flush(c) != 0) {
+        write_failed(c, errno);
+        return NOTHING;
+    }
+    return 0;
+}
+
+/* No call in progress: the next step (see the top of the file). */
 static int next_op(amy__conn *c)
 {
-    amy__pool_set_idle(c->pool, c, 0);
-    amy__queue *work = c->pin ? &c->pin->q : &c->pool->q;
-    if (c->was_idle && work->head) {
-        c->was_idle = 0;
-        if (peek_dead(c)) {
-            close_idle_dead(c);
-            return NOTHING;
-        }
-    }
-    /* Refill in bursts: once the pipeline is full, the next burst waits
-     * until half of it has answered, so each write carries many queries. */
-    unsigned before = c->count;
-    if (c->count <= c->cap / 2) {
-        amy_future *f;
-        int queued = 0;
-        while ((f = amy__pool_take(c->pool, c))) {
-            if (f->acquire) {
-                amy__pin_attach(c, f);
-                amy__donelist_settle(&c->done, f, NULL);
-                continue; /* from now on it takes from its pin's queue */
+    for (;;) {
+        if (c->was_idle && c->owner->has_work(c->owner_self, c)) {
+            c->was_idle = 0;
+            if (peek_dead(c)) {
+                close_idle_dead(c);
+                return NOTHING;
             }
-            queued |= queue_send(c, f) == 0;
         }
-        if (queued && flush(c) != 0) {
-            write_failed(c, errno);
+        /* Refill in bursts: once the pipeline is full, the next burst
+         * waits until half of it has answered, so each write carries many
+         * queries. */
+        unsigned before = c->count;
+        if (c->count <= c->cap / 2 && take_work(c) == NOTHING)
             return NOTHING;
+        if (c->count > 0 && c->ring[c->head].op->begin) {
+            /* Written through the connector, alone: just taken. */
+            int st = c->ring[c->head].op->begin(c);
+            if (st != NOTHING || c->state == AMY__C_DEAD)
+                return st;
+            continue; /* it completed at once */
         }
-    }
-    if (c->count > 0 && c->ring[c->head].exec) {
-        /* Taken just now (it runs alone): its calls start here. */
-        int st = amy__stmt_begin(c);
-        if (st >= 0 || c->state == AMY__C_DEAD)
-            return st;
-        return next_op(c);
-    }
-    if (c->count > 0 && before == 0) {
-        /* Nothing was in flight, so every earlier answer has been read and
-         * the connector holds no read-ahead: a read now would only find an
-         * empty socket. Start it when the answer arrives (io_cb). */
-        c->read_pending = 1;
-        return MYSQL_WAIT_READ;
-    }
-    if (c->count > 0)
-        return start_read(c);
-    if (c->pin && c->pin->released && !c->pin->q.head) {
-        int r = amy__pin_idle(c);
-        if (r >= 0)
-            return next_op(c); /* the ROLLBACK, or the pool's work */
-        if (r < 0) {
+        if (c->count > 0 && before == 0) {
+            /* Nothing was in flight, so every earlier answer has been read
+             * and the connector holds no read-ahead: a read now would only
+             * find an empty socket. Start it when the answer arrives. */
+            c->read_pending = 1;
+            return MYSQL_WAIT_READ;
+        }
+        if (c->count > 0)
+            return start_read(c);
+        int r = c->owner->idle(c->owner_self, c);
+        if (r > 0)
+            continue; /* work was queued, or c has a new owner */
+        if (r < 0)
             fail_all(c, AMY_ECONNLOST, 2013, "HY000",
-                     "closed: a transaction could not be rolled back");
-            return NOTHING;
-        }
+                     "closed: its owner cannot reuse it (a transaction could "
+                     "not be rolled back)");
+        return NOTHING;
     }
-    return NOTHING;
 }
 
 /*
- * Runs the connection forward from status st (a wait mask, 0 when the
- * current call just completed, NOTHING when no call is in progress) until it
- * must wait for the socket, goes idle, or dies; then runs the callbacks of
- * what completed. c may be freed when this returns.
+ * Runs the connection forward from step status st (a wait mask, 0 when the
+ * current call just completed, NOTHING when no call is in progress, PARKED
+ * for a paused stream) until it must wait for the socket, goes idle, or
+ * dies; then runs the callbacks of what completed. c may be freed when this
+ * returns.
  */
 static void drive(amy__conn *c, int st)
 {
@@ -850,7 +846,7 @@ static void drive(amy__conn *c, int st)
             arm(c, st);
             break;
         }
-        if (st == PARKED) {
+        if (st == AMY__PARKED) {
             disarm(c);
             break;
         }
@@ -863,13 +859,17 @@ static void drive(amy__conn *c, int st)
         }
         st = next_op(c);
         if (st == NOTHING) {
-            if (c->state == AMY__C_DEAD)
-                break;
-            watch_idle(c);
+            if (c->state != AMY__C_DEAD)
+                watch_idle(c);
             break;
         }
     }
     drive_end(c);
+}
+
+void amy__conn_drive(amy__conn *c, int st)
+{
+    drive(c, st);
 }
 
 /* Leaves the connection consistent, then runs the callbacks of what
@@ -877,11 +877,11 @@ static void drive(amy__conn *c, int st)
 static void drive_end(amy__conn *c)
 {
     c->pumping = 0;
-    amy__donelist done = c->done;
-    c->done.head = c->done.tail = NULL;
+    amy__donelist done;
+    amy__list_move(&done.list, &c->done.list);
     if (c->state == AMY__C_DEAD)
-        amy__pool_on_dead(c->pool, c); /* frees c */
-    amy__donelist_notify(done);
+        c->owner->dead(c->owner_self, c); /* frees c */
+    amy__donelist_notify(&done);
 }
 
 /* The socket can take more of the write buffer; a READ may be suspended
@@ -930,15 +930,14 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
     /* read_coalesce_us: the io_collect_interval effect for amysql's own
      * reads, without touching the caller's loop. Only with answers for two
      * or more queries due: a lone query is read at once. */
-    if (ready == MYSQL_WAIT_READ && c->count >= 2 &&
-        c->pool->dsn.read_coalesce_us &&
+    if (ready == MYSQL_WAIT_READ && c->count >= 2 && c->cfg->read_coalesce_us &&
         (c->read_pending || c->op == AMY__OP_READ || c->op == AMY__OP_STORE ||
          c->op == AMY__OP_NEXT)) {
         /* Let more answers arrive, then read them in one go. */
         ev_io_stop(loop, &c->io);
         /* Every connection's wait ends on the same tick, so one loop
          * iteration reads them all. */
-        double d = c->pool->dsn.read_coalesce_us / 1e6, now = ev_now(loop);
+        double d = c->cfg->read_coalesce_us / 1e6, now = ev_now(loop);
         double at = ((double)(long long)(now / d) + 1) * d; /* no libm */
         ev_timer_set(&c->coalesce_timer, at - now, 0.);
         ev_timer_start(loop, &c->coalesce_timer);
@@ -952,8 +951,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
     if (c->state == AMY__C_READY && peek_dead(c)) {
         c->pumping = 1;
         close_idle_dead(c);
-        c->pumping = 0;
-        amy__pool_on_dead(c->pool, c);
+        drive_end(c);
     }
 }
 
@@ -980,29 +978,27 @@ static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     char msg[160];
     snprintf(msg, sizeof msg, "connect to %s timed out after %u ms",
-             c->pool->endpoint, c->pool->dsn.connect_timeout_ms);
+             c->cfg->endpoint, c->cfg->connect_timeout_ms);
     c->pumping = 1;
-    close_handle(c);
-    c->err_no = 0;
-    snprintf(c->err_sqlstate, sizeof c->err_sqlstate, "HY000");
-    snprintf(c->err_msg, sizeof c->err_msg, "%s", msg);
-    c->connect_failed = 1;
-    c->state = AMY__C_DEAD;
-    c->pumping = 0;
-    amy__pool_on_dead(c->pool, c);
+    connect_failed(c, 0, "HY000", msg);
+    drive_end(c);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Life cycle                                                               */
 /* ------------------------------------------------------------------------ */
 
-amy__conn *amy__conn_new(amy_pool *pool)
+amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
+                         const amy__owner_ops *owner, void *self)
 {
     amy__conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->pool = pool;
-    c->cap = pool->dsn.pipeline;
+    c->loop = loop;
+    c->cfg = cfg;
+    c->owner = owner;
+    c->owner_self = self;
+    c->cap = cfg->pipeline;
     c->ring = calloc(c->cap, sizeof *c->ring);
     c->mysql = mysql_init(NULL);
     if (!c->ring || !c->mysql) {
@@ -1012,11 +1008,12 @@ amy__conn *amy__conn_new(amy_pool *pool)
         free(c);
         return NULL;
     }
+    amy__donelist_init(&c->done);
     /* Non-blocking mode must be set before any _start (default stack). */
     mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
     mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     unsigned tcp = MYSQL_PROTOCOL_TCP;
-    if (!pool->dsn.socket && strcmp(pool->host, "localhost") != 0)
+    if (!cfg->socket && strcmp(cfg->host, "localhost") != 0)
         mysql_options(c->mysql, MYSQL_OPT_PROTOCOL, &tcp);
     my_bool no = 0;
     /* Reconnecting would run a blocking connect (and DNS) inside a query. */
@@ -1036,14 +1033,13 @@ amy__conn *amy__conn_new(amy_pool *pool)
     c->connect_timer.data = c;
     c->state = AMY__C_CONNECTING;
 
-    if (pool->dsn.connect_timeout_ms) {
+    if (cfg->connect_timeout_ms) {
         /* The loop's cached time is stale if the caller has not run it for
          * a while (blocking work, other clients): the deadline would be
          * short by that much. */
-        ev_now_update(pool->loop);
-        ev_timer_set(&c->connect_timer, pool->dsn.connect_timeout_ms / 1000.0,
-                     0.);
-        ev_timer_start(pool->loop, &c->connect_timer);
+        ev_now_update(loop);
+        ev_timer_set(&c->connect_timer, cfg->connect_timeout_ms / 1000.0, 0.);
+        ev_timer_start(loop, &c->connect_timer);
     }
     c->pumping = 1;
     int st = start_connect(c);
@@ -1054,9 +1050,15 @@ amy__conn *amy__conn_new(amy_pool *pool)
         /* Completed (failed) already: report it from the loop, never from
          * inside the caller's amy_query. */
         c->completed = 1;
-        ev_feed_event(pool->loop, &c->io, EV_CUSTOM);
+        ev_feed_event(loop, &c->io, EV_CUSTOM);
     }
     return c;
+}
+
+void amy__conn_set_owner(amy__conn *c, const amy__owner_ops *owner, void *self)
+{
+    c->owner = owner;
+    c->owner_self = self;
 }
 
 void amy__conn_kick(amy__conn *c)
@@ -1068,29 +1070,21 @@ void amy__conn_kick(amy__conn *c)
 
 void amy__conn_free(amy__conn *c)
 {
-    struct ev_loop *loop = c->pool->loop;
-    ev_io_stop(loop, &c->io);
-    ev_io_stop(loop, &c->wio);
-    free(c->wbuf);
-    ev_timer_stop(loop, &c->wait_timer);
-    ev_timer_stop(loop, &c->coalesce_timer);
-    ev_timer_stop(loop, &c->connect_timer);
-    amy__stmt_free_all(c);
+    stop_watchers(c);
+    amy__wire_free(&c->w);
+    exts_free(c); /* none left once closed; for a handle never closed */
     free(c->ring);
     free(c);
 }
 
 void amy__conn_destroy(amy__conn *c, int status)
 {
-    struct ev_loop *loop = c->pool->loop;
-    /* ev_io_stop also drops an event fed but not yet delivered. */
-    ev_io_stop(loop, &c->io);
-    ev_io_stop(loop, &c->wio);
-    ev_timer_stop(loop, &c->wait_timer);
-    ev_timer_stop(loop, &c->coalesce_timer);
-    ev_timer_stop(loop, &c->connect_timer);
-    if (c->mysql && c->state == AMY__C_READY && c->op == AMY__OP_NONE) {
-        /* Say goodbye (COM_QUIT) if it fits in the socket buffer now. */
+    stop_watchers(c);
+    /* Say goodbye (COM_QUIT) if it fits in the socket buffer now, unless a
+     * kind is in the middle of reading rows off the socket. */
+    if (c->mysql && c->state == AMY__C_READY && c->op == AMY__OP_NONE &&
+        (c->count == 0 || !c->ring[c->head].op->rows)) {
+        exts_closing(c);
         int st = mysql_close_start(c->mysql);
         if (st == 0)
             c->mysql = NULL;
@@ -1098,20 +1092,20 @@ void amy__conn_destroy(amy__conn *c, int status)
             c->op = AMY__OP_CLOSE;
     }
     if (c->op == AMY__OP_CLOSE) {
-        int fd = (int)mysql_get_socket(c->mysql);
-        if (fd >= 0)
-            shutdown(fd, SHUT_RDWR);
-        for (int i = 0; i < 64; i++)
-            if (mysql_close_cont(c->mysql, MYSQL_WAIT_TIMEOUT) == 0)
-                break;
-        c->mysql = NULL; /* freed by close_cont, or abandoned after 64 */
+        /* As end_suspended_call: with the socket shut down the close runs
+         * to its end without waiting again. */
+        shut_socket(c);
+        while (mysql_close_cont(c->mysql, MYSQL_WAIT_TIMEOUT) != 0) {
+        }
+        c->mysql = NULL; /* freed by close_cont */
         c->op = AMY__OP_NONE;
     }
-    fail_all(c, status, 0, NULL, NULL);
-    amy__stmt_free_all(c);
-    amy__donelist done = c->done;
-    free(c->wbuf);
+    fail_all(c, status, 0, NULL, NULL); /* closes the handle if still open */
+    exts_free(c);
+    amy__donelist done;
+    amy__list_move(&done.list, &c->done.list);
+    amy__wire_free(&c->w);
     free(c->ring);
     free(c);
-    amy__donelist_notify(done);
+    amy__donelist_notify(&done);
 }

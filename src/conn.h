@@ -1,4 +1,5 @@
-/* One connection: a MYSQL handle driven through the non-blocking API. */
+/* One connection: a MYSQL handle driven through the non-blocking API.
+ * Internal. The state machine is described at the top of conn.c. */
 #ifndef AMY_CONN_H
 #define AMY_CONN_H
 
@@ -8,47 +9,55 @@
 
 #include "amysql.h"
 #include "future.h"
+#include "list.h"
+#include "op.h"
+#include "owner.h"
+#include "wire.h"
+
+/* What a connection is told by whoever makes it: where to connect, as whom,
+ * and its caps. Owned by the maker, which outlives the connection. */
+typedef struct amy__conn_cfg {
+    const char *host; /* what the connector gets: an IP, or "localhost" */
+    const char *user, *password, *database, *socket; /* NULL if absent */
+    const char *endpoint; /* "host:port" or the socket, for messages */
+    unsigned port;        /* 0: the default */
+    unsigned multi_statements;
+    unsigned pipeline;     /* in-flight queries at most */
+    size_t pipeline_bytes; /* their request bytes at most (if more than one) */
+    unsigned read_coalesce_us;
+    unsigned connect_timeout_ms; /* 0: none */
+    unsigned stmt_cache;         /* prepared statements kept (stmt.c) */
+    amy_stats *stats; /* where the op kinds count (statement cache) */
+} amy__conn_cfg;
 
 /* A query sent on a connection and not yet answered, oldest first. */
 typedef struct amy__slot {
-    amy_future *f; /* NULL once the future left (canceled, timed out) */
-    size_t len;    /* its SQL length, counted against pipeline_bytes */
+    amy_future *f;     /* NULL once the future left (canceled, timed out) */
+    const amy__op *op; /* its kind (f->op, kept when f leaves) */
+    size_t len;        /* its SQL length, counted against pipeline_bytes */
     unsigned long long seq;  /* order sent on this connection */
-    unsigned long long wend; /* its last byte's offset in the write stream */
-    unsigned char stream;    /* its rows are streamed (amy_query_stream) */
-    unsigned char exec;      /* a prepared statement (src/stmt.c) */
-    unsigned char killed;    /* KILL QUERY was sent for it */
+    unsigned long long wend; /* written by us: its last byte's offset in the
+                                write stream (reached the socket once
+                                wbuf.flushed >= wend) */
+    /* Written by its kind through the connector: the request may have
+     * reached the server (amy__conn_head_sent). */
+    unsigned char sent_by_op;
+    unsigned char killed; /* KILL QUERY was sent for it */
 } amy__slot;
 
 /* See the state machine at the top of conn.c. */
-enum amy__cstate {
-    AMY__C_CONNECTING,
-    AMY__C_READY,
-    AMY__C_CLOSING,
-    AMY__C_DEAD
-};
+enum amy__cstate { AMY__C_CONNECTING, AMY__C_READY, AMY__C_DEAD };
 
+/* The connector call in progress (c->op). */
 enum amy__cop {
     AMY__OP_NONE,
     AMY__OP_CONNECT,
-    AMY__OP_READ,
-    AMY__OP_STORE,
-    AMY__OP_NEXT,
-    AMY__OP_FETCH, /* fetch_row of a streamed result */
-    AMY__OP_CLOSE, /* only inside amy__conn_destroy */
-    /* Prepared statements (src/stmt.c). */
-    AMY__OP_S_VARQ,     /* SELECT @@max_allowed_packet, for a batch */
-    AMY__OP_S_VARSTORE, /* its result */
-    AMY__OP_S_CLOSE,    /* closing an evicted (or uncached) statement */
-    AMY__OP_S_PREPARE,
-    AMY__OP_S_EXECUTE,
-    AMY__OP_S_STORE,
-    AMY__OP_S_NEXT
+    AMY__OP_READ,  /* read_query_result of the oldest in flight */
+    AMY__OP_STORE, /* its store_result */
+    AMY__OP_NEXT,  /* next_result */
+    AMY__OP_CLOSE, /* close, only inside amy__conn_destroy */
+    AMY__OP_KIND   /* a call of the op kind c->kind */
 };
-
-/* What a step returns when it started no connector call (conn.c, stmt.c);
- * otherwise a wait mask, or 0 when the call completed at once. */
-#define AMY__NOTHING (-1)
 
 /* Connection-level errors come from the client library: 2000-2999 are the
  * classic CR_* codes, 5000-5999 Connector/C's own. */
@@ -65,13 +74,19 @@ typedef struct amy__err {
 } amy__err;
 
 typedef struct amy__conn {
-    amy_pool *pool;
-    MYSQL *mysql; /* NULL once closed */
-    unsigned char state, op;
-    unsigned char pumping;      /* inside conn_pump: the pool must not kick */
+    struct ev_loop *loop;
+    const amy__conn_cfg *cfg;
+    const amy__owner_ops *owner; /* and its self pointer: */
+    void *owner_self;
+    MYSQL *mysql;               /* NULL once closed */
+    unsigned char state, op;    /* enum amy__cstate, enum amy__cop */
+    unsigned char pumping;      /* inside drive(): owners must not kick */
     unsigned char results_lost; /* memory ran out copying a result set */
     unsigned char completed;    /* a call completed inside amy__conn_new */
     unsigned char connect_failed;
+    unsigned char was_idle;     /* check the socket before reusing it */
+    unsigned char read_pending; /* start READ once the socket is readable */
+    const amy__op *kind;        /* whose call it is, while op == KIND */
     ev_io io;  /* the connector's waits, and watching an idle socket */
     ev_io wio; /* our own writes, while the socket is full */
     ev_timer wait_timer;     /* the connector's MYSQL_WAIT_TIMEOUT */
@@ -83,19 +98,8 @@ typedef struct amy__conn {
     unsigned cap, head, count;
     size_t bytes;
 
-    /* Requests are written by us, not the connector (see conn.c): COM_QUERY
-     * packets wait in wbuf[woff, wlen) until the socket takes them. */
-    char *wbuf;
-    size_t wcap, woff, wlen;
-    unsigned long long wtotal;   /* bytes ever appended */
-    unsigned long long wflushed; /* bytes ever written to the socket */
-
-    /* The streamed result of the oldest in-flight query, if any. */
-    MYSQL_RES *sres;
-    MYSQL_ROW srow;
-    size_t *slens;        /* its row's lengths as size_t, for the callback */
-    uint64_t srows;       /* rows delivered so far */
-    unsigned char parked; /* the stream is paused: nothing is driving it */
+    /* Requests written by us, not the connector (wire.c). */
+    amy__wbuf w;
 
     /* Result sets of the oldest in-flight query, read so far. */
     amy_result *rhead, *rtail;
@@ -106,17 +110,11 @@ typedef struct amy__conn {
     MYSQL *mret;
     MYSQL_RES *res;
 
-    struct amy__stmts *stmts; /* prepared statements, made on first use */
+    amy__ext *exts;     /* state of op kinds, made on first use */
+    amy__donelist done; /* settled while driving; notified after */
 
-    amy__donelist done;   /* settled while driving; notified after */
-    struct amy_conn *pin; /* the handle it is pinned to (src/pin.c) */
-
-    unsigned long serial;    /* the pool's name for it, for KILL callbacks */
     unsigned long thread_id; /* the server's connection id */
     unsigned long long next_seq;
-    ev_tstamp idle_since;
-    unsigned char was_idle;     /* check the socket before reusing it */
-    unsigned char read_pending; /* start READ once the socket is readable */
 
     /*
      * KILL QUERY names a connection, not a query: one sent for the head may
@@ -129,52 +127,85 @@ typedef struct amy__conn {
     unsigned char kill_active;
     unsigned long long kill_lo, kill_hi;
 
-    /* Why the connect failed, for the futures the pool fails with it. */
+    /* Why the connect failed, for the futures the owner fails with it. */
     unsigned err_no;
     char err_sqlstate[6];
     char err_msg[MYSQL_ERRMSG_SIZE + 160];
 
-    struct amy__conn *next, *prev; /* pool's list of connections */
-    struct amy__conn *idle_next, *idle_prev;
-    unsigned char in_idle;
+    /* The owner's: conn.c never reads or writes these. */
+    amy__link olink;      /* in the owner's list of connections */
+    amy__link oidle;      /* in the owner's list of idle ones */
+    unsigned long serial; /* the owner's name for it */
+    ev_tstamp idle_since;
 } amy__conn;
 
 /*
- * Creates a connection and starts connecting. Returns NULL on ENOMEM. The
- * pool hears back through amy__pool_on_ready / _on_connect_failed /
- * _on_dead; none of them is called before this returns.
+ * Creates a connection and starts connecting to cfg's server. Returns NULL
+ * on ENOMEM. The owner hears back through its hooks (owner.h); none of them
+ * is called before this returns. cfg and the owner outlive the connection.
  */
-amy__conn *amy__conn_new(amy_pool *pool);
+amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
+                         const amy__owner_ops *owner, void *self);
 
-/* Asks an idle READY connection to look at the pool's queue. */
+/* From now on c asks this owner (a pinned handle taking it, or giving it
+ * back). Only between calls, with nothing in flight. */
+void amy__conn_set_owner(amy__conn *c, const amy__owner_ops *owner, void *self);
+
+/* Asks an idle READY connection to look for work. */
 void amy__conn_kick(amy__conn *c);
 
-/* The future of slot s left while in flight: drop it, stop it on the
- * server once it is the oldest in flight. */
-void amy__conn_detach(amy__conn *c, amy__slot *s);
+/* Whether c may take f now: the pipeline depth and byte caps, and the
+ * kinds that need the connection to themselves. Owners take nothing else. */
+int amy__conn_accepts(const amy__conn *c, const amy_future *f);
 
-/* Picks a paused stream up again (amy_stream_resume). */
-int amy__conn_resume(amy__conn *c);
+/* Queries in flight on c. */
+static inline unsigned amy__conn_inflight(const amy__conn *c)
+{
+    return c->count;
+}
+
+/* A pending future's hook (amy__fops.detach) for any future queued in an
+ * amy__queue and sent on a connection: it leaves its queue, or its slot (the
+ * connection drops the answer and kills the statement on the server). */
+void amy__conn_detach_future(amy_future *f);
 
 /* A KILL QUERY sent for this connection completed. */
 void amy__conn_kill_done(amy__conn *c);
 
-/* For src/stmt.c: one more result set of the head query (NULL: memory ran
- * out); the head has all its answers (e NULL: success, else its error);
- * the connection broke (e NULL: the connector's error). */
+/* For the op kinds. */
+/* Runs c from step status st (the kind's own call completed: 0). */
+void amy__conn_drive(amy__conn *c, int st);
+/* One more result set of the head query (NULL: memory ran out). */
 void amy__conn_add_result(amy__conn *c, amy_result *r);
 /* The connector's error of the last call on c's MYSQL handle. */
 amy__err amy__conn_err(amy__conn *c);
+/* A text result set of the head is done: the next one the server
+ * announced is read (returns NEXT's step status), or the head completes
+ * (NOTHING). */
+int amy__conn_after_result(amy__conn *c);
+/* The head has all its answers (e NULL: success, else its error). */
 void amy__conn_complete(amy__conn *c, const amy__err *e);
+/* The connection broke (e NULL: the connector's error): every query sent
+ * on it fails, and it is closed. */
 void amy__conn_break(amy__conn *c, const amy__err *e);
+/* Settles f onto c's done list (its callbacks run once c is consistent). */
+void amy__conn_settle(amy__conn *c, amy_future *f, amy_result *r);
+/* The head's request, written by its kind, may have reached the server: it
+ * is never sent again if the connection breaks. */
+void amy__conn_head_sent(amy__conn *c);
+/* The state of kind `ops` on c, or NULL. */
+void *amy__conn_ext(const amy__conn *c, const amy__ext_ops *ops);
+/* Hangs e (allocated by the kind, starting with an amy__ext) on c. */
+void amy__conn_add_ext(amy__conn *c, amy__ext *e, const amy__ext_ops *ops);
 
-/* Frees a DEAD connection (the pool has unlinked it). */
+/* Frees a DEAD connection (its owner has unlinked it). */
 void amy__conn_free(amy__conn *c);
 
 /*
  * Tears the connection down at once, without running the loop: in-flight
- * futures fail with status (AMY_ECANCELED at pool free), the MYSQL handle is
- * closed, and c is freed. The pool has already unlinked c.
+ * futures fail with status (AMY_ECANCELED at pool free), the owner hears
+ * `lost`, the MYSQL handle is closed, and c is freed. The owner has
+ * already unlinked c.
  */
 void amy__conn_destroy(amy__conn *c, int status);
 

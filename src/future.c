@@ -10,6 +10,9 @@
  * while amy_future_wait runs the loop for it, and while it waits on a
  * connection's done list. amy_future_free only marks it; the last release
  * frees it.
+ *
+ * What a future's owner must do when it is abandoned, settles or is freed
+ * comes through its hooks (f->fops), so this file knows no pool.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -17,7 +20,7 @@
 #include <string.h>
 
 #include "future.h"
-#include "pool.h"
+#include "list.h"
 #include "result.h"
 
 typedef struct amy__gather amy__gather;
@@ -43,47 +46,23 @@ struct amy__gather {
 static void destroy(amy_future *f);
 static void abandon(amy_future *f, int status, const char *msg);
 
-static void list_append(amy_future *f, amy__cbnode *n)
+static void cb_append(amy_future *f, amy__cbnode *n)
 {
-    n->owner = f;
-    n->next = NULL;
-    n->prev = f->cb_tail;
-    if (f->cb_tail)
-        f->cb_tail->next = n;
-    else
-        f->cb_head = n;
-    f->cb_tail = n;
+    amy__list_push_back(&f->cbs, &n->link);
 }
 
-static void list_unlink(amy__cbnode *n)
-{
-    amy_future *f = n->owner;
-    if (!f)
-        return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        f->cb_head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        f->cb_tail = n->prev;
-    n->next = n->prev = NULL;
-    n->owner = NULL;
-}
-
-static void init_common(amy_future *f, int kind, struct ev_loop *loop)
+static void init_common(amy_future *f, struct ev_loop *loop)
 {
     f->status = AMY_PENDING;
-    f->kind = (unsigned char)kind;
     f->loop = loop;
+    amy__list_init(&f->cbs);
     memcpy(f->sqlstate, "00000", 6);
 }
 
-amy_future *amy__future_new_query(amy_pool *pool, struct ev_loop *loop,
-                                  const char *sql, size_t len)
+amy_future *amy__future_new_query(struct ev_loop *loop, const char *sql,
+                                  size_t len)
 {
-    return amy__future_new_params(pool, loop, sql, len, NULL, 0);
+    return amy__future_new(loop, sql, len, NULL, 0, 0);
 }
 
 static int has_bytes(const amy_value *v)
@@ -91,12 +70,12 @@ static int has_bytes(const amy_value *v)
     return v->type == AMY_TYPE_TEXT || v->type == AMY_TYPE_BLOB;
 }
 
-amy_future *amy__future_new_params(amy_pool *pool, struct ev_loop *loop,
-                                   const char *sql, size_t len,
-                                   const amy_value *params, size_t n)
+amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
+                            const amy_value *params, size_t n, size_t extra)
 {
-    /* One allocation per query: the future, its parameters, their bytes
-     * and the SQL text (the values first, for their alignment). */
+    /* One allocation per query: the future, its parameters or its op's
+     * data, their bytes and the SQL text (the values first, for their
+     * alignment). */
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         if (has_bytes(&params[i])) {
@@ -106,16 +85,24 @@ amy_future *amy__future_new_params(amy_pool *pool, struct ev_loop *loop,
         }
     }
     if (n > (SIZE_MAX / 2) / sizeof(amy_value) || len > SIZE_MAX / 4 ||
-        bytes > SIZE_MAX / 4)
+        bytes > SIZE_MAX / 4 || extra > SIZE_MAX / 4)
         return NULL;
-    size_t total = sizeof(amy_future) + n * sizeof(amy_value) + bytes + len + 1;
+    /* The op's data keeps the alignment of what follows the future. */
+    extra =
+        (extra + sizeof(amy_value) - 1) / sizeof(amy_value) * sizeof(amy_value);
+    size_t total =
+        sizeof(amy_future) + n * sizeof(amy_value) + extra + bytes + len + 1;
     amy_future *f = malloc(total);
     if (!f)
         return NULL;
     memset(f, 0, sizeof *f);
-    init_common(f, AMY__F_QUERY, loop);
-    f->pool = pool;
+    init_common(f, loop);
     char *p = (char *)(f + 1);
+    if (extra && !n) {
+        f->data = p;
+        memset(p, 0, extra);
+        p += extra;
+    }
     if (n) {
         f->params = (amy_value *)(void *)p;
         f->nparams = n;
@@ -174,12 +161,10 @@ void amy__future_settle(amy_future *f, amy_result *r)
         f->result = r;
     else
         amy__result_free(r);
-    if (f->kind == AMY__F_QUERY) {
-        if (ev_is_active(&f->deadline))
-            ev_timer_stop(f->loop, &f->deadline);
-        if (f->pool)
-            amy__pool_count(f->pool, f->status);
-    }
+    if (ev_is_active(&f->deadline))
+        ev_timer_stop(f->loop, &f->deadline);
+    if (f->fops && f->fops->settled)
+        f->fops->settled(f);
 }
 
 void amy__future_resolve(amy_future *f, amy_result *r)
@@ -192,22 +177,17 @@ void amy__donelist_settle(amy__donelist *l, amy_future *f, amy_result *r)
 {
     amy__future_settle(f, r);
     amy__future_hold(f);
-    f->qnext = NULL;
-    if (l->tail)
-        l->tail->qnext = f;
-    else
-        l->head = f;
-    l->tail = f;
+    amy__list_push_back(&l->list, &f->qlink);
 }
 
-void amy__donelist_notify(amy__donelist l)
+void amy__donelist_notify(amy__donelist *l)
 {
-    amy_future *f = l.head;
-    while (f) {
-        amy_future *next = f->qnext;
+    amy__link *n;
+    while ((n = amy__list_first(&l->list))) {
+        amy_future *f = AMY__CONTAINER(n, amy_future, qlink);
+        amy__list_remove(n);
         amy__future_notify(f);
         amy__future_release(f);
-        f = next;
     }
 }
 
@@ -218,13 +198,14 @@ void amy__future_notify(amy_future *f)
     if (f->waited && f->loop)
         ev_break(f->loop, EVBREAK_ONE);
     f->busy++;
-    amy__cbnode *n;
-    while ((n = f->cb_head)) {
+    amy__link *l;
+    while ((l = amy__list_first(&f->cbs))) {
+        amy__cbnode *n = AMY__CONTAINER(l, amy__cbnode, link);
         /* Read everything from n before the call: the call may free it. */
         unsigned char heap = n->heap;
         amy_callback cb = n->cb;
         void *arg = n->arg;
-        list_unlink(n);
+        amy__list_remove(l);
         cb(f, arg);
         if (heap)
             free(n);
@@ -237,6 +218,15 @@ void amy__future_fail(amy_future *f, int status, unsigned server_errno,
 {
     amy__future_set_error(f, status, server_errno, sqlstate, msg);
     amy__future_resolve(f, NULL);
+}
+
+amy_future *amy__future_failed(struct ev_loop *loop, int status,
+                               const char *msg)
+{
+    amy_future *f = amy__future_new_query(loop, "", 0);
+    if (f)
+        amy__future_fail(f, status, 0, NULL, msg);
+    return f;
 }
 
 int amy_future_then(amy_future *f, amy_callback cb, void *arg)
@@ -258,7 +248,7 @@ int amy_future_then(amy_future *f, amy_callback cb, void *arg)
     }
     n->cb = cb;
     n->arg = arg;
-    list_append(f, n);
+    cb_append(f, n);
     return AMY_OK;
 }
 
@@ -317,13 +307,8 @@ const char *amy_future_sqlstate(const amy_future *f)
  * for a gather its children), so nothing can touch it again. */
 static void abandon(amy_future *f, int status, const char *msg)
 {
-    if (f->kind == AMY__F_QUERY) {
-        amy__pool_detach(f);
-    } else {
-        amy__gather *g = (amy__gather *)f;
-        for (size_t i = 0; i < g->n; i++)
-            list_unlink(&g->nodes[i].node);
-    }
+    if (f->fops && f->fops->detach)
+        f->fops->detach(f);
     amy__future_fail(f, status, 0, status == AMY_ETIMEDOUT ? "HYT00" : NULL,
                      msg);
 }
@@ -338,11 +323,33 @@ int amy_future_cancel(amy_future *f)
     return 1;
 }
 
-void amy__future_expire(amy_future *f)
+/* A query's deadline: it resolves AMY_ETIMEDOUT, leaving its queue or
+ * slot (the connection kills it on the server). */
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+    amy_future *f = w->data;
     char msg[64];
     snprintf(msg, sizeof msg, "query timed out after %u ms", f->timeout_ms);
     abandon(f, AMY_ETIMEDOUT, msg);
+}
+
+int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
+{
+    if (!f || f->status != AMY_PENDING || !f->fops || !f->fops->timeouts)
+        return AMY_EINVAL;
+    if (ev_is_active(&f->deadline))
+        ev_timer_stop(f->loop, &f->deadline);
+    f->timeout_ms = timeout_ms;
+    if (timeout_ms) {
+        /* The loop's cached time is stale if the caller has not run it for
+         * a while (blocking work, other clients): the deadline would be
+         * short by that much. */
+        ev_now_update(f->loop);
+        ev_timer_init(&f->deadline, deadline_cb, timeout_ms / 1000.0, 0.);
+        f->deadline.data = f;
+        ev_timer_start(f->loop, &f->deadline);
+    }
+    return AMY_OK;
 }
 
 void amy_future_free(amy_future *f)
@@ -360,26 +367,18 @@ void amy_future_free(amy_future *f)
 
 static void destroy(amy_future *f)
 {
-    if (f->kind == AMY__F_GATHER) {
-        amy__gather *g = (amy__gather *)f;
-        for (size_t i = 0; i < g->n; i++)
-            list_unlink(&g->nodes[i].node);
-        free(g->first_error);
-    }
+    if (f->fops && f->fops->destroy)
+        f->fops->destroy(f);
     /* Callbacks still registered never run once the future is gone. */
-    while (f->cb_head) {
-        amy__cbnode *n = f->cb_head;
-        list_unlink(n);
+    amy__link *l;
+    while ((l = amy__list_first(&f->cbs))) {
+        amy__cbnode *n = AMY__CONTAINER(l, amy__cbnode, link);
+        amy__list_remove(l);
         if (n->heap)
             free(n);
     }
     amy__result_free(f->result);
     free(f->error);
-    if (f->stream)
-        free(f->rows);
-    /* An acquire that never resolved OK never handed its handle over. */
-    if (f->acquire && f->status != AMY_OK)
-        free(f->pin);
     free(f);
 }
 
@@ -427,6 +426,25 @@ static void gather_on_child(amy_future *child, void *arg)
         gather_finish(g);
 }
 
+/* A gather leaves its children's callback lists when abandoned or freed. */
+static void gather_detach(amy_future *f)
+{
+    amy__gather *g = (amy__gather *)f;
+    for (size_t i = 0; i < g->n; i++)
+        amy__list_remove(&g->nodes[i].node.link);
+}
+
+static void gather_destroy(amy_future *f)
+{
+    gather_detach(f);
+    free(((amy__gather *)f)->first_error);
+}
+
+static const amy__fops gather_fops = {
+    .detach = gather_detach,
+    .destroy = gather_destroy,
+};
+
 amy_future *amy_gather(amy_future *const *futures, size_t n)
 {
     if (n && !futures)
@@ -439,7 +457,8 @@ amy_future *amy_gather(amy_future *const *futures, size_t n)
     amy__gather *g = calloc(1, sizeof *g + n * sizeof(amy__gnode));
     if (!g)
         return NULL;
-    init_common(&g->base, AMY__F_GATHER, NULL);
+    init_common(&g->base, NULL);
+    g->base.fops = &gather_fops;
     g->n = n;
     g->remaining = n;
     g->first = n;
@@ -453,7 +472,7 @@ amy_future *amy_gather(amy_future *const *futures, size_t n)
         gn->node.cb = gather_on_child;
         gn->node.arg = gn;
         if (c->status == AMY_PENDING)
-            list_append(c, &gn->node);
+            cb_append(c, &gn->node);
         else
             gather_count(g, c, i);
     }

@@ -1,4 +1,10 @@
-/* Futures: state, callbacks, deferred free, gather. Internal. */
+/* Futures: state, callbacks, deferred free, gather, deadlines. Internal.
+ *
+ * A future knows nothing of who resolves it. Whoever queues one (the pool,
+ * a pinned connection, the KILL channel, a gather) installs its hooks
+ * (amy__fops): how it leaves that owner's care when abandoned, what to count
+ * when it settles, what to free with it.
+ */
 #ifndef AMY_FUTURE_H
 #define AMY_FUTURE_H
 
@@ -7,82 +13,94 @@
 #include <stdint.h>
 
 #include "amysql.h"
-
-/* What an amy_query_stream future carries. */
-typedef struct amy__stream {
-    amy_row_cb cb;
-    void *arg;
-} amy__stream;
+#include "list.h"
 
 /* One registered callback; linked in its future's list until it runs. */
 typedef struct amy__cbnode {
-    struct amy__cbnode *next, *prev;
-    amy_future *owner; /* future whose list holds it; NULL once unlinked */
+    amy__link link; /* NULL links once unlinked */
     amy_callback cb;
     void *arg;
     unsigned char heap; /* malloc'ed by amy_future_then */
 } amy__cbnode;
 
 struct amy__slot;
+struct amy__conn;
+struct amy__op;
+struct amy__queue;
 
-enum amy__fkind { AMY__F_QUERY, AMY__F_GATHER };
-enum amy__fwhere { AMY__W_NONE, AMY__W_QUEUED, AMY__W_INFLIGHT };
-/* What kind of prepared-statement future (src/stmt.c), if any: its params
- * are one row (EXEC) or nparams / ncols rows (BATCH). */
-enum amy__fexec { AMY__X_NONE, AMY__X_EXEC, AMY__X_BATCH };
+/* Where a query future waits. */
+enum amy__fwhere {
+    AMY__W_NONE,    /* nowhere: made, settled, or between two owners */
+    AMY__W_QUEUED,  /* in an amy__queue (f->queue) */
+    AMY__W_INFLIGHT /* sent on a connection (f->conn, f->slot) */
+};
+
+/* What its owner does for a future; any hook may be NULL. */
+typedef struct amy__fops {
+    /* It is abandoned (canceled, timed out, freed) while pending: leave the
+     * owner's queue or slot, so nothing resolves it again. */
+    void (*detach)(amy_future *f);
+    /* It settled with f->status (stats). */
+    void (*settled)(amy_future *f);
+    /* It is being freed: free what the owner hung on it. */
+    void (*destroy)(amy_future *f);
+    /* amy_future_set_timeout may give it a deadline. */
+    unsigned char timeouts;
+} amy__fops;
 
 struct amy_future {
     int status;
-    unsigned char kind;  /* enum amy__fkind */
-    unsigned char where; /* enum amy__fwhere: which list holds the query */
+    unsigned char where; /* enum amy__fwhere */
     unsigned char free_pending;
     unsigned char waited; /* amy_future_wait is running the loop for it */
-    unsigned busy;        /* holds that defer the free: callbacks, wait, send */
+    /* It was sent a second time (after a stray KILL, or because its
+     * connection broke before it was written): never a third. */
+    unsigned char resent : 1;
+    /* A batch of which chunks ran: it must never be sent whole again. */
+    unsigned char partial : 1;
+    unsigned char paused : 1; /* a stream paused by amy_stream_pause */
+    uint16_t ncols;           /* amy_exec_batch: values per row */
+    unsigned busy;            /* holds that defer the free: callbacks, wait */
     unsigned server_errno;
     unsigned timeout_ms; /* the deadline's length, for its message */
     char sqlstate[6];
-    /* Bit fields: the future's size is what a pending query costs (W4). */
-    unsigned char acquire : 1; /* an amy_pool_acquire future */
-    unsigned char retried : 1; /* re-sent once after a stray KILL */
-    unsigned char stream : 1;  /* an amy_query_stream future (see stream) */
-    unsigned char paused : 1;  /* amy_stream_pause */
-    unsigned char exec : 2;    /* enum amy__fexec: a prepared statement */
-    uint16_t ncols;            /* amy_exec_batch: values per row */
     struct ev_loop *loop;
     amy_result *result;
     char *error;
-    amy__cbnode *cb_head, *cb_tail;
-    amy__cbnode cb0; /* the first callback needs no allocation */
+    amy__link cbs;         /* its amy__cbnode callbacks, in order */
+    amy__cbnode cb0;       /* the first callback needs no allocation */
+    const amy__fops *fops; /* its owner's hooks (NULL: none) */
 
     /* Query futures only. */
-    amy_pool *pool;
-    amy_future *qnext, *qprev; /* its queue's links while QUEUED */
-    struct amy__queue *queue;  /* the pool's, or a pinned connection's */
-    /* The pinned connection it was sent to; for an acquire future, the
-     * handle it gives. */
-    struct amy_conn *pin;
-    struct amy__slot *slot; /* in-flight slot while INFLIGHT */
-    struct amy__conn *conn; /* its connection while INFLIGHT */
-    ev_timer deadline;      /* query_timeout_ms, when set */
-    ev_tstamp queued_at;    /* for connect_timeout_ms during outages */
+    const struct amy__op *op; /* what kind of operation (src/op.h) */
+    amy_pool *pool;           /* the pool it was made for, or NULL */
+    amy__link qlink;          /* in its queue, or on a done list */
+    struct amy__queue *queue; /* the queue holding it while QUEUED */
+    struct amy__slot *slot;   /* in-flight slot while INFLIGHT */
+    struct amy__conn *conn;   /* its connection while INFLIGHT */
+    ev_timer deadline;        /* query_timeout_ms, when set */
+    ev_tstamp queued_at;      /* for connect_timeout_ms during outages */
     size_t sql_len;
     char *sql; /* NUL-terminated copy, in the same allocation */
     union {
-        amy_value *params; /* amy_query_params: copies, same allocation */
-        struct amy__stream *rows; /* amy_query_stream: its callback */
+        amy_value *params; /* copies, in the same allocation */
+        void *data;        /* the op's own (a stream's callback, ...) */
     };
     size_t nparams;
 };
 
-/* A new pending query future with a copy of sql; NULL on ENOMEM. */
-amy_future *amy__future_new_query(amy_pool *pool, struct ev_loop *loop,
-                                  const char *sql, size_t len);
+/*
+ * A new pending query future with a copy of sql, copies of n parameters
+ * (their bytes included) and `extra` zeroed bytes for its op (f->data when
+ * n is 0), all in one allocation. NULL on ENOMEM or when the sizes
+ * overflow. The caller sets op, pool and fops before queuing it.
+ */
+amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
+                            const amy_value *params, size_t n, size_t extra);
 
-/* The same with copies of n parameters (their bytes included), all in the
- * one allocation; NULL on ENOMEM or when the sizes overflow. */
-amy_future *amy__future_new_params(amy_pool *pool, struct ev_loop *loop,
-                                   const char *sql, size_t len,
-                                   const amy_value *params, size_t n);
+/* amy__future_new without parameters or extra bytes. */
+amy_future *amy__future_new_query(struct ev_loop *loop, const char *sql,
+                                  size_t len);
 
 /* Sets the error of a pending future (no resolution yet). msg may be NULL. */
 void amy__future_set_error(amy_future *f, int status, unsigned server_errno,
@@ -95,7 +113,8 @@ void amy__future_set_error(amy_future *f, int status, unsigned server_errno,
  *
  * settle: fixes the outcome of a pending future: AMY_OK with result r (taken
  * over), or the error set before by amy__future_set_error; stops its
- * deadline. From here on the future reads as resolved.
+ * deadline; runs the owner's settled hook. From here on the future reads
+ * as resolved.
  *
  * notify: runs the callbacks of a settled future; f may be freed by the time
  * this returns if the user asked for it.
@@ -107,25 +126,31 @@ void amy__future_notify(amy_future *f);
 void amy__future_resolve(amy_future *f, amy_result *r);
 
 /*
- * A list of settled futures waiting for notify, linked through qnext. Each
+ * A list of settled futures waiting for notify, linked through qlink. Each
  * is held (amy__future_hold) while on the list so a callback freeing it
  * cannot pull it out from under the walk.
  */
 typedef struct amy__donelist {
-    amy_future *head, *tail;
+    amy__link list;
 } amy__donelist;
+
+static inline void amy__donelist_init(amy__donelist *l)
+{
+    amy__list_init(&l->list);
+}
 
 /* Settles f and appends it to l. */
 void amy__donelist_settle(amy__donelist *l, amy_future *f, amy_result *r);
-/* Notifies and releases every future of l (l may be a copy). */
-void amy__donelist_notify(amy__donelist l);
+/* Empties l: notifies and releases each of its futures, in order. */
+void amy__donelist_notify(amy__donelist *l);
 
 /* amy__future_set_error + amy__future_resolve. */
 void amy__future_fail(amy_future *f, int status, unsigned server_errno,
                       const char *sqlstate, const char *msg);
 
-/* Resolves a pending query AMY_ETIMEDOUT, leaving its queue or slot. */
-void amy__future_expire(amy_future *f);
+/* A future already failed with status and msg; NULL on ENOMEM. */
+amy_future *amy__future_failed(struct ev_loop *loop, int status,
+                               const char *msg);
 
 /* Keep f's memory (its SQL) alive across a free; release may free it. */
 void amy__future_hold(amy_future *f);

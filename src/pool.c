@@ -7,6 +7,10 @@
  * more work (pipelining) only while the queue is longer than what the idle
  * and connecting connections will take, so a burst spreads over connections
  * before it piles up behind one.
+ *
+ * The pool owns its connections (owner.h: amy__pool_owner below). A pinned
+ * handle (pin.c) borrows one: the pool still lists it (stats, teardown) but
+ * neither idles nor feeds it; the handle gives it back when done.
  */
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -20,9 +24,13 @@
 
 #include "conn.h"
 #include "future.h"
+#include "kill.h"
+#include "list.h"
+#include "op.h"
+#include "owner.h"
 #include "params.h"
-#include "pin.h"
 #include "pool.h"
+#include "queue.h"
 #include "result.h"
 #include "stmt.h"
 
@@ -105,6 +113,10 @@ static amy_pool *pool_alloc(struct ev_loop *loop)
     if (!p)
         return NULL;
     p->loop = loop;
+    amy__list_init(&p->conns);
+    amy__list_init(&p->idle);
+    amy__list_init(&p->leases);
+    amy__queue_init(&p->q);
     ev_prepare_init(&p->kick_watcher, kick_cb);
     p->kick_watcher.data = p;
     ev_idle_init(&p->kick_idle, kick_idle_cb);
@@ -138,12 +150,28 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         free(p);
         return NULL;
     }
-    p->dsn_text = strdup(dsn);
-    if (!p->dsn_text || resolve_host(p) != 0) {
+    if (resolve_host(p) != 0) {
         set_err(errbuf, errlen, "out of memory");
         amy_pool_free(p);
         return NULL;
     }
+    const amy__dsn *d = &p->dsn;
+    p->cfg = (amy__conn_cfg){
+        .host = p->host,
+        .user = d->user,
+        .password = d->password,
+        .database = d->database,
+        .socket = d->socket,
+        .endpoint = p->endpoint,
+        .port = d->port,
+        .multi_statements = d->multi_statements,
+        .pipeline = d->pipeline,
+        .pipeline_bytes = d->pipeline_bytes,
+        .read_coalesce_us = d->read_coalesce_us,
+        .connect_timeout_ms = d->connect_timeout_ms,
+        .stmt_cache = d->stmt_cache,
+        .stats = &p->stats,
+    };
     if (p->dsn.idle_timeout_ms) {
         double every = p->dsn.idle_timeout_ms / 4000.0;
         ev_timer_set(&p->idle_sweep, every < 0.01 ? 0.01 : every,
@@ -154,62 +182,14 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
     return p;
 }
 
-/* The pool that sends KILL QUERY: same server and credentials, one
- * connection, no pipelining (a KILL must not wait behind a slow query). */
-amy_pool *amy__pool_new_control(amy_pool *p)
-{
-    amy_pool *c = pool_alloc(p->loop);
-    if (!c)
-        return NULL;
-    c->is_control = 1;
-    if (amy__dsn_parse(p->dsn_text, &c->dsn, NULL, 0) != 0) {
-        free(c);
-        return NULL;
-    }
-    c->dsn.pool = 1;
-    c->dsn.pipeline = 1;
-    c->dsn.query_timeout_ms = 0;
-    c->dsn.queue_max = 0;
-    c->dsn.idle_timeout_ms = 0;
-    c->host = strdup(p->host);
-    c->endpoint = strdup(p->endpoint);
-    if (!c->host || !c->endpoint) {
-        amy_pool_free(c);
-        return NULL;
-    }
-    return c;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Queue                                                                    */
 /* ------------------------------------------------------------------------ */
 
-void amy__pool_detach(amy_future *f)
+/* Counts a query future of the pool that just settled. */
+static void settled(amy_future *f)
 {
-    if (f->where == AMY__W_QUEUED) {
-        amy__queue_remove(f);
-    } else if (f->where == AMY__W_INFLIGHT) {
-        /* The connection still reads the answer, then drops it; the
-         * statement is killed on the server. */
-        amy__slot *s = f->slot;
-        amy__conn *c = f->conn;
-        f->slot = NULL;
-        f->conn = NULL;
-        f->where = AMY__W_NONE;
-        amy__conn_detach(c, s);
-    }
-}
-
-void amy__pool_requeue(amy_pool *p, amy_future *f)
-{
-    /* A pinned connection's query stays on that connection. */
-    amy__queue_push_front(f->pin ? &f->pin->q : &p->q, f);
-    p->stats.retried++;
-    schedule_kick(p);
-}
-
-void amy__pool_count(amy_pool *p, int status)
-{
+    amy_pool *p = f->pool;
     /* A future that resolves inside a kick (its answer was already there,
      * or a callback of any pool's kick canceled it) resolves while the loop
      * runs prepare watchers: whoever runs the loop may be waiting for it,
@@ -217,7 +197,7 @@ void amy__pool_count(amy_pool *p, int status)
      * from blocking, once. */
     if (in_kick && !p->freeing)
         ev_idle_start(p->loop, &p->kick_idle);
-    switch (status) {
+    switch (f->status) {
     case AMY_OK:
         p->stats.completed++;
         break;
@@ -232,6 +212,12 @@ void amy__pool_count(amy_pool *p, int status)
     }
 }
 
+const amy__fops amy__pool_fops = {
+    .detach = amy__conn_detach_future,
+    .settled = settled,
+    .timeouts = 1,
+};
+
 int amy_pool_stats(const amy_pool *p, amy_stats *out)
 {
     if (!p || !out)
@@ -244,8 +230,10 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
     out->queued = p->q.len;
     out->in_flight = 0;
     out->stmts_open = 0;
-    for (const amy__conn *c = p->conns; c; c = c->next) {
-        out->in_flight += c->count;
+    for (amy__link *l = amy__list_first(&p->conns); l;
+         l = amy__list_next(&p->conns, l)) {
+        const amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
+        out->in_flight += amy__conn_inflight(c);
         out->stmts_open += amy__stmt_open(c);
     }
     return AMY_OK;
@@ -255,102 +243,63 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
 static void fail_queue(amy_pool *p, int status, unsigned err,
                        const char *sqlstate, const char *msg)
 {
-    amy__donelist done = {0};
-    while (p->q.head) {
-        amy_future *f = p->q.head;
-        amy__queue_remove(f);
-        amy__future_set_error(f, status, err, sqlstate, msg);
-        amy__donelist_settle(&done, f, NULL);
-    }
-    amy__donelist_notify(done);
+    amy__donelist done;
+    amy__donelist_init(&done);
+    amy__queue_fail(&p->q, status, err, sqlstate, msg, &done);
+    amy__donelist_notify(&done);
 }
 
-amy_future *amy__pool_take(amy_pool *p, amy__conn *c)
+/* c is idle (on the pool's idle list) or not. */
+static void set_idle(amy_pool *p, amy__conn *c, int idle)
 {
-    if (c->pin)
-        return p->freeing ? NULL : amy__pin_take(c);
-    amy_future *f = p->q.head;
-    if (!f || p->freeing)
-        return NULL;
-    /* A stream has its connection to itself: it starts on an empty one,
-     * and nothing follows it until its rows are read. */
-    if (c->count > 0 && (c->ring[c->head].stream || c->ring[c->head].exec))
-        return NULL;
-    if (f->acquire || f->stream || f->exec) {
-        /* Pinned only with nothing in flight too: its queries must not
-         * wait behind, or be mixed with, another caller's. */
-        if (c->count > 0)
-            return NULL;
-        amy__queue_remove(f);
-        return f;
-    }
-    if (c->count > 0) {
-        if (c->count >= c->cap)
-            return NULL;
-        /* Bounded request bytes in flight: with large requests and large
-         * answers both sides would otherwise block writing. */
-        if (c->bytes + f->sql_len > p->dsn.pipeline_bytes)
-            return NULL;
-        if (p->q.len <= (size_t)p->nconnecting + p->nidle)
-            return NULL;
-    }
-    amy__queue_remove(f);
-    return f;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Connections                                                              */
-/* ------------------------------------------------------------------------ */
-
-void amy__pool_set_idle(amy_pool *p, amy__conn *c, int idle)
-{
-    if (idle == c->in_idle)
+    if (idle == amy__link_linked(&c->oidle))
         return;
     if (idle) {
-        c->idle_prev = NULL;
-        c->idle_next = p->idle;
-        if (p->idle)
-            p->idle->idle_prev = c;
-        p->idle = c;
+        amy__list_push_front(&p->idle, &c->oidle);
         p->nidle++;
     } else {
-        if (c->idle_prev)
-            c->idle_prev->idle_next = c->idle_next;
-        else
-            p->idle = c->idle_next;
-        if (c->idle_next)
-            c->idle_next->idle_prev = c->idle_prev;
-        c->idle_next = c->idle_prev = NULL;
+        amy__list_remove(&c->oidle);
         p->nidle--;
     }
-    c->in_idle = (unsigned char)idle;
+}
+
+static amy__conn *first_idle(const amy_pool *p)
+{
+    amy__link *l = amy__list_first(&p->idle);
+    return l ? AMY__CONTAINER(l, amy__conn, oidle) : NULL;
 }
 
 static void link_conn(amy_pool *p, amy__conn *c)
 {
     c->serial = ++p->next_serial;
-    c->prev = NULL;
-    c->next = p->conns;
-    if (p->conns)
-        p->conns->prev = c;
-    p->conns = c;
+    amy__list_push_front(&p->conns, &c->olink);
     p->nconns++;
     p->nconnecting++;
 }
 
 static void unlink_conn(amy_pool *p, amy__conn *c)
 {
-    amy__pool_set_idle(p, c, 0);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        p->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->next = c->prev = NULL;
+    set_idle(p, c, 0);
+    amy__list_remove(&c->olink);
     p->nconns--;
     if (c->state == AMY__C_CONNECTING || c->connect_failed)
         p->nconnecting--;
+}
+
+void amy__pool_lend(amy_pool *p, amy__conn *c)
+{
+    p->nlent++;
+}
+
+void amy__pool_take_back(amy_pool *p, amy__conn *c)
+{
+    p->nlent--;
+    amy__conn_set_owner(c, &amy__pool_owner, p);
+}
+
+void amy__pool_add_lease(amy_pool *p, amy__lease *l)
+{
+    amy__list_push_back(&p->leases, &l->link);
 }
 
 static void kick(amy_pool *p);
@@ -413,18 +362,19 @@ static void kick(amy_pool *p)
         p->rekick = 0;
         if (p->freeing)
             break;
-        if (p->resolve_error && p->q.head) {
+        if (p->resolve_error && p->q.len) {
             fail_queue(p, AMY_ECONNECT, 0, "HY000", p->resolve_error);
             continue;
         }
-        for (unsigned guard = p->nidle; p->q.head && p->idle && guard; guard--)
-            amy__conn_kick(p->idle);
-        /* Pinned connections with work of their own, or released. */
-        for (amy__conn *c = p->npinned ? p->conns : NULL; c;) {
-            amy__conn *next = c->next;
-            if (c->pin && c->count == 0 && (c->pin->q.head || c->pin->released))
+        for (unsigned guard = p->nidle; p->q.len && p->nidle && guard; guard--)
+            amy__conn_kick(first_idle(p));
+        /* Lent connections with nothing in flight look at their owner's
+         * work (a pinned handle's queries, or its release). */
+        for (amy__link *l = p->nlent ? amy__list_first(&p->conns) : NULL; l;) {
+            amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
+            l = amy__list_next(&p->conns, l);
+            if (c->owner != &amy__pool_owner && amy__conn_inflight(c) == 0)
                 amy__conn_kick(c);
-            c = next;
         }
         /* During an outage new attempts wait for the backoff (retry_cb). */
         if (p->attempts && ev_now(p->loop) < p->backoff_until) {
@@ -433,7 +383,7 @@ static void kick(amy_pool *p)
             continue;
         }
         while (p->q.len > p->nconnecting && p->nconns < p->dsn.pool) {
-            amy__conn *c = amy__conn_new(p);
+            amy__conn *c = amy__conn_new(p->loop, &p->cfg, &amy__pool_owner, p);
             if (!c) {
                 if (p->nconns == 0)
                     fail_queue(p, AMY_ENOMEM, 0, NULL,
@@ -450,8 +400,9 @@ static void kick(amy_pool *p)
     p->kicking = 0;
 }
 
-void amy__pool_on_ready(amy_pool *p, amy__conn *c)
+static void on_ready(void *self, amy__conn *c)
 {
+    amy_pool *p = self;
     p->nconnecting--;
     p->attempts = 0;
     ev_timer_stop(p->loop, &p->retry_timer);
@@ -485,16 +436,17 @@ static ev_tstamp expire_queue(amy_pool *p)
         return 0;
     ev_tstamp limit = p->dsn.connect_timeout_ms / 1000.0;
     ev_tstamp now = ev_now(p->loop);
-    amy__donelist done = {0};
-    while (p->q.head && now - p->q.head->queued_at >= limit) {
-        amy_future *f = p->q.head;
+    amy__donelist done;
+    amy__donelist_init(&done);
+    amy_future *f;
+    while ((f = amy__queue_head(&p->q)) && now - f->queued_at >= limit) {
         amy__queue_remove(f);
         amy__future_set_error(f, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
                               p->last_error);
         amy__donelist_settle(&done, f, NULL);
     }
-    ev_tstamp next = p->q.head ? p->q.head->queued_at + limit : 0;
-    amy__donelist_notify(done);
+    ev_tstamp next = f ? f->queued_at + limit : 0;
+    amy__donelist_notify(&done);
     return next;
 }
 
@@ -502,12 +454,13 @@ static ev_tstamp expire_queue(amy_pool *p)
 static void arm_retry(amy_pool *p)
 {
     ev_timer_stop(p->loop, &p->retry_timer);
-    if (!p->q.head || p->freeing)
+    if (!p->q.len || p->freeing)
         return;
     ev_tstamp now = ev_now(p->loop);
     ev_tstamp at = p->backoff_until;
     if (p->dsn.connect_timeout_ms && p->nconns == p->nconnecting) {
-        ev_tstamp exp = p->q.head->queued_at + p->dsn.connect_timeout_ms / 1e3;
+        ev_tstamp exp =
+            amy__queue_head(&p->q)->queued_at + p->dsn.connect_timeout_ms / 1e3;
         if (exp < at)
             at = exp;
     }
@@ -519,7 +472,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy_pool *p = w->data;
     expire_queue(p);
-    if (!p->q.head)
+    if (!p->q.len)
         return;
     if (ev_now(loop) >= p->backoff_until)
         schedule_kick(p);
@@ -561,8 +514,9 @@ static void connect_failed(amy_pool *p, amy__conn *c)
         arm_retry(p);
 }
 
-void amy__pool_on_dead(amy_pool *p, amy__conn *c)
+static void on_dead(void *self, amy__conn *c)
 {
+    amy_pool *p = self;
     unlink_conn(p, c);
     if (c->connect_failed) {
         connect_failed(p, c);
@@ -579,82 +533,131 @@ static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy_pool *p = w->data;
     ev_tstamp cutoff = ev_now(loop) - p->dsn.idle_timeout_ms / 1000.0;
-    amy__conn *c = p->idle;
-    while (c) {
-        amy__conn *next = c->idle_next;
+    for (amy__link *l = amy__list_first(&p->idle); l;) {
+        amy__conn *c = AMY__CONTAINER(l, amy__conn, oidle);
+        l = amy__list_next(&p->idle, l);
         if (c->idle_since <= cutoff) {
             unlink_conn(p, c);
             amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
         }
-        c = next;
     }
 }
+
+/* ------------------------------------------------------------------------ */
+/* The pool as owner                                                        */
+/* ------------------------------------------------------------------------ */
+
+static int has_work(void *self, amy__conn *c)
+{
+    return ((amy_pool *)self)->q.len > 0;
+}
+
+static amy_future *take(void *self, amy__conn *c)
+{
+    amy_pool *p = self;
+    set_idle(p, c, 0);
+    amy_future *f = amy__queue_head(&p->q);
+    if (!f || p->freeing || !amy__conn_accepts(c, f))
+        return NULL;
+    /* A busy connection takes more only while more waits than the idle
+     * and connecting ones will take. */
+    if (amy__conn_inflight(c) > 0 &&
+        p->q.len <= (size_t)p->nconnecting + p->nidle)
+        return NULL;
+    amy__queue_remove(f);
+    return f;
+}
+
+static void requeue(void *self, amy__conn *c, amy_future *f)
+{
+    amy_pool *p = self;
+    amy__queue_push_front(&p->q, f);
+    p->stats.retried++;
+    schedule_kick(p);
+}
+
+static int idle(void *self, amy__conn *c)
+{
+    amy_pool *p = self;
+    set_idle(p, c, 1);
+    c->idle_since = ev_now(p->loop);
+    return 0;
+}
+
+static void lost(void *self, amy__conn *c, const amy__why *why,
+                 amy__donelist *done)
+{
+    /* Its queue serves every connection: nothing waits for c alone. */
+}
+
+static amy__conn *find_conn(amy_pool *p, unsigned long serial)
+{
+    for (amy__link *l = amy__list_first(&p->conns); l;
+         l = amy__list_next(&p->conns, l)) {
+        amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
+        if (c->serial == serial)
+            return c;
+    }
+    return NULL;
+}
+
+/* A KILL for connection `serial` completed; it may be gone by now. */
+static void kill_done(void *arg, unsigned long serial)
+{
+    amy__conn *c = find_conn(arg, serial);
+    if (c)
+        amy__conn_kill_done(c);
+}
+
+static void send_kill(void *self, amy__conn *c)
+{
+    amy_pool *p = self;
+    if (!p->freeing && !p->killer)
+        p->killer = amy__killer_new(p->loop, &p->cfg);
+    if (p->freeing || !p->killer ||
+        amy__killer_kill(p->killer, c->thread_id, kill_done, p, c->serial)) {
+        /* No kill will come: the statement runs to its end, and its answer
+         * is still dropped. */
+        amy__conn_kill_done(c);
+        return;
+    }
+    p->stats.kills++;
+}
+
+const amy__owner_ops amy__pool_owner = {
+    .has_work = has_work,
+    .take = take,
+    .requeue = requeue,
+    .ready = on_ready,
+    .idle = idle,
+    .lost = lost,
+    .dead = on_dead,
+    .kill = send_kill,
+};
 
 /* ------------------------------------------------------------------------ */
 /* Queries                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    amy__future_expire(w->data);
-}
-
-int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
-{
-    if (!f || f->status != AMY_PENDING || f->kind != AMY__F_QUERY || !f->pool)
-        return AMY_EINVAL;
-    if (ev_is_active(&f->deadline))
-        ev_timer_stop(f->loop, &f->deadline);
-    f->timeout_ms = timeout_ms;
-    if (timeout_ms) {
-        ev_now_update(f->loop); /* see amy__conn_new: a stale now */
-        ev_timer_init(&f->deadline, deadline_cb, timeout_ms / 1000.0, 0.);
-        f->deadline.data = f;
-        ev_timer_start(f->loop, &f->deadline);
-    }
-    return AMY_OK;
-}
-
 amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg)
 {
-    amy_future *f = amy__future_new_query(NULL, p ? p->loop : NULL, "", 0);
-    if (f)
-        amy__future_fail(f, status, 0, NULL, msg);
-    return f;
+    return amy__future_failed(p ? p->loop : NULL, status, msg);
 }
 
-static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
-                          const amy_value *params, size_t n, int acquire,
-                          int exec, size_t ncols);
-
-amy_future *amy__pool_submit(amy_pool *p, amy_conn *h, const char *sql,
-                             size_t len, const amy_value *params, size_t n,
-                             int acquire)
-{
-    return submit(p, h, sql, len, params, n, acquire, AMY__X_NONE, 0);
-}
-
-amy_future *amy__pool_submit_exec(amy_pool *p, amy_conn *h, const char *sql,
-                                  size_t len, const amy_value *params, size_t n,
-                                  int exec, size_t ncols)
-{
-    return submit(p, h, sql, len, params, n, 0, exec, ncols);
-}
-
-static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
-                          const amy_value *params, size_t n, int acquire,
-                          int exec, size_t ncols)
+amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
+                           size_t len, const amy_value *params, size_t n,
+                           size_t extra, int pinned)
 {
     if (!p || !sql)
         return amy__pool_failed(p, AMY_EINVAL,
                                 p ? "sql is NULL" : "pool is NULL");
-    if (len == 0 && !acquire)
+    if (len == 0 && !op->taken) /* a kind never sent has no SQL */
         return amy__pool_failed(p, AMY_EINVAL, "empty SQL statement");
     if (len > 0xffffffffu)
         return amy__pool_failed(p, AMY_EINVAL, "SQL statement over 4 GiB");
     if (p->freeing)
         return amy__pool_failed(p, AMY_ECANCELED, "the pool is being freed");
-    if (!h && p->dsn.queue_max && p->q.len >= p->dsn.queue_max) {
+    if (!pinned && p->dsn.queue_max && p->q.len >= p->dsn.queue_max) {
         p->stats.failed++;
         return amy__pool_failed(p, AMY_EQUEUEFULL,
                                 "the pool's queue is full "
@@ -662,7 +665,7 @@ static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
     }
     if (n && !params)
         return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
-    if ((n || params) && !exec) { /* src/stmt.c checked its own */
+    if (op == &amy__op_params) { /* prepared statements check their own */
         size_t want = amy__params_count(sql, len);
         if (want != n) {
             char msg[128];
@@ -673,14 +676,59 @@ static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
             return amy__pool_failed(p, AMY_EINVAL, msg);
         }
     }
-    amy_future *f = amy__future_new_params(p, p->loop, sql, len, params, n);
+    amy_future *f = amy__future_new(p->loop, sql, len, params, n, extra);
     if (!f)
         return NULL;
-    f->acquire = (unsigned char)acquire;
-    f->exec = (unsigned char)exec;
+    f->op = op;
+    f->pool = p;
+    f->fops = &amy__pool_fops;
+    return f;
+}
+
+void amy__pool_enqueue(amy_pool *p, amy__queue *q, amy_future *f)
+{
+    /* A kind never sent (acquire) waits for a connection, not a query. */
+    if (p->dsn.query_timeout_ms && !f->op->taken)
+        amy_future_set_timeout(f, p->dsn.query_timeout_ms);
+    f->queued_at = ev_time(); /* not ev_now: it may be stale here */
+    amy__queue_push(q, f);
+    schedule_kick(p);
+}
+
+amy_future *amy__pool_submit(amy_pool *p, amy__queue *q, const amy__op *op,
+                             const char *sql, size_t len,
+                             const amy_value *params, size_t n)
+{
+    if (op == &amy__op_params && !n && !params)
+        op = &amy__op_text; /* nothing to render */
+    amy_future *f = amy__pool_make(p, op, sql, len, params, n, 0, q != NULL);
+    if (f && f->status == AMY_PENDING)
+        amy__pool_enqueue(p, q ? q : &p->q, f);
+    return f;
+}
+
+amy_future *amy__pool_submit_exec(amy_pool *p, amy__queue *q, const char *sql,
+                                  const amy_value *v, size_t nrows,
+                                  size_t ncols, int batch)
+{
+    if (!p)
+        return amy__pool_failed(NULL, AMY_EINVAL, "pool is NULL");
+    if (!sql)
+        return amy__pool_failed(p, AMY_EINVAL, "sql is NULL");
+    if (!v && nrows && ncols)
+        return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
+    if (ncols && nrows > SIZE_MAX / sizeof(amy_value) / ncols)
+        return amy__pool_failed(p, AMY_EINVAL, "too many values");
+    size_t len = strlen(sql);
+    char err[256];
+    if (amy__stmt_check(sql, len, v, nrows, ncols, batch, err, sizeof err))
+        return amy__pool_failed(p, AMY_EINVAL, err);
+    amy_future *f = amy__pool_make(p, batch ? &amy__op_batch : &amy__op_exec,
+                                   sql, len, v, nrows * ncols, 0, q != NULL);
+    if (!f || f->status != AMY_PENDING)
+        return f;
     f->ncols = (uint16_t)ncols;
-    f->pin = h;
-    if (exec == AMY__X_BATCH && n == 0) {
+    if (batch && nrows * ncols == 0) {
         /* No rows: nothing to send, 0 rows inserted. */
         amy_result *r = amy__result_ok(0, 0);
         if (!r)
@@ -688,28 +736,55 @@ static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql, size_t len,
         amy__future_resolve(f, r);
         return f;
     }
-    if (p->dsn.query_timeout_ms && !acquire)
-        amy_future_set_timeout(f, p->dsn.query_timeout_ms);
-    f->queued_at = ev_time(); /* not ev_now: it may be stale here */
-    amy__queue_push(h ? &h->q : &p->q, f);
-    schedule_kick(p);
+    amy__pool_enqueue(p, q ? q : &p->q, f);
     return f;
 }
 
 amy_future *amy_query_len(amy_pool *p, const char *sql, size_t len)
 {
-    return amy__pool_submit(p, NULL, sql, len, NULL, 0, 0);
+    return amy__pool_submit(p, NULL, &amy__op_text, sql, len, NULL, 0);
 }
 
 amy_future *amy_query(amy_pool *p, const char *sql)
 {
-    return amy__pool_submit(p, NULL, sql, sql ? strlen(sql) : 0, NULL, 0, 0);
+    return amy__pool_submit(p, NULL, &amy__op_text, sql, sql ? strlen(sql) : 0,
+                            NULL, 0);
 }
 
 amy_future *amy_query_params(amy_pool *p, const char *sql,
                              const amy_value *params, size_t n)
 {
-    return amy__pool_submit(p, NULL, sql, sql ? strlen(sql) : 0, params, n, 0);
+    return amy__pool_submit(p, NULL, &amy__op_params, sql,
+                            sql ? strlen(sql) : 0, params, n);
+}
+
+amy_future *amy_query_stream(amy_pool *p, const char *sql, amy_row_cb on_row,
+                             void *arg)
+{
+    if (!on_row)
+        return amy__pool_failed(p, AMY_EINVAL, "on_row is NULL");
+    amy_future *f =
+        amy__pool_make(p, &amy__op_stream, sql, sql ? strlen(sql) : 0, NULL, 0,
+                       sizeof(amy__stream), 0);
+    if (!f || f->status != AMY_PENDING)
+        return f;
+    amy__stream *s = f->data;
+    s->cb = on_row;
+    s->arg = arg;
+    amy__pool_enqueue(p, &p->q, f);
+    return f;
+}
+
+amy_future *amy_exec(amy_pool *pool, const char *sql, const amy_value *params,
+                     size_t n)
+{
+    return amy__pool_submit_exec(pool, NULL, sql, params, 1, n, 0);
+}
+
+amy_future *amy_exec_batch(amy_pool *pool, const char *sql,
+                           const amy_value *rows, size_t nrows, size_t ncols)
+{
+    return amy__pool_submit_exec(pool, NULL, sql, rows, nrows, ncols, 1);
 }
 
 void amy_pool_free(amy_pool *p)
@@ -717,7 +792,10 @@ void amy_pool_free(amy_pool *p)
     if (!p)
         return;
     p->freeing = 1;
-    amy__pool_kill_free(p);
+    /* Pending kills complete first: their connections still exist. */
+    amy__killer *k = p->killer;
+    p->killer = NULL;
+    amy__killer_free(k);
     ev_prepare_stop(p->loop, &p->kick_watcher);
     ev_idle_stop(p->loop, &p->kick_idle);
     ev_timer_stop(p->loop, &p->retry_timer);
@@ -725,18 +803,22 @@ void amy_pool_free(amy_pool *p)
         ev_ref(p->loop);
         ev_timer_stop(p->loop, &p->idle_sweep);
     }
-    while (p->conns) {
-        amy__conn *c = p->conns;
+    amy__link *l;
+    while ((l = amy__list_first(&p->conns))) {
+        amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
         unlink_conn(p, c);
         amy__conn_destroy(c, AMY_ECANCELED);
     }
     fail_queue(p, AMY_ECANCELED, 0, NULL, "the pool was freed");
-    amy__pin_pool_gone(p);
+    while ((l = amy__list_first(&p->leases))) {
+        amy__list_remove(l);
+        amy__lease *e = AMY__CONTAINER(l, amy__lease, link);
+        e->pool_gone(e);
+    }
     amy__dsn_clear(&p->dsn);
     free(p->host);
     free(p->endpoint);
     free(p->resolve_error);
     free(p->last_error);
-    free(p->dsn_text);
     free(p);
 }

@@ -7,7 +7,17 @@
 #include "amysql.h"
 #include "conn.h"
 #include "dsn.h"
+#include "kill.h"
+#include "list.h"
+#include "op.h"
+#include "owner.h"
 #include "queue.h"
+
+/* Something that must hear when the pool is freed (a pinned handle). */
+typedef struct amy__lease {
+    amy__link link;
+    void (*pool_gone)(struct amy__lease *l);
+} amy__lease;
 
 struct amy_pool {
     struct ev_loop *loop;
@@ -15,14 +25,16 @@ struct amy_pool {
     char *host;          /* what the connector gets: an IP, or "localhost" */
     char *resolve_error; /* set when the host name did not resolve */
     char *endpoint;      /* "host:port" or the socket, for messages */
+    amy__conn_cfg cfg;   /* what its connections are told */
 
-    amy__conn *conns; /* every connection (connecting, ready, closing) */
+    amy__link conns; /* every connection (c->olink), lent ones too */
     unsigned nconns, nconnecting, nidle;
-    amy__conn *idle; /* READY connections with nothing in flight */
+    unsigned nlent; /* connections lent to another owner (pinned) */
+    amy__link idle; /* READY connections of its own, nothing in flight
+                       (c->oidle) */
 
-    amy__queue q;          /* futures not yet sent, FIFO */
-    struct amy_conn *pins; /* handles of pinned connections (src/pin.c) */
-    unsigned npinned;
+    amy__queue q;     /* futures not yet sent, FIFO */
+    amy__link leases; /* amy__lease: told when the pool is freed */
 
     ev_prepare kick_watcher; /* hands out queued work before the next poll */
     ev_idle kick_idle;       /* keeps that poll from blocking meanwhile */
@@ -42,70 +54,59 @@ struct amy_pool {
     ev_timer idle_sweep; /* idle_timeout_ms */
     unsigned long next_serial;
 
-    amy_pool *control; /* sends KILL QUERY; made on first need */
-    char *dsn_text;    /* to make the control pool */
-    unsigned char is_control;
+    amy__killer *killer; /* sends KILL QUERY; made on first need */
 
     amy_stats stats; /* the counters; the gauges are computed */
 };
 
-/*
- * Makes a query future on pool p (or on pinned handle h) and queues it:
- * the checks and the deadline of amy_query. acquire makes an
- * amy_pool_acquire future instead (no SQL). NULL on ENOMEM.
- */
-amy_future *amy__pool_submit(amy_pool *p, struct amy_conn *h, const char *sql,
-                             size_t len, const amy_value *params, size_t n,
-                             int acquire);
+/* The pool as its connections' owner (owner.h); self is the pool. A
+ * pinned handle forwards what is not its own business here. */
+extern const amy__owner_ops amy__pool_owner;
 
-/* The same for a prepared statement (src/stmt.c, which checked the
- * arguments): exec is an enum amy__fexec, n the values (nrows * ncols for
- * a batch). A batch of no rows resolves AMY_OK at once. */
-amy_future *amy__pool_submit_exec(amy_pool *p, struct amy_conn *h,
-                                  const char *sql, size_t len,
-                                  const amy_value *params, size_t n, int exec,
-                                  size_t ncols);
+/*
+ * A new query future of kind op for pool p, checked as amy_query checks
+ * (NULL pool or sql, empty or over 4 GiB, pool being freed, placeholders
+ * against n parameters; queue_max unless pinned), with `extra` bytes for
+ * the op (f->data). A future failed already when a check fails; NULL on
+ * ENOMEM. Not queued yet: the caller completes it, then amy__pool_enqueue.
+ */
+amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
+                           size_t len, const amy_value *params, size_t n,
+                           size_t extra, int pinned);
+
+/* Queues f on q (the pool's, or a pinned handle's), with the pool's
+ * query_timeout_ms unless f is an acquire, and schedules a kick. */
+void amy__pool_enqueue(amy_pool *p, amy__queue *q, amy_future *f);
+
+/* amy__pool_make + amy__pool_enqueue, for q (NULL: the pool's queue). */
+amy_future *amy__pool_submit(amy_pool *p, amy__queue *q, const amy__op *op,
+                             const char *sql, size_t len,
+                             const amy_value *params, size_t n);
+
+/* The same for amy_exec (batch 0: one row of ncols values) and
+ * amy_exec_batch (nrows rows): the values are checked first. */
+amy_future *amy__pool_submit_exec(amy_pool *p, amy__queue *q, const char *sql,
+                                  const amy_value *v, size_t nrows,
+                                  size_t ncols, int batch);
 
 /* A future already failed with status and msg (p may be NULL). */
 amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg);
 
-/* Hands out queued work before the loop next polls. */
+/* The hooks of the pool's query futures (future.h): they leave the queue
+ * or slot, count in the stats. */
+extern const amy__fops amy__pool_fops;
+
+/* Hands out queued work before the loop next polls; also looks at the
+ * connections lent out. */
 void amy__pool_schedule_kick(amy_pool *p);
 
-/* Removes a pending query future from the queue or its in-flight slot. */
-void amy__pool_detach(amy_future *f);
+/* c (taken from the pool) now has another owner / comes back to the pool
+ * (its owner is the pool again from now on). */
+void amy__pool_lend(amy_pool *p, amy__conn *c);
+void amy__pool_take_back(amy_pool *p, amy__conn *c);
 
-/*
- * The next queued future that connection c may send now, or NULL. Applies
- * the pipeline depth and byte caps, and leaves work for idle or connecting
- * connections rather than piling it onto a busy one.
- */
-amy_future *amy__pool_take(amy_pool *pool, amy__conn *c);
-
-/* Puts a future back at the head of the queue (re-sent after a stray
- * KILL). */
-void amy__pool_requeue(amy_pool *pool, amy_future *f);
-
-/* Counts a query future of the pool that just settled with status. */
-void amy__pool_count(amy_pool *pool, int status);
-
-/* Sends KILL QUERY for connection c's running statement (src/kill.c);
- * amy__conn_kill_done(c) follows when it completed, unless c died. */
-void amy__pool_kill(amy_pool *pool, amy__conn *c);
-
-/* A pool for KILL QUERY on the same server: one connection, no
- * pipelining. NULL on ENOMEM. */
-amy_pool *amy__pool_new_control(amy_pool *pool);
-
-/* Frees the control pool (src/kill.c). */
-void amy__pool_kill_free(amy_pool *pool);
-
-/* Connection events. */
-void amy__pool_set_idle(amy_pool *pool, amy__conn *c, int idle);
-void amy__pool_on_ready(amy_pool *pool, amy__conn *c);
-void amy__pool_on_connect_failed(amy_pool *pool, amy__conn *c, unsigned err,
-                                 const char *sqlstate, const char *msg);
-/* c is closed and unlinked by the pool, which frees it. */
-void amy__pool_on_dead(amy_pool *pool, amy__conn *c);
+/* l hears when the pool is freed, unless it unlinks itself first
+ * (amy__list_remove(&l->link)). */
+void amy__pool_add_lease(amy_pool *p, amy__lease *l);
 
 #endif

@@ -7,9 +7,11 @@
  * else until it completes. So these calls never interleave with the text
  * queries conn.c pipelines, and the connector's own writes never race ours.
  *
+ * Two op kinds (op.h) share this code: amy__op_exec and amy__op_batch.
  * Each connection keeps an LRU cache of up to stmt_cache prepared
- * statements, keyed by SQL text. Phases (one connector call each, c->op),
- * run for the head of the ring:
+ * statements, keyed by SQL text, hung on it as an amy__ext. Phases (one
+ * connector call each, c->op KIND; the phase in the cache's `phase`), run
+ * for the head of the ring:
  *
  *   begin --batch, server's packet limit not known yet--> VARQ -> VARSTORE
  *     |                                                            |
@@ -39,9 +41,8 @@
 
 #include "conn.h"
 #include "future.h"
+#include "op.h"
 #include "params.h"
-#include "pin.h"
-#include "pool.h"
 #include "result.h"
 #include "stmt.h"
 
@@ -64,8 +65,21 @@ typedef struct coltype {
 
 enum after_close { THEN_PREPARE, THEN_NOTHING };
 
+/* The connector calls, in the diagram above. */
+enum phase {
+    S_VARQ,     /* SELECT @@max_allowed_packet, for a batch */
+    S_VARSTORE, /* its result */
+    S_CLOSE,    /* closing an evicted (or uncached) statement */
+    S_PREPARE,
+    S_EXECUTE,
+    S_STORE,
+    S_NEXT
+};
+
 struct amy__stmts {
-    entry *e; /* cap entries, n used, in no order */
+    amy__ext base;
+    unsigned char phase; /* enum phase: the call in progress */
+    entry *e;            /* cap entries, n used, in no order */
     unsigned n, cap;
     unsigned long long clock;
     unsigned long max_packet; /* the server's max_allowed_packet; 0 unknown */
@@ -253,9 +267,32 @@ static int lru(const amy__stmts *st)
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
+static void ext_free(amy__conn *c, void *ext);
+static const amy__ext_ops ext_ops = {NULL, ext_free};
+
+static amy__stmts *stmts_of(const amy__conn *c)
+{
+    return amy__conn_ext(c, &ext_ops);
+}
+
 static amy_future *head_f(amy__conn *c)
 {
     return c->ring[c->head].f;
+}
+
+/* The connector call of phase ph is starting. */
+static amy__stmts *call(amy__conn *c, enum phase ph)
+{
+    amy__stmts *st = stmts_of(c);
+    c->op = AMY__OP_KIND;
+    c->kind = &amy__op_exec;
+    st->phase = (unsigned char)ph;
+    return st;
+}
+
+static int is_batch(const amy_future *f)
+{
+    return f->op == &amy__op_batch;
 }
 
 static amy__err stmt_err(MYSQL_STMT *s)
@@ -452,7 +489,7 @@ static size_t chunk_end(const amy__stmts *st, size_t from)
  * packet: point the parameters at that row's values. */
 static my_bool row_cb(void *data, MYSQL_BIND *bind, unsigned int row)
 {
-    amy__stmts *st = ((amy__conn *)data)->stmts;
+    amy__stmts *st = data;
     const amy_value *v = st->rows + (st->row + row) * st->ncols;
     for (size_t i = 0; i < st->ncols; i++)
         point_at(&bind[i], &v[i], &st->tm[i], &st->blen[i], &st->ind[i]);
@@ -489,10 +526,9 @@ static int execute(amy__conn *c);
 /* Starts closing statement s (CLOSE), then `after`. */
 static int start_close(amy__conn *c, MYSQL_STMT *s, enum after_close after)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = call(c, S_CLOSE);
     st->closing = s;
     st->after = (unsigned char)after;
-    c->op = AMY__OP_S_CLOSE;
     return mysql_stmt_close_start(&c->bret, s);
 }
 
@@ -500,7 +536,7 @@ static int start_close(amy__conn *c, MYSQL_STMT *s, enum after_close after)
  * and close a statement that is not cached. */
 static int done(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     amy_future *held = st->held;
     st->held = NULL;
     MYSQL_STMT *s = st->cur;
@@ -534,13 +570,13 @@ static int succeed(amy__conn *c)
 static int start_varq(amy__conn *c)
 {
     static const char q[] = "SELECT @@max_allowed_packet";
-    c->op = AMY__OP_S_VARQ;
+    call(c, S_VARQ);
     return mysql_real_query_start(&c->iret, c->mysql, q, sizeof q - 1);
 }
 
 static int prepare(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     amy_future *f = head_f(c);
     if (!f)
         return succeed(c); /* it left: nothing to prepare for */
@@ -549,18 +585,18 @@ static int prepare(amy__conn *c)
         return fail_head(c, AMY_ENOMEM, "out of memory making a statement");
     st->cur = s;
     st->cur_entry = -1;
-    c->op = AMY__OP_S_PREPARE;
+    call(c, S_PREPARE);
     return mysql_stmt_prepare_start(&c->iret, s, f->sql, f->sql_len);
 }
 
 static int lookup(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
-    amy_pool *p = c->pool;
+    amy__stmts *st = stmts_of(c);
+    amy_stats *stats = c->cfg->stats;
     amy_future *f = head_f(c);
     if (!f)
         return succeed(c);
-    if (f->exec == AMY__X_BATCH && st->row == 0) {
+    if (is_batch(f) && st->row == 0) {
         /* Refuse a row no chunk can carry before any row is sent. */
         size_t lim = chunk_limit(st);
         for (size_t r = 0; r < st->nrows; r++) {
@@ -578,16 +614,16 @@ static int lookup(amy__conn *c)
     uint64_t h = hash_sql(f->sql, f->sql_len);
     int i = find(st, f->sql, f->sql_len, h);
     if (i >= 0) {
-        p->stats.stmt_cache_hits++;
+        stats->stmt_cache_hits++;
         st->e[i].used = ++st->clock;
         st->cur = st->e[i].stmt;
         st->cur_entry = i;
         return execute(c);
     }
-    p->stats.stmt_cache_misses++;
+    stats->stmt_cache_misses++;
     if (st->cap > 0 && st->n == st->cap) {
         /* Close first, so the server never holds more than the cache. */
-        p->stats.stmt_evictions++;
+        stats->stmt_evictions++;
         return start_close(c, take_entry(st, lru(st)), THEN_PREPARE);
     }
     return prepare(c);
@@ -595,13 +631,13 @@ static int lookup(amy__conn *c)
 
 static int execute(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     amy_future *f = head_f(c);
     if (!f)
         return succeed(c);
     MYSQL_STMT *s = st->cur;
     size_t np = mysql_stmt_param_count(s);
-    size_t want = f->exec == AMY__X_BATCH ? f->ncols : f->nparams;
+    size_t want = is_batch(f) ? f->ncols : f->nparams;
     if (np != want) {
         char msg[160];
         snprintf(msg, sizeof msg,
@@ -614,7 +650,7 @@ static int execute(amy__conn *c)
         return fail_head(c, AMY_ENOMEM, "out of memory binding parameters");
     memset(st->bind, 0, np * sizeof *st->bind);
     unsigned int array = 0;
-    if (f->exec == AMY__X_BATCH) {
+    if (is_batch(f)) {
         st->end = chunk_end(st, st->row);
         array = (unsigned int)(st->end - st->row);
         for (size_t i = 0; i < np; i++) {
@@ -624,9 +660,9 @@ static int execute(amy__conn *c)
             st->bind[i].u.indicator = &st->ind[i];
         }
         /* The rows come through row_cb; the first sets the buffers. */
-        row_cb(c, st->bind, 0);
+        row_cb(st, st->bind, 0);
         if (st->row > 0)
-            f->retried = 1; /* never re-sent whole after a stray KILL */
+            f->partial = 1; /* never re-sent whole after a stray KILL */
     } else {
         for (size_t i = 0; i < np; i++) {
             const amy_value *v = &f->params[i];
@@ -639,7 +675,7 @@ static int execute(amy__conn *c)
     }
     ps_param_callback cb = array ? row_cb : NULL;
     if (mysql_stmt_attr_set(s, STMT_ATTR_ARRAY_SIZE, &array) ||
-        mysql_stmt_attr_set(s, STMT_ATTR_CB_USER_DATA, array ? c : NULL) ||
+        mysql_stmt_attr_set(s, STMT_ATTR_CB_USER_DATA, array ? st : NULL) ||
         mysql_stmt_attr_set(s, STMT_ATTR_CB_PARAM, (const void *)cb) ||
         (np && mysql_stmt_bind_param(s, st->bind))) {
         char msg[MYSQL_ERRMSG_SIZE + 32];
@@ -648,17 +684,17 @@ static int execute(amy__conn *c)
         return fail_head(c, AMY_ECLIENT, msg);
     }
     /* From here it may run on the server: never back to the queue. */
-    c->ring[c->head].wend = c->wflushed;
-    c->op = AMY__OP_S_EXECUTE;
+    amy__conn_head_sent(c);
+    call(c, S_EXECUTE);
     return mysql_stmt_execute_start(&c->iret, s);
 }
 
 /* Another result set follows, or the head is done. */
 static int after_result(amy__conn *c)
 {
-    MYSQL_STMT *s = c->stmts->cur;
+    MYSQL_STMT *s = stmts_of(c)->cur;
     if (mysql_stmt_more_results(s)) {
-        c->op = AMY__OP_S_NEXT;
+        call(c, S_NEXT);
         return mysql_stmt_next_result_start(&c->iret, s);
     }
     return succeed(c);
@@ -666,19 +702,19 @@ static int after_result(amy__conn *c)
 
 static int start_store(amy__conn *c)
 {
-    c->op = AMY__OP_S_STORE;
-    return mysql_stmt_store_result_start(&c->iret, c->stmts->cur);
+    amy__stmts *st = call(c, S_STORE);
+    return mysql_stmt_store_result_start(&c->iret, st->cur);
 }
 
 /* An answer without a result set (an OK packet). */
 static int ok_answer(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     MYSQL_STMT *s = st->cur;
     amy_future *f = head_f(c);
     uint64_t affected = mysql_stmt_affected_rows(s);
     uint64_t id = mysql_stmt_insert_id(s);
-    if (f && f->exec == AMY__X_BATCH) {
+    if (f && is_batch(f)) {
         st->affected += affected;
         if (!st->insert_id)
             st->insert_id = id;
@@ -712,13 +748,12 @@ static int is_select(const char *sql, size_t len)
  */
 static int new_metadata(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     amy_future *f = head_f(c);
     if (st->cur_entry >= 0)
         take_entry(st, st->cur_entry);
     st->cur_entry = -1; /* closed by start_close or by done() */
-    if (!st->reprepared && is_select(f->sql, f->sql_len) &&
-        f->exec != AMY__X_BATCH) {
+    if (!st->reprepared && is_select(f->sql, f->sql_len) && !is_batch(f)) {
         st->reprepared = 1;
         MYSQL_STMT *s = st->cur;
         st->cur = NULL;
@@ -750,14 +785,14 @@ static int complete_failed(amy__conn *c, const amy__err *e)
 /* A call on the statement failed with e. */
 static int stmt_failed(amy__conn *c, const amy__err *e)
 {
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     amy_future *f = head_f(c);
     if (breaks_connection(e->no)) {
         amy__conn_break(c, e); /* fails the head and the rest */
         return NOTHING;
     }
     if ((e->no == 1615 || e->no == 1243) && !st->reprepared && f &&
-        st->cur_entry >= 0 && (f->exec != AMY__X_BATCH || st->row == 0)) {
+        st->cur_entry >= 0 && (!is_batch(f) || st->row == 0)) {
         /* The server dropped or outdated the statement (a table changed
          * under it, ...): prepare it again, once. */
         st->reprepared = 1;
@@ -769,21 +804,20 @@ static int stmt_failed(amy__conn *c, const amy__err *e)
     }
     if (e->no == CR_NEW_STMT_METADATA && f)
         return new_metadata(c);
-    if (f && f->exec == AMY__X_BATCH) /* the chunks that went through */
+    if (f && is_batch(f)) /* the chunks that went through */
         amy__conn_add_result(c, amy__result_ok(st->affected, st->insert_id));
     return complete_failed(c, e);
 }
 
-int amy__stmt_begin(amy__conn *c)
+static int stmt_begin(amy__conn *c)
 {
-    amy_pool *p = c->pool;
+    unsigned cache = c->cfg->stmt_cache;
     amy_future *f = head_f(c);
-    amy__stmts *st = c->stmts;
+    amy__stmts *st = stmts_of(c);
     if (!st) {
         st = calloc(1, sizeof *st);
-        entry *e =
-            p->dsn.stmt_cache ? calloc(p->dsn.stmt_cache, sizeof *e) : NULL;
-        if (!st || (p->dsn.stmt_cache && !e)) {
+        entry *e = cache ? calloc(cache, sizeof *e) : NULL;
+        if (!st || (cache && !e)) {
             free(st);
             free(e);
             amy__future_set_error(f, AMY_ENOMEM, 0, NULL,
@@ -792,9 +826,9 @@ int amy__stmt_begin(amy__conn *c)
             return NOTHING;
         }
         st->e = e;
-        st->cap = p->dsn.stmt_cache;
+        st->cap = cache;
         st->cur_entry = -1;
-        c->stmts = st;
+        amy__conn_add_ext(c, &st->base, &ext_ops);
     }
     amy__future_hold(f);
     st->held = f;
@@ -802,7 +836,7 @@ int amy__stmt_begin(amy__conn *c)
     st->row = st->end = st->nrows = st->ncols = 0;
     st->affected = st->insert_id = 0;
     st->rows = NULL;
-    if (f->exec == AMY__X_BATCH) {
+    if (is_batch(f)) {
         st->ncols = f->ncols;
         st->nrows = f->nparams / f->ncols;
         st->rows = f->params;
@@ -815,23 +849,23 @@ int amy__stmt_begin(amy__conn *c)
     return lookup(c);
 }
 
-int amy__stmt_cont(amy__conn *c, int ready)
+static int stmt_cont(amy__conn *c, int ready)
 {
-    amy__stmts *st = c->stmts;
-    switch (c->op) {
-    case AMY__OP_S_VARQ:
+    amy__stmts *st = stmts_of(c);
+    switch (st->phase) {
+    case S_VARQ:
         return mysql_real_query_cont(&c->iret, c->mysql, ready);
-    case AMY__OP_S_VARSTORE:
+    case S_VARSTORE:
         return mysql_store_result_cont(&c->res, c->mysql, ready);
-    case AMY__OP_S_CLOSE:
+    case S_CLOSE:
         return mysql_stmt_close_cont(&c->bret, st->closing, ready);
-    case AMY__OP_S_PREPARE:
+    case S_PREPARE:
         return mysql_stmt_prepare_cont(&c->iret, st->cur, ready);
-    case AMY__OP_S_EXECUTE:
+    case S_EXECUTE:
         return mysql_stmt_execute_cont(&c->iret, st->cur, ready);
-    case AMY__OP_S_STORE:
+    case S_STORE:
         return mysql_stmt_store_result_cont(&c->iret, st->cur, ready);
-    case AMY__OP_S_NEXT:
+    case S_NEXT:
         return mysql_stmt_next_result_cont(&c->iret, st->cur, ready);
     default:
         return 0;
@@ -850,18 +884,18 @@ static int conn_failed(amy__conn *c)
     return done(c);
 }
 
-int amy__stmt_finish(amy__conn *c, int op)
+static int stmt_finish(amy__conn *c)
 {
-    amy__stmts *st = c->stmts;
-    switch (op) {
-    case AMY__OP_S_VARQ:
+    amy__stmts *st = stmts_of(c);
+    switch (st->phase) {
+    case S_VARQ:
         if (c->iret != 0)
             return conn_failed(c);
-        c->op = AMY__OP_S_VARSTORE;
+        call(c, S_VARSTORE);
         c->res = NULL;
         return mysql_store_result_start(&c->res, c->mysql);
 
-    case AMY__OP_S_VARSTORE: {
+    case S_VARSTORE: {
         MYSQL_RES *res = c->res;
         c->res = NULL;
         if (!res)
@@ -873,7 +907,7 @@ int amy__stmt_finish(amy__conn *c, int op)
         return lookup(c);
     }
 
-    case AMY__OP_S_CLOSE:
+    case S_CLOSE:
         /* The statement is freed whatever the outcome. */
         st->closing = NULL;
         if (c->bret && amy__is_client_error(mysql_errno(c->mysql)) &&
@@ -883,7 +917,7 @@ int amy__stmt_finish(amy__conn *c, int op)
         }
         return st->after == THEN_PREPARE ? prepare(c) : NOTHING;
 
-    case AMY__OP_S_PREPARE: {
+    case S_PREPARE: {
         amy_future *f = head_f(c);
         if (c->iret != 0) {
             amy__err e = stmt_err(st->cur);
@@ -913,7 +947,7 @@ int amy__stmt_finish(amy__conn *c, int op)
         return execute(c);
     }
 
-    case AMY__OP_S_EXECUTE:
+    case S_EXECUTE:
         if (c->iret != 0) {
             amy__err e = stmt_err(st->cur);
             return stmt_failed(c, &e);
@@ -922,7 +956,7 @@ int amy__stmt_finish(amy__conn *c, int op)
             return start_store(c);
         return ok_answer(c);
 
-    case AMY__OP_S_STORE: {
+    case S_STORE: {
         MYSQL_STMT *s = st->cur;
         if (c->iret != 0) {
             amy__err e = stmt_err(s);
@@ -934,7 +968,7 @@ int amy__stmt_finish(amy__conn *c, int op)
         return after_result(c);
     }
 
-    case AMY__OP_S_NEXT:
+    case S_NEXT:
         if (c->iret == -1)
             return succeed(c);
         if (c->iret != 0) {
@@ -951,11 +985,10 @@ int amy__stmt_finish(amy__conn *c, int op)
     return NOTHING;
 }
 
-void amy__stmt_free_all(amy__conn *c)
+/* The connection closed: its statements go. */
+static void ext_free(amy__conn *c, void *ext)
 {
-    amy__stmts *st = c->stmts;
-    if (!st)
-        return;
+    amy__stmts *st = ext;
     /* The MYSQL handle is closed: it detached every statement, so closing
      * one only frees its memory. */
     for (unsigned i = 0; i < st->n; i++) {
@@ -974,63 +1007,28 @@ void amy__stmt_free_all(amy__conn *c)
     free(st->ind);
     free(st->ct);
     free(st);
-    c->stmts = NULL;
 }
 
 unsigned amy__stmt_open(const amy__conn *c)
 {
-    return c->stmts ? c->stmts->n : 0;
+    const amy__stmts *st = stmts_of(c);
+    return st ? st->n : 0;
 }
 
-/* ------------------------------------------------------------------------ */
-/* Public calls                                                             */
-/* ------------------------------------------------------------------------ */
+/* The two kinds: one statement, or a batch of rows. Each runs alone: its
+ * calls are the connector's, which must not interleave with ours. */
+const amy__op amy__op_exec = {
+    .name = "exec",
+    .alone = 1,
+    .begin = stmt_begin,
+    .cont = stmt_cont,
+    .finish = stmt_finish,
+};
 
-static amy_future *submit(amy_pool *p, amy_conn *h, const char *sql,
-                          const amy_value *v, size_t nrows, size_t ncols,
-                          int batch)
-{
-    if (!p)
-        return amy__pool_failed(NULL, AMY_EINVAL, "pool is NULL");
-    if (!sql)
-        return amy__pool_failed(p, AMY_EINVAL, "sql is NULL");
-    if (!v && nrows && ncols)
-        return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
-    if (ncols && nrows > SIZE_MAX / sizeof(amy_value) / ncols)
-        return amy__pool_failed(p, AMY_EINVAL, "too many values");
-    size_t len = strlen(sql);
-    char err[256];
-    if (amy__stmt_check(sql, len, v, nrows, ncols, batch, err, sizeof err))
-        return amy__pool_failed(p, AMY_EINVAL, err);
-    return amy__pool_submit_exec(p, h, sql, len, v, nrows * ncols,
-                                 batch ? AMY__X_BATCH : AMY__X_EXEC, ncols);
-}
-
-amy_future *amy_exec(amy_pool *pool, const char *sql, const amy_value *params,
-                     size_t n)
-{
-    return submit(pool, NULL, sql, params, 1, n, 0);
-}
-
-amy_future *amy_exec_batch(amy_pool *pool, const char *sql,
-                           const amy_value *rows, size_t nrows, size_t ncols)
-{
-    return submit(pool, NULL, sql, rows, nrows, ncols, 1);
-}
-
-amy_future *amy_conn_exec(amy_conn *h, const char *sql, const amy_value *params,
-                          size_t n)
-{
-    if (!h || h->released || !h->pool || !h->c)
-        return amy__pin_unusable(h);
-    return submit(h->pool, h, sql, params, 1, n, 0);
-}
-
-amy_future *amy_conn_exec_batch(amy_conn *h, const char *sql,
-                                const amy_value *rows, size_t nrows,
-                                size_t ncols)
-{
-    if (!h || h->released || !h->pool || !h->c)
-        return amy__pin_unusable(h);
-    return submit(h->pool, h, sql, rows, nrows, ncols, 1);
-}
+const amy__op amy__op_batch = {
+    .name = "exec_batch",
+    .alone = 1,
+    .begin = stmt_begin,
+    .cont = stmt_cont,
+    .finish = stmt_finish,
+};

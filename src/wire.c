@@ -1,0 +1,131 @@
+/*
+ * Our own COM_QUERY writer. The connector's send_query makes one syscall
+ * per query; writing the packets ourselves makes one per burst of
+ * pipelined queries (measured: bench W1). Only plain text requests go this
+ * way: prepared statements and everything else are written by the
+ * connector, which a connection never runs while our writes are pending
+ * for the same query.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "params.h"
+#include "wire.h"
+
+/* Makes room for n more bytes; -1 on ENOMEM. */
+static int reserve(amy__wbuf *w, size_t n)
+{
+    if (w->off && w->off == w->len)
+        w->off = w->len = 0;
+    if (w->cap - w->len >= n)
+        return 0;
+    if (w->off) { /* slide the unwritten tail to the front first */
+        memmove(w->buf, w->buf + w->off, w->len - w->off);
+        w->len -= w->off;
+        w->off = 0;
+        if (w->cap - w->len >= n)
+            return 0;
+    }
+    size_t cap = w->cap ? w->cap : 4096;
+    while (cap - w->len < n)
+        cap *= 2;
+    char *b = realloc(w->buf, cap);
+    if (!b)
+        return -1;
+    w->buf = b;
+    w->cap = cap;
+    return 0;
+}
+
+/* A payload of 2^24-1 bytes or more is split into packets of that size,
+ * and ends with a shorter (possibly empty) one: 3-byte length, sequence
+ * number, payload. */
+int amy__wire_query(amy__wbuf *w, const char *sql, size_t len)
+{
+    size_t payload = len + 1; /* the command byte, then the SQL */
+    size_t npk = payload / 0xffffff + 1;
+    if (reserve(w, payload + 4 * npk) != 0)
+        return -1;
+    char *p = w->buf + w->len;
+    size_t off = 0; /* offset in the payload */
+    for (size_t k = 0; k < npk; k++) {
+        size_t chunk = payload - off < 0xffffff ? payload - off : 0xffffff;
+        p[0] = (char)(chunk & 0xff);
+        p[1] = (char)((chunk >> 8) & 0xff);
+        p[2] = (char)((chunk >> 16) & 0xff);
+        p[3] = (char)(k & 0xff);
+        p += 4;
+        size_t skip = 0;
+        if (off == 0) {
+            *p++ = 0x03; /* COM_QUERY */
+            skip = 1;
+        }
+        memcpy(p, sql + off + skip - 1, chunk - skip);
+        p += chunk - skip;
+        off += chunk;
+    }
+    w->total += (unsigned long long)(p - (w->buf + w->len));
+    w->len = (size_t)(p - w->buf);
+    return 0;
+}
+
+static size_t escape(void *arg, char *dst, const char *src, size_t len)
+{
+    return (size_t)mysql_real_escape_string(arg, dst, src, (unsigned long)len);
+}
+
+int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
+                     const amy_value *params, size_t n, size_t *len, char *err,
+                     size_t errlen)
+{
+    size_t bound = amy__params_bound(sql, sql_len, params, n);
+    char *out = bound == SIZE_MAX ? NULL : malloc(bound);
+    if (!out) {
+        snprintf(err, errlen, "out of memory rendering the parameters");
+        return -1;
+    }
+    size_t r = amy__params_render(sql, sql_len, params, n, escape, m, out, err,
+                                  errlen);
+    int rc = r == (size_t)-1 ? -1 : amy__wire_query(w, out, r);
+    if (rc && r != (size_t)-1)
+        snprintf(err, errlen, "out of memory buffering the query");
+    free(out);
+    *len = r;
+    return rc;
+}
+
+int amy__wire_flush(amy__wbuf *w, int fd)
+{
+    while (w->off < w->len) {
+        ssize_t n = send(fd, w->buf + w->off, w->len - w->off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            w->off += (size_t)n;
+            w->flushed += (unsigned long long)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        return -1;
+    }
+    w->off = w->len = 0;
+    if (w->cap > (1u << 20)) { /* do not keep a huge query's buffer */
+        free(w->buf);
+        w->buf = NULL;
+        w->cap = 0;
+    }
+    return 0;
+}
+
+void amy__wire_free(amy__wbuf *w)
+{
+    free(w->buf);
+    w->buf = NULL;
+    w->cap = w->off = w->len = 0;
+}

@@ -1,0 +1,37 @@
+/* Our own COM_QUERY writer: requests wait in one buffer and go out with one
+ * send() per burst. Internal. */
+#ifndef AMY_WIRE_H
+#define AMY_WIRE_H
+
+#include <mysql.h>
+#include <stddef.h>
+
+#include "amysql.h"
+
+/* Bytes appended and not yet written are buf[off, len). */
+typedef struct amy__wbuf {
+    char *buf;
+    size_t cap, off, len;
+    unsigned long long total;   /* bytes ever appended */
+    unsigned long long flushed; /* bytes ever written to the socket */
+} amy__wbuf;
+
+/* Appends COM_QUERY for sql[0, len) as protocol packets. 0, or -1 on
+ * ENOMEM. */
+int amy__wire_query(amy__wbuf *w, const char *sql, size_t len);
+
+/* Appends COM_QUERY for sql with n parameters rendered for connection m
+ * (its character set and escaping mode); *len gets the rendered length.
+ * 0, or -1 with a message in err. */
+int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
+                     const amy_value *params, size_t n, size_t *len, char *err,
+                     size_t errlen);
+
+/* Writes to socket fd what it takes now. 0 when everything went, 1 when the
+ * socket is full (the rest waits), -1 when the connection broke (errno). */
+int amy__wire_flush(amy__wbuf *w, int fd);
+
+/* Frees the buffer. */
+void amy__wire_free(amy__wbuf *w);
+
+#endif
