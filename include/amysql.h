@@ -6,17 +6,19 @@
  *
  *     struct ev_loop *loop = EV_DEFAULT;
  *     char err[256];
- *     amy_pool *pool = amy_pool_new(loop,
- * "mysql://u:p@127.0.0.1:3306/db?pool=8", err, sizeof err); amy_future *a =
- * amy_query(pool, "SELECT 1"); amy_future *b = amy_query(pool, "SELECT 2");
+ *     amy_pool *pool = amy_pool_new(
+ *         loop, "mysql://u:p@127.0.0.1:3306/db?pool=8", err, sizeof err);
+ *     amy_future *a = amy_query(pool, "SELECT 1");
+ *     amy_future *b = amy_query(pool, "SELECT 2");
  *     amy_future *both[] = {a, b};
  *     amy_future *g = amy_gather(both, 2);
- *     amy_future_wait(g);                  // runs the loop until a and b
- * resolved const amy_result *r = amy_future_result(a); printf("%s\n",
- * amy_result_value(r, 0, 0, NULL)); amy_future_free(g);                  // the
- * gather never owns its children amy_future_free(a); amy_future_free(b);
- *     amy_pool_free(pool);                 // pending futures resolve
- * AMY_ECANCELED
+ *     amy_future_wait(g);            // runs the loop until a and b resolved
+ *     const amy_result *r = amy_future_result(a);
+ *     printf("%s\n", amy_result_value(r, 0, 0, NULL));
+ *     amy_future_free(g);            // the gather never owns its children
+ *     amy_future_free(a);
+ *     amy_future_free(b);
+ *     amy_pool_free(pool);           // pending futures resolve AMY_ECANCELED
  *
  * A query is queued on the pool, sent on one of its connections (opened
  * lazily, up to `pool`), possibly pipelined behind other queries on the same

@@ -139,8 +139,8 @@ static int start_connect(amy__conn *c)
 }
 
 /* The built-in kinds: text queries, written by us and pipelined. */
-static int text_write(amy__conn *c, amy_future *f, size_t *len, char *err,
-                      size_t errlen)
+int amy__conn_write_text(amy__conn *c, amy_future *f, size_t *len, char *err,
+                         size_t errlen)
 {
     *len = f->sql_len;
     if (amy__wire_query(&c->w, f->sql, f->sql_len) == 0)
@@ -156,7 +156,7 @@ static int params_write(amy__conn *c, amy_future *f, size_t *len, char *err,
                             f->nparams, len, err, errlen);
 }
 
-const amy__op amy__op_text = {.name = "query", .write = text_write};
+const amy__op amy__op_text = {.name = "query", .write = amy__conn_write_text};
 const amy__op amy__op_params = {.name = "query_params", .write = params_write};
 
 /* Puts f in flight: a request we write joins the write buffer. -1 (f
@@ -168,7 +168,7 @@ static int queue_send(amy__conn *c, amy_future *f)
     char err[160];
     int rc = 0;
     if (op == &amy__op_text) /* the hot path, without an indirect call */
-        rc = text_write(c, f, &len, err, sizeof err);
+        rc = amy__conn_write_text(c, f, &len, err, sizeof err);
     else if (op->write)
         rc = op->write(c, f, &len, err, sizeof err);
     if (rc != 0) {

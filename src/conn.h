@@ -173,6 +173,10 @@ void amy__conn_detach_future(amy_future *f);
 void amy__conn_kill_done(amy__conn *c);
 
 /* For the op kinds. */
+/* The write hook of a plain text query (amy__op_text), for kinds sent as
+ * one (a stream). */
+int amy__conn_write_text(amy__conn *c, amy_future *f, size_t *len, char *err,
+                         size_t errlen);
 /* Runs c from step status st (the kind's own call completed: 0). */
 void amy__conn_drive(amy__conn *c, int st);
 /* One more result set of the head query (NULL: memory ran out). */

@@ -11,7 +11,6 @@
  *         complete); --server error--> head fails; --client error--> break
  *   the future leaves (canceled, timed out) --> FETCH the rest, dropped
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +18,6 @@
 #include "future.h"
 #include "op.h"
 #include "result.h"
-#include "wire.h"
 
 /* A connection's state of the stream it reads, made on first use. */
 typedef struct stream_ext {
@@ -75,16 +73,6 @@ static int next_row(amy__conn *c, stream_ext *x)
     c->kind = &amy__op_stream;
     x->row = NULL;
     return mysql_fetch_row_start(&x->row, x->res);
-}
-
-static int stream_write(amy__conn *c, amy_future *f, size_t *len, char *err,
-                        size_t errlen)
-{
-    *len = f->sql_len;
-    if (amy__wire_query(&c->w, f->sql, f->sql_len) == 0)
-        return 0;
-    snprintf(err, errlen, "out of memory buffering the query");
-    return -1;
 }
 
 static int stream_rows(amy__conn *c)
@@ -170,7 +158,7 @@ static void stream_detached(amy__conn *c)
 const amy__op amy__op_stream = {
     .name = "query_stream",
     .alone = 1,
-    .write = stream_write,
+    .write = amy__conn_write_text, /* sent as a text query */
     .rows = stream_rows,
     .detached = stream_detached,
     .cont = stream_cont,
