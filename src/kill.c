@@ -134,7 +134,7 @@ static void open_conn(amy__killer *k)
     amy__donelist_notify(&done);
 }
 
-static void kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void killer_kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy__killer *k = w->data;
     if (k->c)
@@ -153,7 +153,7 @@ amy__killer *amy__killer_new(struct ev_loop *loop, const amy__conn_cfg *cfg)
     k->cfg.pipeline = 1;
     k->cfg.stmt_cache = 0;
     amy__queue_init(&k->q);
-    ev_timer_init(&k->kick, kick_cb, 0., 0.);
+    ev_timer_init(&k->kick, killer_kick_cb, 0., 0.);
     k->kick.data = k;
     return k;
 }

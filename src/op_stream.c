@@ -29,9 +29,9 @@ typedef struct stream_ext {
     unsigned char parked; /* paused: nothing is driving the connection */
 } stream_ext;
 
-static void ext_closing(amy__conn *c, void *e);
-static void ext_free(amy__conn *c, void *e);
-static const amy__ext_ops ext_ops = {ext_closing, ext_free};
+static void stream_ext_closing(amy__conn *c, void *e);
+static void stream_ext_free(amy__conn *c, void *e);
+static const amy__ext_ops ext_ops = {stream_ext_closing, stream_ext_free};
 
 static stream_ext *ext_of(const amy__conn *c)
 {
@@ -50,12 +50,12 @@ static void end_rows(stream_ext *x)
     x->parked = 0;
 }
 
-static void ext_closing(amy__conn *c, void *e)
+static void stream_ext_closing(amy__conn *c, void *e)
 {
     end_rows(e); /* the socket is shut down: no blocking read */
 }
 
-static void ext_free(amy__conn *c, void *e)
+static void stream_ext_free(amy__conn *c, void *e)
 {
     end_rows(e);
     free(e);

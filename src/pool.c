@@ -480,7 +480,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
         arm_retry(p);
 }
 
-static void connect_failed(amy_pool *p, amy__conn *c)
+static void count_connect_failure(amy_pool *p, amy__conn *c)
 {
     p->stats.connect_failures++;
     p->reopen++;
@@ -519,7 +519,7 @@ static void on_dead(void *self, amy__conn *c)
     amy_pool *p = self;
     unlink_conn(p, c);
     if (c->connect_failed) {
-        connect_failed(p, c);
+        count_connect_failure(p, c);
         amy__conn_free(c);
         return;
     }
@@ -602,7 +602,7 @@ static amy__conn *find_conn(amy_pool *p, unsigned long serial)
 }
 
 /* A KILL for connection `serial` completed; it may be gone by now. */
-static void kill_done(void *arg, unsigned long serial)
+static void conn_kill_done_cb(void *arg, unsigned long serial)
 {
     amy__conn *c = find_conn(arg, serial);
     if (c)
@@ -615,7 +615,8 @@ static void send_kill(void *self, amy__conn *c)
     if (!p->freeing && !p->killer)
         p->killer = amy__killer_new(p->loop, &p->cfg);
     if (p->freeing || !p->killer ||
-        amy__killer_kill(p->killer, c->thread_id, kill_done, p, c->serial)) {
+        amy__killer_kill(p->killer, c->thread_id, conn_kill_done_cb, p,
+                         c->serial)) {
         /* No kill will come: the statement runs to its end, and its answer
          * is still dropped. */
         amy__conn_kill_done(c);
@@ -699,11 +700,12 @@ amy_future *amy__pool_submit(amy_pool *p, amy__queue *q, const amy__op *op,
                              const char *sql, size_t len,
                              const amy_value *params, size_t n)
 {
-    if (op == &amy__op_params && !n && !params)
-        op = &amy__op_text; /* nothing to render */
     amy_future *f = amy__pool_make(p, op, sql, len, params, n, 0, q != NULL);
-    if (f && f->status == AMY_PENDING)
-        amy__pool_enqueue(p, q ? q : &p->q, f);
+    if (!f || f->status != AMY_PENDING)
+        return f;
+    if (op == &amy__op_params && n == 0)
+        f->op = &amy__op_text; /* checked: no placeholder, nothing to render */
+    amy__pool_enqueue(p, q ? q : &p->q, f);
     return f;
 }
 

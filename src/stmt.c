@@ -267,8 +267,8 @@ static int lru(const amy__stmts *st)
 /* Helpers                                                                  */
 /* ------------------------------------------------------------------------ */
 
-static void ext_free(amy__conn *c, void *ext);
-static const amy__ext_ops ext_ops = {NULL, ext_free};
+static void stmts_free(amy__conn *c, void *ext);
+static const amy__ext_ops ext_ops = {NULL, stmts_free};
 
 static amy__stmts *stmts_of(const amy__conn *c)
 {
@@ -690,7 +690,7 @@ static int execute(amy__conn *c)
 }
 
 /* Another result set follows, or the head is done. */
-static int after_result(amy__conn *c)
+static int stmt_after_result(amy__conn *c)
 {
     MYSQL_STMT *s = stmts_of(c)->cur;
     if (mysql_stmt_more_results(s)) {
@@ -700,7 +700,7 @@ static int after_result(amy__conn *c)
     return succeed(c);
 }
 
-static int start_store(amy__conn *c)
+static int start_stmt_store(amy__conn *c)
 {
     amy__stmts *st = call(c, S_STORE);
     return mysql_stmt_store_result_start(&c->iret, st->cur);
@@ -725,7 +725,7 @@ static int ok_answer(amy__conn *c)
         id = st->insert_id;
     }
     amy__conn_add_result(c, amy__result_ok(affected, id));
-    return after_result(c);
+    return stmt_after_result(c);
 }
 
 /* Whether sql is a plain SELECT (after blanks and opening parentheses),
@@ -953,7 +953,7 @@ static int stmt_finish(amy__conn *c)
             return stmt_failed(c, &e);
         }
         if (mysql_stmt_field_count(st->cur) > 0)
-            return start_store(c);
+            return start_stmt_store(c);
         return ok_answer(c);
 
     case S_STORE: {
@@ -965,7 +965,7 @@ static int stmt_finish(amy__conn *c)
         amy__conn_add_result(
             c, amy__result_from_stmt(s, mysql_stmt_num_rows(s), 0, NULL));
         mysql_stmt_free_result(s); /* stored: no I/O */
-        return after_result(c);
+        return stmt_after_result(c);
     }
 
     case S_NEXT:
@@ -976,17 +976,17 @@ static int stmt_finish(amy__conn *c)
             return stmt_failed(c, &e);
         }
         if (mysql_stmt_field_count(st->cur) > 0)
-            return start_store(c);
+            return start_stmt_store(c);
         amy__conn_add_result(c,
                              amy__result_ok(mysql_stmt_affected_rows(st->cur),
                                             mysql_stmt_insert_id(st->cur)));
-        return after_result(c);
+        return stmt_after_result(c);
     }
     return NOTHING;
 }
 
 /* The connection closed: its statements go. */
-static void ext_free(amy__conn *c, void *ext)
+static void stmts_free(amy__conn *c, void *ext)
 {
     amy__stmts *st = ext;
     /* The MYSQL handle is closed: it detached every statement, so closing
