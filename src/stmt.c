@@ -884,6 +884,55 @@ static int conn_failed(amy__conn *c)
     return done(c);
 }
 
+/* VARSTORE completed: the server's max_allowed_packet, for chunking. */
+static int packet_limit_read(amy__conn *c)
+{
+    amy__stmts *st = stmts_of(c);
+    MYSQL_RES *res = c->res;
+    c->res = NULL;
+    if (!res)
+        return conn_failed(c);
+    MYSQL_ROW row = mysql_fetch_row(res); /* stored: no I/O */
+    unsigned long v = row && row[0] ? strtoul(row[0], NULL, 10) : 0;
+    mysql_free_result(res);
+    st->max_packet = v >= 1024 ? v : 1024; /* the server's minimum */
+    return lookup(c);
+}
+
+/* PREPARE completed: cache the statement (when there is room), then run
+ * it. */
+static int prepared(amy__conn *c)
+{
+    amy__stmts *st = stmts_of(c);
+    amy_future *f = head_f(c);
+    if (c->iret != 0) {
+        amy__err e = stmt_err(st->cur);
+        if (breaks_connection(e.no)) {
+            amy__conn_break(c, &e);
+            return NOTHING;
+        }
+        /* The message is copied by complete; the statement, not
+         * cached, is then closed by done() (a failed prepare leaves it
+         * unprepared: no I/O, but the non-blocking call all the same). */
+        return complete_failed(c, &e);
+    }
+    if (st->cap > 0 && f) {
+        char *copy = malloc(f->sql_len + 1);
+        if (copy) {
+            memcpy(copy, f->sql, f->sql_len);
+            copy[f->sql_len] = '\0';
+            entry *e = &st->e[st->n];
+            e->stmt = st->cur;
+            e->sql = copy;
+            e->len = f->sql_len;
+            e->hash = hash_sql(f->sql, f->sql_len);
+            e->used = ++st->clock;
+            st->cur_entry = (int)st->n++;
+        } /* else: run it uncached, closed after */
+    }
+    return execute(c);
+}
+
 static int stmt_finish(amy__conn *c)
 {
     amy__stmts *st = stmts_of(c);
@@ -895,17 +944,8 @@ static int stmt_finish(amy__conn *c)
         c->res = NULL;
         return mysql_store_result_start(&c->res, c->mysql);
 
-    case S_VARSTORE: {
-        MYSQL_RES *res = c->res;
-        c->res = NULL;
-        if (!res)
-            return conn_failed(c);
-        MYSQL_ROW row = mysql_fetch_row(res); /* stored: no I/O */
-        unsigned long v = row && row[0] ? strtoul(row[0], NULL, 10) : 0;
-        mysql_free_result(res);
-        st->max_packet = v >= 1024 ? v : 1024; /* the server's minimum */
-        return lookup(c);
-    }
+    case S_VARSTORE:
+        return packet_limit_read(c);
 
     case S_CLOSE:
         /* The statement is freed whatever the outcome. */
@@ -917,35 +957,8 @@ static int stmt_finish(amy__conn *c)
         }
         return st->after == THEN_PREPARE ? prepare(c) : NOTHING;
 
-    case S_PREPARE: {
-        amy_future *f = head_f(c);
-        if (c->iret != 0) {
-            amy__err e = stmt_err(st->cur);
-            if (breaks_connection(e.no)) {
-                amy__conn_break(c, &e);
-                return NOTHING;
-            }
-            /* The message is copied by complete; the statement, not
-             * cached, is then closed by done() (a failed prepare leaves it
-             * unprepared: no I/O, but the non-blocking call all the same). */
-            return complete_failed(c, &e);
-        }
-        if (st->cap > 0 && f) {
-            char *copy = malloc(f->sql_len + 1);
-            if (copy) {
-                memcpy(copy, f->sql, f->sql_len);
-                copy[f->sql_len] = '\0';
-                entry *e = &st->e[st->n];
-                e->stmt = st->cur;
-                e->sql = copy;
-                e->len = f->sql_len;
-                e->hash = hash_sql(f->sql, f->sql_len);
-                e->used = ++st->clock;
-                st->cur_entry = (int)st->n++;
-            } /* else: run it uncached, closed after */
-        }
-        return execute(c);
-    }
+    case S_PREPARE:
+        return prepared(c);
 
     case S_EXECUTE:
         if (c->iret != 0) {
