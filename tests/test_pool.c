@@ -299,19 +299,28 @@ static void count_canceled(amy_future *f, void *arg)
 
 /* Freeing the pool resolves every pending future (sent or still queued)
  * with AMY_ECANCELED, once, and the futures stay readable. */
+static int four_in_flight(const amy_stats *s)
+{
+    return s->in_flight == 4;
+}
+
 static void test_pool_free_cancels(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=2&pipeline=2");
+    /* Behind a gate, so none can finish before the pool is freed. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_pool_gate");
     enum { N = 20 };
     amy_future *fs[N];
     for (int i = 0; i < N; i++) {
-        fs[i] = amy_query(p, "SELECT SLEEP(5)");
+        fs[i] = amy_query(p, "SELECT COUNT(*) FROM t_pool_gate");
         assert_int_equal(amy_future_then(fs[i], count_canceled, NULL), AMY_OK);
     }
-    /* Let the connections open and send some of them. */
-    itest_run_for(0.2);
+    /* Both connections open, two sent on each, the rest queued. */
+    itest_run_until(loop, p, four_in_flight, "4 queries sent");
     cancel_count = 0;
     amy_pool_free(p);
+    itest_gate_open(&gate);
     assert_int_equal(cancel_count, N);
     for (int i = 0; i < N; i++) {
         assert_int_equal(amy_future_status(fs[i]), AMY_ECANCELED);
@@ -443,9 +452,15 @@ static void test_large_requests_pipelined(void **state)
 static void test_query_timeout(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=4&query_timeout_ms=400");
-    amy_future *slow = amy_query(p, "SELECT SLEEP(0.7)");
+    /* Behind a gate: it cannot answer before its deadline, however slow
+     * this machine is (a SLEEP(0.7) had 300 ms of margin). */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_pool_gate");
+    amy_future *slow = amy_query(p, "SELECT COUNT(*) FROM t_pool_gate");
     assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
     assert_non_null(strstr(amy_future_error(slow), "400 ms"));
+    /* Killed by now, or answering once the gate opens: late either way. */
+    itest_gate_open(&gate);
     /* Sent behind the slow one on the same connection: it still gets its
      * own answer, and the late answer of the slow one reaches nobody. */
     amy_future *after = amy_query(p, "SELECT 'after'");
