@@ -671,21 +671,33 @@ static void test_exec_mixed_with_pipeline(void **state)
 static void test_exec_timeout_and_cancel(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
-    amy_value s = amy_val_double(5);
-    amy_future *f = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
+    amy_pool *watch = itest_pool(loop, "pool=1");
+    /* Behind a gate: none can end before its timeout or cancel, where a
+     * SLEEP(5) would only have promised 5 s. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_stmt_gate");
+    const char *gated = "SELECT COUNT(*) + ? FROM t_stmt_gate";
+    const char *running = "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                          "WHERE COMMAND = 'Execute' AND INFO LIKE "
+                          "'SELECT COUNT(*) + % FROM t_stmt_gate'";
+    amy_value s = amy_val_int64(5);
+    amy_future *f = amy_exec(p, gated, &s, 1);
     amy_future_set_timeout(f, 100);
     double t0 = itest_now();
     assert_int_equal(amy_future_wait(f), AMY_ETIMEDOUT);
     assert_true(itest_now() - t0 < 3);
     amy_future_free(f);
+    itest_wait_count(watch, running, 0); /* killed: it cannot end otherwise */
     /* Cancelled before it ran, and while it runs. */
-    f = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
+    f = amy_exec(p, gated, &s, 1);
     assert_int_equal(amy_future_cancel(f), 1);
     assert_int_equal(amy_future_status(f), AMY_ECANCELED);
     amy_future_free(f);
-    f = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
-    itest_run_for(0.05);
-    amy_future_free(f); /* frees a pending one: cancelled */
+    f = amy_exec(p, gated, &s, 1);
+    itest_wait_count(watch, running, 1);
+    amy_future_free(f);     /* frees a pending one: cancelled */
+    itest_gate_open(&gate); /* the next ones run, killed or not */
+    amy_pool_free(watch);
     /* The connection serves the next statements. */
     for (int i = 0; i < 3; i++) {
         amy_value v = amy_val_int64(i);
