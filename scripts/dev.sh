@@ -6,6 +6,9 @@
 #   scripts/dev.sh demo    build, start the test server, run build/examples/amy_demo
 #   scripts/dev.sh test    build normal + ASan/UBSan, start the test server, run both ctest suites
 #   scripts/dev.sh bench   build, start the test server, run bench/run.sh
+#   scripts/dev.sh stress [N]  build, start the test server, run every test
+#                          program N times in a row (default 20), logs in
+#                          build/stress/, then failures per program
 #
 # The test server (scripts/testdb.sh) is stopped on exit only if this script
 # started it; one already running is reused and left running.
@@ -32,12 +35,15 @@ banner() {
 }
 usage() {
 	cat >&2 <<EOF
-usage: $0 deps|build|demo|test|bench
+usage: $0 deps|build|demo|test|bench|stress [N]
   deps   install missing packages: ${PACKAGES[*]}
   build  cmake RelWithDebInfo build into build/
   demo   build, start scripts/testdb.sh, run build/examples/amy_demo
   test   build + ASan build, start scripts/testdb.sh, run ctest on both
   bench  build, start scripts/testdb.sh, run bench/run.sh
+  stress build, start scripts/testdb.sh, run every test program (build/tests/
+         test_*, tests/cli/*.sh) N times in a row (default 20), each run's
+         output in build/stress/; report failures per program with their logs
 EOF
 	exit 2
 }
@@ -213,7 +219,96 @@ cmd_bench() {
 	bash bench/run.sh
 }
 
-[[ $# -eq 1 ]] || usage
+# Hang guard per program run: ctest's TIMEOUT for the cmocka programs.
+STRESS_TIMEOUT=${AMY_STRESS_TIMEOUT:-300}
+
+# stress_failures LOG : the failed cmocka tests of LOG and their first error
+# line, or its last lines when it is not cmocka's (a crash, a shell test).
+stress_failures() {
+	local logf=$1 names
+	names=$(sed -n 's/^\[  FAILED  \] \(test_[A-Za-z0-9_]*\)$/\1/p' "$logf" | sort -u | tr '\n' ' ')
+	if [[ -n $names ]]; then
+		printf '      failed: %s\n' "$names"
+		grep -m 3 -E '^\[  (ERROR|FAILED) +\] --- |^\[   LINE   \] --- ' "$logf" |
+			sed 's/^/      /' || true
+	else
+		tail -n 3 "$logf" | sed 's/^/      /'
+	fi
+}
+
+cmd_stress() {
+	local n=${1:-20} dir=build/stress run t name logf rc bad=0 total=0 s
+	[[ $n =~ ^[1-9][0-9]*$ ]] || die "stress: N must be a positive number, not '$n'"
+	cmd_deps
+	cmd_build
+	start_db
+	rm -rf -- "$dir"
+	mkdir -p -- "$dir"
+	# Every cmocka program (unit ones too: cheap), then the amysql-batch
+	# shell tests as ctest runs them.
+	local -a progs=() cmds=()
+	for t in build/tests/test_*; do
+		[[ -x $t && -f $t ]] || continue
+		progs+=("$(basename "$t")")
+		cmds+=("$t")
+	done
+	for t in tests/cli/compare.sh tests/cli/progress.sh tests/cli/errors.sh; do
+		[[ -f $t ]] || continue
+		progs+=("cli_$(basename "$t" .sh)")
+		cmds+=("bash $t build/tools/amysql-batch")
+	done
+	((${#progs[@]} > 0)) || die "stress: no test programs under build/tests"
+	declare -A fails=() logs=()
+	banner "stress: ${#progs[@]} programs x $n runs, logs in $dir/"
+	for ((run = 1; run <= n; run++)); do
+		local failed_now=()
+		for i in "${!progs[@]}"; do
+			name=${progs[$i]}
+			logf=$dir/$name.$run.log
+			rc=0
+			# shellcheck disable=SC2086 # cmds[i] is a command line
+			timeout --kill-after=10 "$STRESS_TIMEOUT" ${cmds[$i]} >"$logf" 2>&1 || rc=$?
+			total=$((total + 1))
+			# 77: a shell test skipped (ctest's SKIP_RETURN_CODE).
+			if ((rc != 0 && rc != 77)); then
+				((rc == 124 || rc == 137)) && echo "stress: timed out after ${STRESS_TIMEOUT}s" >>"$logf"
+				echo "stress: exit status $rc" >>"$logf"
+				fails[$name]=$((${fails[$name]:-0} + 1))
+				logs[$name]+="$logf "
+				failed_now+=("$name")
+				bad=$((bad + 1))
+			fi
+		done
+		if ((${#failed_now[@]} == 0)); then
+			log "run $run/$n: all ${#progs[@]} programs passed"
+		else
+			log "run $run/$n: FAILED: ${failed_now[*]}"
+		fi
+	done
+	stop_db_if_ours
+	banner "stress summary"
+	for name in "${progs[@]}"; do
+		if [[ -z ${fails[$name]:-} ]]; then
+			printf '  %-20s 0 of %d runs failed\n' "$name" "$n"
+			continue
+		fi
+		printf '  %-20s %d of %d runs FAILED\n' "$name" "${fails[$name]}" "$n"
+		for s in ${logs[$name]}; do
+			printf '    %s\n' "$s"
+			stress_failures "$s"
+		done
+	done
+	if ((bad != 0)); then
+		printf 'dev stress: FAILED: %d of %d program runs failed (%d runs of %d programs)\n' \
+			"$bad" "$total" "$n" "${#progs[@]}"
+		return 1
+	fi
+	printf 'dev stress: OK: %d runs of %d programs, %d program runs, none failed\n' \
+		"$n" "${#progs[@]}" "$total"
+}
+
+[[ $# -ge 1 ]] || usage
+[[ $# -eq 1 || ($# -eq 2 && $1 == stress) ]] || usage
 case $1 in
 deps) cmd_deps ;;
 build) cmd_build ;;
@@ -221,5 +316,6 @@ build-asan) cmd_build_asan ;; # internal
 demo) cmd_demo ;;
 test) cmd_test ;;
 bench) cmd_bench ;;
+stress) cmd_stress "${2:-20}" ;;
 *) usage ;;
 esac

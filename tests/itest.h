@@ -125,4 +125,119 @@ static inline const char *itest_value(const amy_future *f)
     return amy_result_value(amy_future_result(f), 0, 0, NULL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Waiting for conditions, never for a time                                 */
+/* ------------------------------------------------------------------------ */
+
+/* How long a wait for a condition may go on before the test fails. Only a
+ * hang guard: every condition below is normally met within milliseconds,
+ * and no assertion depends on how long it took. */
+#define ITEST_HANG_GUARD 60.0
+
+static inline amy_stats itest_stats(const amy_pool *p)
+{
+    amy_stats s;
+    assert_int_equal(amy_pool_stats(p, &s), AMY_OK);
+    return s;
+}
+
+/* Runs l until done(p) holds for p's counters. A repeating wakeup keeps
+ * EVRUN_ONCE from blocking past the hang guard when nothing else fires. */
+static inline void itest_run_until(struct ev_loop *l, const amy_pool *p,
+                                   int (*done)(const amy_stats *),
+                                   const char *what)
+{
+    int fired = 0;
+    ev_timer wake;
+    ev_timer_init(&wake, itest_timer_fired, 0.05, 0.05);
+    wake.data = &fired;
+    ev_timer_start(l, &wake);
+    double t0 = itest_now();
+    for (;;) {
+        amy_stats s = itest_stats(p);
+        if (done(&s))
+            break;
+        if (itest_now() - t0 > ITEST_HANG_GUARD) {
+            ev_timer_stop(l, &wake);
+            fail_msg("still waiting for %s after %.0f s", what,
+                     ITEST_HANG_GUARD);
+        }
+        ev_run(l, EVRUN_ONCE);
+    }
+    ev_timer_stop(l, &wake);
+}
+
+/* Runs `count_sql` (one row, one number) on w until it returns want. The
+ * polls run w's loop, so queries of other pools on it go on meanwhile. */
+static inline void itest_wait_count(amy_pool *w, const char *count_sql,
+                                    long want)
+{
+    double t0 = itest_now();
+    for (;;) {
+        amy_future *f = amy_query(w, count_sql);
+        int st = amy_future_wait(f);
+        if (st != AMY_OK)
+            print_error("%s: %s\n", count_sql, amy_future_error(f));
+        assert_int_equal(st, AMY_OK);
+        long got = atol(itest_value(f));
+        amy_future_free(f);
+        if (got == want)
+            return;
+        if (itest_now() - t0 > ITEST_HANG_GUARD)
+            fail_msg("%s: still %ld, not %ld, after %.0f s", count_sql, got,
+                     want, ITEST_HANG_GUARD);
+        struct timespec pause = {0,
+                                 2000000}; /* not a busy loop on the server */
+        nanosleep(&pause, NULL);
+    }
+}
+
+/* Until exactly n statements with this text run on the server (any user:
+ * the test users have PROCESS). w's own poll never matches: its text is
+ * longer. */
+static inline void itest_wait_running(amy_pool *w, const char *info, long n)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+             "WHERE COMMAND IN ('Query', 'Execute') AND INFO = '%s'",
+             info);
+    itest_wait_count(w, sql, n);
+}
+
+/*
+ * A gate: a one-row table that a session of its own holds with LOCK TABLES
+ * ... WRITE, so every statement that reads it waits on the server until the
+ * gate opens, or until it is killed. That is "a statement still running" for
+ * as long as a test needs it, where SLEEP(n) only promises n seconds. When
+ * the test program dies, the holder's session ends and the gate opens, so
+ * nothing is left waiting on the server.
+ */
+typedef struct itest_gate {
+    amy_pool *holder; /* pool=1: LOCK and UNLOCK run on the same session */
+    char table[64];
+} itest_gate;
+
+static inline void itest_gate_close(itest_gate *g, struct ev_loop *l,
+                                    const char *table)
+{
+    char sql[160];
+    snprintf(g->table, sizeof g->table, "%s", table);
+    g->holder = itest_pool(l, "pool=1");
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s (i INT PRIMARY KEY)", table);
+    itest_exec(g->holder, sql);
+    snprintf(sql, sizeof sql, "INSERT IGNORE INTO %s VALUES (1)", table);
+    itest_exec(g->holder, sql);
+    snprintf(sql, sizeof sql, "LOCK TABLES %s WRITE", table);
+    itest_exec(g->holder, sql);
+}
+
+static inline void itest_gate_open(itest_gate *g)
+{
+    itest_exec(g->holder, "UNLOCK TABLES");
+    amy_pool_free(g->holder);
+    g->holder = NULL;
+}
+
 #endif

@@ -147,6 +147,11 @@ static void test_silent_server_connect_timeout(void **state)
     close(s);
 }
 
+static int three_in_flight(const amy_stats *s)
+{
+    return s->in_flight == 3;
+}
+
 /*
  * The server kills the connection while queries are in flight on it: the
  * ones sent on it fail with the connector's lost-connection error (or the
@@ -165,16 +170,18 @@ static void test_killed_connection(void **state)
 
     enum { N = 8 };
     amy_future *fs[N];
-    fs[0] = amy_query(p, "SELECT SLEEP(3)");
+    /* fs[0] waits behind a gate: it is still running when the kill lands. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_conn_gate");
+    fs[0] = amy_query(p, "SELECT COUNT(*) FROM t_conn_gate");
     for (int i = 1; i < N; i++) {
         char sql[32];
         snprintf(sql, sizeof sql, "SELECT %d", i);
         fs[i] = amy_query(p, sql);
     }
-    /* fs[0..2] are sent (pipeline=3) by the time the kill lands. */
-    amy_future *k = amy_query(admin, "SELECT SLEEP(0.2)");
-    assert_int_equal(amy_future_wait(k), AMY_OK);
-    amy_future_free(k);
+    /* fs[0..2] are sent (pipeline=3) and fs[0] runs when the kill lands. */
+    itest_run_until(loop, p, three_in_flight, "3 queries sent");
+    itest_wait_running(admin, "SELECT COUNT(*) FROM t_conn_gate", 1);
     itest_exec(admin, kill);
 
     amy_future *g = amy_gather(fs, N);
@@ -199,6 +206,7 @@ static void test_killed_connection(void **state)
         }
     }
     assert_int_equal(lost, 3);
+    itest_gate_open(&gate);
     amy_future_free(g);
     for (int i = 0; i < N; i++)
         amy_future_free(fs[i]);
@@ -211,10 +219,20 @@ static void test_killed_connection(void **state)
 static void test_pool_size_respected(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=3&pipeline=1");
+    amy_pool *watch = itest_pool(loop, "pool=1");
+    /* Behind a gate, so that one connection cannot answer them all before
+     * the others are open: each of the three holds one until it opens. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_conn_gate");
     enum { N = 12 };
     amy_future *fs[N];
     for (int i = 0; i < N; i++)
-        fs[i] = amy_query(p, "SELECT CONNECTION_ID(), SLEEP(0.05)");
+        fs[i] = amy_query(p, "SELECT CONNECTION_ID() FROM t_conn_gate");
+    itest_wait_running(watch, "SELECT CONNECTION_ID() FROM t_conn_gate", 3);
+    amy_stats s = itest_stats(p);
+    assert_int_equal(s.conns_open + s.conns_connecting, 3);
+    itest_gate_open(&gate);
+    amy_pool_free(watch);
     amy_future *g = amy_gather(fs, N);
     assert_int_equal(amy_future_wait(g), AMY_OK);
     char ids[N][32];

@@ -173,11 +173,18 @@ static void killer_tick(struct ev_loop *l, ev_timer *w, int revents)
     amy_future_then(f, killer_ids, k);
 }
 
+static int eight_open(const amy_stats *s)
+{
+    return s->conns_open == 8;
+}
+
 static void test_fault_kill_connections(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=8&pipeline=16");
     killer k = {.admin = itest_admin_pool(loop), .rounds_left = 5};
     expect_healthy(p, 8); /* open the connections first */
+    /* All 8 logged in, so the first round alone finds (and kills) 8. */
+    itest_run_until(loop, p, eight_open, "8 connections open");
     ev_timer_init(&k.timer, killer_tick, 0.02, 0.05);
     k.timer.data = &k;
     tally t;
@@ -206,6 +213,7 @@ static void test_fault_kill_connections_exec(void **state)
     amy_pool *p = itest_pool(loop, "pool=8&pipeline=16&stmt_cache=4");
     killer k = {.admin = itest_admin_pool(loop), .rounds_left = 5};
     expect_healthy(p, 8);
+    itest_run_until(loop, p, eight_open, "8 connections open");
     ev_timer_init(&k.timer, killer_tick, 0.02, 0.05);
     k.timer.data = &k;
     tally t;
@@ -269,24 +277,18 @@ static void test_fault_server_restart(void **state)
 /* 3. A timeout stops the statement on the server                           */
 /* ------------------------------------------------------------------------ */
 
-/* Seconds until no statement with `info` runs on the server (max 5 s). */
+/* The statements of these tests wait behind a gate: they never end on
+ * their own, so one gone from the server was stopped by amysql's KILL. */
+#define GATE  "t_fault_gate"
+#define GATED "SELECT COUNT(*) FROM " GATE
+
+/* Seconds until no statement with `info` runs on the server (fails the
+ * test after ITEST_HANG_GUARD). */
 static double wait_gone(amy_pool *admin, const char *info)
 {
     double t0 = itest_now();
-    char sql[256];
-    snprintf(sql, sizeof sql,
-             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO "
-             "= '%s'",
-             info);
-    for (;;) {
-        amy_future *f = amy_query(admin, sql);
-        assert_int_equal(amy_future_wait(f), AMY_OK);
-        int n = atoi(itest_value(f));
-        amy_future_free(f);
-        if (n == 0 || itest_now() - t0 > 5.0)
-            return n == 0 ? itest_now() - t0 : -1.0;
-        itest_run_for(0.01);
-    }
+    itest_wait_running(admin, info, 0);
+    return itest_now() - t0;
 }
 
 static void test_fault_timeout_kills(void **state)
@@ -294,25 +296,27 @@ static void test_fault_timeout_kills(void **state)
     amy_pool *admin = itest_admin_pool(loop);
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=8");
     expect_healthy(p, 1);
+    itest_gate gate;
+    itest_gate_close(&gate, loop, GATE);
 
     /* Alone on its connection. */
-    amy_future *slow = amy_query(p, "SELECT SLEEP(10)");
+    amy_future *slow = amy_query(p, GATED);
     assert_int_equal(amy_future_set_timeout(slow, 100), AMY_OK);
     double t0 = itest_now();
     assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
     double dt = itest_now() - t0;
     assert_string_equal(amy_future_sqlstate(slow), "HYT00");
     amy_future_free(slow);
-    double gone = wait_gone(admin, "SELECT SLEEP(10)");
+    /* Gone while the gate is closed: killed (it cannot end otherwise). */
+    double gone = wait_gone(admin, GATED);
     printf("fault=timeout futures=1 resolved=1 ok=0 failed=1 hung=0 "
            "resolved_after_ms=%.0f gone_from_processlist_ms=%.0f\n",
            dt * 1e3, gone * 1e3);
-    assert_true(gone >= 0 && gone < 1.0);
 
     /* Pipelined: queries behind the slow one on the same connection
      * complete, with their own values, long before it would have. */
     tally t;
-    slow = amy_query(p, "SELECT SLEEP(10)");
+    slow = amy_query(p, GATED);
     amy_future_set_timeout(slow, 100);
     tally_start(&t, p, 7, NULL);
     t0 = itest_now();
@@ -320,7 +324,8 @@ static void test_fault_timeout_kills(void **state)
     assert_true(itest_now() - t0 < 5.0); /* a hang guard, not a speed check */
     assert_int_equal(amy_future_status(slow), AMY_ETIMEDOUT);
     amy_future_free(slow);
-    assert_true(wait_gone(admin, "SELECT SLEEP(10)") >= 0);
+    wait_gone(admin, GATED);
+    itest_gate_open(&gate);
 
     expect_healthy(p, 100);
     amy_stats s;
@@ -342,33 +347,56 @@ static void set_wait_timeout(amy_pool *admin, int seconds)
     itest_exec(admin, sql);
 }
 
+static int none_open(const amy_stats *s)
+{
+    return s->conns_open == 0;
+}
+
+static int none_connecting(const amy_stats *s)
+{
+    return s->conns_connecting == 0;
+}
+
 static void test_fault_idle_wait_timeout(void **state)
 {
     amy_pool *admin = itest_admin_pool(loop);
+    /* B watches the server from a loop of its own: loop must not run. */
+    struct ev_loop *watch_loop = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(watch_loop);
+    amy_pool *watch = itest_admin_pool(watch_loop);
+    /* amy over the Unix socket: only B's pool here. */
+    const char *amy_sessions = "SELECT COUNT(*) FROM "
+                               "information_schema.PROCESSLIST WHERE USER = "
+                               "'amy' AND HOST = 'localhost'";
     set_wait_timeout(admin, 1);
     amy_pool *p = itest_pool(loop, "pool=4&pipeline=4");
     expect_healthy(p, 40); /* connections opened with wait_timeout = 1 */
+    /* Every one logged in before wait_timeout goes back up. */
+    itest_run_until(loop, p, none_connecting, "the logins");
     set_wait_timeout(admin, 28800);
 
-    /* A: the loop runs while the server closes them: seen and dropped. */
-    itest_run_for(2.5);
-    amy_stats s;
-    amy_pool_stats(p, &s);
-    assert_int_equal(s.conns_open, 0);
+    /* A: the loop runs while the server closes them: seen and dropped
+     * (when is up to the server: wait until they are). */
+    itest_run_until(loop, p, none_open, "the server to close them");
     tally t;
     tally_start(&t, p, 200, NULL);
     assert_int_equal(tally_finish(&t, "idle_wait_timeout_watched"), 0);
 
-    /* B: the loop does not run while they die: checked before reuse. */
+    /* B: the loop does not run while they die: checked before reuse. The
+     * Unix socket: once the server's session is gone, its close() has
+     * made our end readable (EOF), with nothing left in flight. */
     set_wait_timeout(admin, 1);
     amy_pool_free(p);
-    p = itest_pool(loop, "pool=4&pipeline=4");
+    p = itest_pool_from(loop, "AMY_TEST_SOCKET_DSN", "pool=4&pipeline=4");
     expect_healthy(p, 40);
+    itest_run_until(loop, p, none_connecting, "the logins");
     set_wait_timeout(admin, 28800);
-    sleep(3);
+    itest_wait_count(watch, amy_sessions, 0);
     tally_start(&t, p, 200, NULL);
     assert_int_equal(tally_finish(&t, "idle_wait_timeout_unwatched"), 0);
     amy_pool_free(p);
+    amy_pool_free(watch);
+    ev_loop_destroy(watch_loop);
     amy_pool_free(admin);
 }
 
@@ -380,9 +408,7 @@ static void test_idle_timeout_closes(void **state)
     amy_stats s;
     amy_pool_stats(p, &s);
     assert_true(s.conns_open > 0);
-    itest_run_for(0.6);
-    amy_pool_stats(p, &s);
-    assert_int_equal(s.conns_open, 0);
+    itest_run_until(loop, p, none_open, "idle_timeout_ms to close them");
     expect_healthy(p, 30);
     amy_pool_free(p);
 }
@@ -406,13 +432,15 @@ static void test_fault_cancel_states(void **state)
     expect_healthy(p, 1);
     size_t n = 0, resolved = 0;
 
+    itest_gate gate;
+    itest_gate_close(&gate, loop, GATE);
     /* Sent: stopped on the server, the connection serves the next one. */
-    amy_future *sent = amy_query(p, "SELECT SLEEP(10)");
+    amy_future *sent = amy_query(p, GATED);
     amy_future_then(sent, record, NULL);
     /* Queued behind it (pipeline=1): never sent. */
     amy_future *queued = amy_query(p, "SELECT 'never'");
     amy_future_then(queued, record, NULL);
-    itest_run_for(0.1);
+    itest_wait_running(admin, GATED, 1);
     n += 2;
     cb_calls = 0;
     assert_int_equal(amy_future_cancel(queued), 1);
@@ -426,7 +454,7 @@ static void test_fault_cancel_states(void **state)
     assert_int_equal(amy_future_cancel(sent), 0);
     assert_int_equal(amy_future_cancel(queued), 0);
     assert_int_equal(cb_calls, 2);
-    assert_true(wait_gone(admin, "SELECT SLEEP(10)") >= 0);
+    wait_gone(admin, GATED);
 
     /* Done: cancel is a no-op, the result stays. */
     amy_future *done = amy_query(p, "SELECT 'done'");
@@ -439,17 +467,18 @@ static void test_fault_cancel_states(void **state)
     assert_int_equal(cb_calls, 3);
 
     /* Freed while sent and while queued: same as cancel, then gone. */
-    amy_future *fsent = amy_query(p, "SELECT SLEEP(10)");
+    amy_future *fsent = amy_query(p, GATED);
     amy_future *fqueued = amy_query(p, "SELECT 'never'");
     amy_future_then(fsent, record, NULL);
     amy_future_then(fqueued, record, NULL);
-    itest_run_for(0.1);
+    itest_wait_running(admin, GATED, 1);
     amy_future_free(fqueued);
     amy_future_free(fsent);
     n += 2;
     resolved += 2;
     assert_int_equal(cb_calls, 5);
-    assert_true(wait_gone(admin, "SELECT SLEEP(10)") >= 0);
+    wait_gone(admin, GATED);
+    itest_gate_open(&gate);
 
     /* A gather is canceled alone; its children go on. */
     amy_future *kids[2] = {amy_query(p, "SELECT 1"), amy_query(p, "SELECT 2")};

@@ -134,13 +134,17 @@ static void test_pinned_connection_dies(void **state)
     char kill[64];
     snprintf(kill, sizeof kill, "KILL CONNECTION %s", itest_value(id));
     amy_future_free(id);
-    amy_future *slow = amy_conn_query(c, "SELECT SLEEP(5)");
+    /* Behind a gate: still running when the kill lands. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_pin_gate");
+    amy_future *slow = amy_conn_query(c, "SELECT COUNT(*) FROM t_pin_gate");
     amy_future *behind = amy_conn_query(c, "SELECT 1");
-    itest_run_for(0.1);
+    itest_wait_running(admin, "SELECT COUNT(*) FROM t_pin_gate", 1);
     itest_exec(admin, kill);
     int st = amy_future_wait(slow);
     assert_true(st == AMY_ECONNLOST || st == AMY_ESERVER);
     assert_int_equal(amy_future_wait(behind), AMY_ECONNLOST);
+    itest_gate_open(&gate);
     amy_future *later = amy_conn_query(c, "SELECT 1");
     assert_int_equal(amy_future_status(later), AMY_ECONNLOST);
     amy_future_free(slow);
@@ -160,11 +164,17 @@ static void test_pinned_connection_dies(void **state)
 static void test_pool_freed_while_pinned(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
+    amy_pool *watch = itest_pool(loop, "pool=1");
     amy_conn *c = acquire(p);
-    amy_future *f = amy_conn_query(c, "SELECT SLEEP(2)");
+    /* Behind a gate: still running when the pool is freed. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_pin_gate");
+    amy_future *f = amy_conn_query(c, "SELECT COUNT(*) FROM t_pin_gate");
     amy_future *waiting = amy_pool_acquire(p); /* waits: pool=1 */
-    itest_run_for(0.05);
+    itest_wait_running(watch, "SELECT COUNT(*) FROM t_pin_gate", 1);
     amy_pool_free(p);
+    itest_gate_open(&gate);
+    amy_pool_free(watch);
     assert_int_equal(amy_future_status(f), AMY_ECANCELED);
     assert_int_equal(amy_future_status(waiting), AMY_ECANCELED);
     assert_null(amy_future_conn(waiting));

@@ -86,16 +86,64 @@ static void test_gather_read_coalesce(void **state)
 }
 
 /* A long read_coalesce_us: futures canceled and the pool freed while
- * connections wait for their tick (the timer must not outlive them). */
+ * connections wait for their tick (the timer must not outlive them).
+ *
+ * Ticks fall on wall-clock multiples of read_coalesce_us, so no window of
+ * loop time can be known to hold none. Instead the loop is not run while
+ * the answers arrive: the pool's timers only fire inside ev_run. The
+ * queries wait behind a gate; a second loop (ctl) watches the server and
+ * opens the gate; once the server says both connections have answered, one
+ * ev_run(EVRUN_NOWAIT) sees both sockets readable, and each connection
+ * starts waiting for its tick. That iteration cannot also run the tick: a
+ * timer started in an iteration fires in a later one at the earliest. */
+#define COALESCE_GATE "t_coalesce_gate"
+#define COALESCE_SQL  "SELECT COUNT(*) FROM " COALESCE_GATE
+
+static int coalesce_all_sent(const amy_stats *s)
+{
+    return s->in_flight == 2 * 32; /* pool=2, pipeline=32 */
+}
+
 static void test_read_coalesce_teardown(void **state)
 {
-    amy_pool *p = itest_pool(loop, "pool=2&pipeline=32&read_coalesce_us=50000");
+    /* The Unix socket: the server's write is in our socket's receive queue
+     * when it returns (TCP on loopback may still be in the kernel's
+     * backlog), so "answered on the server" means "readable here". */
+    amy_pool *p = itest_pool_from(loop, "AMY_TEST_SOCKET_DSN",
+                                  "pool=2&pipeline=32&read_coalesce_us=50000");
+    struct ev_loop *ctl_loop = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(ctl_loop);
+    amy_pool *watch = itest_pool(ctl_loop, "pool=1");
     enum { N = 200 };
     amy_future *fs[N];
     for (int round = 0; round < 2; round++) {
+        itest_gate gate;
+        itest_gate_close(&gate, ctl_loop, COALESCE_GATE);
+        amy_stats before = itest_stats(p);
         for (int i = 0; i < N; i++)
-            fs[i] = amy_query(p, "SELECT 1");
-        itest_run_for(0.01); /* sent, answered, not read yet */
+            fs[i] = amy_query(p, COALESCE_SQL);
+        /* Sent (nothing answers at the gate, so nothing is read). */
+        itest_run_until(loop, p, coalesce_all_sent, "64 queries sent");
+        itest_wait_running(watch, COALESCE_SQL, 2);
+        /* Their session ids, then open the gate: each answers its 32. */
+        amy_future *ids = amy_query(
+            watch, "SELECT GROUP_CONCAT(ID) FROM information_schema.PROCESSLIST"
+                   " WHERE INFO = '" COALESCE_SQL "'");
+        assert_int_equal(amy_future_wait(ids), AMY_OK);
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                 "COMMAND = 'Sleep' AND ID IN (%s)",
+                 itest_value(ids));
+        amy_future_free(ids);
+        itest_gate_open(&gate);
+        /* Back to Sleep means its answers are written: the server flushes
+         * each one before it reads the next command. */
+        itest_wait_count(watch, sql, 2);
+        ev_run(loop, EVRUN_NOWAIT); /* sent, answered, not read yet */
+        amy_stats s = itest_stats(p);
+        assert_int_equal(s.in_flight, 2 * 32);
+        assert_true(s.completed == before.completed);
         for (int i = 0; i < N / 2; i++)
             amy_future_cancel(fs[i]);
         if (round == 0) {
@@ -113,7 +161,12 @@ static void test_read_coalesce_teardown(void **state)
             amy_future_free(fs[i]);
         }
     }
-    itest_run_for(0.1); /* no timer of the freed pool fires */
+    /* Each tick was due within 50 ms of being armed, before this began: a
+     * timer of the freed pool still in the loop would fire in here. */
+    itest_run_for(0.1);
+    itest_exec(watch, "DROP TABLE " COALESCE_GATE);
+    amy_pool_free(watch);
+    ev_loop_destroy(ctl_loop);
 }
 
 /* A syntax error in the middle of a pipelined batch fails only its own
@@ -246,19 +299,28 @@ static void count_canceled(amy_future *f, void *arg)
 
 /* Freeing the pool resolves every pending future (sent or still queued)
  * with AMY_ECANCELED, once, and the futures stay readable. */
+static int four_in_flight(const amy_stats *s)
+{
+    return s->in_flight == 4;
+}
+
 static void test_pool_free_cancels(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=2&pipeline=2");
+    /* Behind a gate, so none can finish before the pool is freed. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_pool_gate");
     enum { N = 20 };
     amy_future *fs[N];
     for (int i = 0; i < N; i++) {
-        fs[i] = amy_query(p, "SELECT SLEEP(5)");
+        fs[i] = amy_query(p, "SELECT COUNT(*) FROM t_pool_gate");
         assert_int_equal(amy_future_then(fs[i], count_canceled, NULL), AMY_OK);
     }
-    /* Let the connections open and send some of them. */
-    itest_run_for(0.2);
+    /* Both connections open, two sent on each, the rest queued. */
+    itest_run_until(loop, p, four_in_flight, "4 queries sent");
     cancel_count = 0;
     amy_pool_free(p);
+    itest_gate_open(&gate);
     assert_int_equal(cancel_count, N);
     for (int i = 0; i < N; i++) {
         assert_int_equal(amy_future_status(fs[i]), AMY_ECANCELED);
@@ -390,9 +452,15 @@ static void test_large_requests_pipelined(void **state)
 static void test_query_timeout(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=4&query_timeout_ms=400");
-    amy_future *slow = amy_query(p, "SELECT SLEEP(0.7)");
+    /* Behind a gate: it cannot answer before its deadline, however slow
+     * this machine is (a SLEEP(0.7) had 300 ms of margin). */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_pool_gate");
+    amy_future *slow = amy_query(p, "SELECT COUNT(*) FROM t_pool_gate");
     assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
     assert_non_null(strstr(amy_future_error(slow), "400 ms"));
+    /* Killed by now, or answering once the gate opens: late either way. */
+    itest_gate_open(&gate);
     /* Sent behind the slow one on the same connection: it still gets its
      * own answer, and the late answer of the slow one reaches nobody. */
     amy_future *after = amy_query(p, "SELECT 'after'");

@@ -513,6 +513,11 @@ static void test_cache_table_changes(void **state)
     amy_pool_free(p);
 }
 
+static int none_open(const amy_stats *s)
+{
+    return s->conns_open == 0;
+}
+
 /* A connection killed while its statements are cached is replaced; the
  * new one prepares again. */
 static void test_cache_connection_killed(void **state)
@@ -524,7 +529,8 @@ static void test_cache_connection_killed(void **state)
     snprintf(kill, sizeof kill, "KILL %s", itest_value(f));
     amy_future_free(f);
     itest_exec(admin, kill);
-    itest_run_for(0.05);
+    /* The pool has seen it die (KILL returns before the session ends). */
+    itest_run_until(loop, p, none_open, "the killed connection to close");
     for (int i = 0; i < 3; i++) {
         amy_value v = amy_val_int64(i);
         f = exec_ok(p, "SELECT ? + 100", &v, 1);
@@ -545,16 +551,23 @@ static void test_exec_connection_lost(void **state)
     amy_pool *p = itest_pool(loop, "pool=1");
     itest_exec(p, "DROP TABLE IF EXISTS slost");
     itest_exec(p, "CREATE TABLE slost (id INT PRIMARY KEY, v LONGBLOB)");
+    itest_gate gate;
     for (int round = 0; round < 2; round++) {
         amy_future *f = exec_ok(p, "SELECT CONNECTION_ID()", NULL, 0);
-        char kill[64];
+        char kill[64], running[160];
         snprintf(kill, sizeof kill, "KILL %s", itest_value(f));
+        snprintf(running, sizeof running,
+                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                 "ID = %s AND COMMAND = 'Execute'",
+                 itest_value(f));
         amy_future_free(f);
         amy_future *victim;
         amy_value *rows = NULL;
         if (round == 0) {
-            amy_value s = amy_val_double(3);
-            victim = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
+            /* Behind a gate: running on the server when the kill lands. */
+            itest_gate_close(&gate, loop, "t_stmt_gate");
+            amy_value s = amy_val_int64(3);
+            victim = amy_exec(p, "SELECT COUNT(*) + ? FROM t_stmt_gate", &s, 1);
         } else {
             enum { N = 2000 };
             static char blob[8192];
@@ -567,9 +580,14 @@ static void test_exec_connection_lost(void **state)
                                     N, 2);
         }
         amy_future *after = amy_exec(p, "SELECT 5", NULL, 0);
-        itest_run_for(0.02);
+        if (round == 0)
+            itest_wait_count(admin, running, 1);
+        else
+            itest_run_for(0.02); /* a batch: any phase will do */
         itest_exec(admin, kill);
         int st = amy_future_wait(victim);
+        if (round == 0)
+            itest_gate_open(&gate);
         if (round == 0 || st != AMY_OK) { /* a batch may finish first */
             assert_int_equal(st, AMY_ECONNLOST);
             assert_true(amy_future_server_errno(victim) == 2013 ||
@@ -653,21 +671,33 @@ static void test_exec_mixed_with_pipeline(void **state)
 static void test_exec_timeout_and_cancel(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
-    amy_value s = amy_val_double(5);
-    amy_future *f = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
+    amy_pool *watch = itest_pool(loop, "pool=1");
+    /* Behind a gate: none can end before its timeout or cancel, where a
+     * SLEEP(5) would only have promised 5 s. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_stmt_gate");
+    const char *gated = "SELECT COUNT(*) + ? FROM t_stmt_gate";
+    const char *running = "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                          "WHERE COMMAND = 'Execute' AND INFO LIKE "
+                          "'SELECT COUNT(*) + % FROM t_stmt_gate'";
+    amy_value s = amy_val_int64(5);
+    amy_future *f = amy_exec(p, gated, &s, 1);
     amy_future_set_timeout(f, 100);
     double t0 = itest_now();
     assert_int_equal(amy_future_wait(f), AMY_ETIMEDOUT);
     assert_true(itest_now() - t0 < 3);
     amy_future_free(f);
+    itest_wait_count(watch, running, 0); /* killed: it cannot end otherwise */
     /* Cancelled before it ran, and while it runs. */
-    f = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
+    f = amy_exec(p, gated, &s, 1);
     assert_int_equal(amy_future_cancel(f), 1);
     assert_int_equal(amy_future_status(f), AMY_ECANCELED);
     amy_future_free(f);
-    f = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
-    itest_run_for(0.05);
-    amy_future_free(f); /* frees a pending one: cancelled */
+    f = amy_exec(p, gated, &s, 1);
+    itest_wait_count(watch, running, 1);
+    amy_future_free(f);     /* frees a pending one: cancelled */
+    itest_gate_open(&gate); /* the next ones run, killed or not */
+    amy_pool_free(watch);
     /* The connection serves the next statements. */
     for (int i = 0; i < 3; i++) {
         amy_value v = amy_val_int64(i);
@@ -687,13 +717,23 @@ static void test_exec_timeout_and_cancel(void **state)
 static void test_exec_pool_free(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=2");
+    amy_pool *watch = itest_pool(loop, "pool=1");
     amy_value s = amy_val_double(2);
     amy_future_free(exec_ok(p, "SELECT ?", &s, 1));
+    /* Behind a gate: two running (pool=2) and three queued when freed. */
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_stmt_gate");
     amy_future *fs[5];
     for (int i = 0; i < 5; i++)
-        fs[i] = amy_exec(p, "SELECT SLEEP(?)", &s, 1);
-    itest_run_for(0.05);
+        fs[i] = amy_exec(p, "SELECT COUNT(*) + ? FROM t_stmt_gate", &s, 1);
+    itest_wait_count(watch,
+                     "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                     "WHERE COMMAND = 'Execute' AND INFO LIKE "
+                     "'SELECT COUNT(*) + % FROM t_stmt_gate'",
+                     2);
     amy_pool_free(p);
+    itest_gate_open(&gate);
+    amy_pool_free(watch);
     for (int i = 0; i < 5; i++) {
         assert_int_equal(amy_future_status(fs[i]), AMY_ECANCELED);
         amy_future_free(fs[i]);
