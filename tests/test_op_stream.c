@@ -1,5 +1,5 @@
 /*
- * Integration tests for src/stream.c (and the FETCH side of src/conn.c):
+ * Integration tests for src/op_stream.c, the stream kind (amy_query_stream):
  * rows streamed with bounded memory, pause and resume, abandoning a stream.
  */
 #include "itest.h"
