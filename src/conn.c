@@ -753,20 +753,6 @@ static void close_idle_dead(amy__conn *c)
     fail_all(c, AMY_ECONNLOST, 2013, "HY000", "closed by the server");
 }
 
-int amy__conn_accepts(const amy__conn *c, const amy_future *f)
-{
-    if (c->count == 0)
-        return 1;
-    /* A kind that runs alone starts on an empty connection, and nothing
-     * follows it until it completes: its calls must not wait behind, or
-     * be mixed with, anyone else's. */
-    if (f->op->alone || c->ring[c->head].op->alone)
-        return 0;
-    /* Bounded request bytes in flight: with large requests and large
-     * answers both sides would otherwise block writing. */
-    return c->count < c->cap && c->bytes + f->sql_len <= c->cfg->pipeline_bytes;
-}
-
 /* Takes what the owner gives and writes it; NOTHING when the connection
  * broke meanwhile. */
 static int take_work(amy__conn *c)

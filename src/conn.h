@@ -139,6 +139,23 @@ typedef struct amy__conn {
     ev_tstamp idle_since;
 } amy__conn;
 
+/* Whether c may take f now: the pipeline depth and byte caps, and the
+ * kinds that need the connection to themselves. Owners take nothing else.
+ * Inline: it runs for every query an owner hands out. */
+static inline int amy__conn_accepts(const amy__conn *c, const amy_future *f)
+{
+    if (c->count == 0)
+        return 1;
+    /* A kind that runs alone starts on an empty connection, and nothing
+     * follows it until it completes: its calls must not wait behind, or
+     * be mixed with, anyone else's. */
+    if (f->op->alone || c->ring[c->head].op->alone)
+        return 0;
+    /* Bounded request bytes in flight: with large requests and large
+     * answers both sides would otherwise block writing. */
+    return c->count < c->cap && c->bytes + f->sql_len <= c->cfg->pipeline_bytes;
+}
+
 /*
  * Creates a connection and starts connecting to cfg's server. Returns NULL
  * on ENOMEM. The owner hears back through its hooks (owner.h); none of them
@@ -153,10 +170,6 @@ void amy__conn_set_owner(amy__conn *c, const amy__owner_ops *owner, void *self);
 
 /* Asks an idle READY connection to look for work. */
 void amy__conn_kick(amy__conn *c);
-
-/* Whether c may take f now: the pipeline depth and byte caps, and the
- * kinds that need the connection to themselves. Owners take nothing else. */
-int amy__conn_accepts(const amy__conn *c, const amy_future *f);
 
 /* Queries in flight on c. */
 static inline unsigned amy__conn_inflight(const amy__conn *c)
