@@ -5,8 +5,8 @@
 #                                e.g. eval "$(scripts/testdb.sh env)")
 #
 # Builds amy_bench from a clean export of each commit (git archive), then for
-# AMY_AB_ROUNDS rounds (default 7) runs, BASE then NEW, the same
-# configurations: W1 best (pool=4 pipeline=128 read_coalesce_us=300), W1 with
+# AMY_AB_ROUNDS rounds (default 8) runs, BASE and NEW in turn (ABBA order),
+# the same configurations: W1 best (pool=4 pipeline=128 read_coalesce_us=300), W1 with
 # the bench's defaults, W1 on one connection, and W4 (bytes per pending
 # future). The machine is shared and noisy, so each round pairs the two
 # commits back to back: it prints the medians and the paired NEW/BASE ratios
@@ -21,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 	echo "ab: AMY_TEST_DSN is not set (eval \"\$(scripts/testdb.sh env)\")" >&2
 	exit 2
 }
-ROUNDS=${AMY_AB_ROUNDS:-7}
+ROUNDS=${AMY_AB_ROUNDS:-8}
 tmp=$(mktemp -d)
 trap 'rm -rf -- "$tmp"' EXIT
 
@@ -44,7 +44,9 @@ printf 'ab: %s (base) against %s (new), %s rounds, %s\n' "$base" "$new" "$ROUNDS
 
 out=$tmp/runs.txt
 for ((r = 1; r <= ROUNDS; r++)); do
-	for which in base new; do
+	order="base new"
+	((r % 2)) || order="new base" # ABBA: neither always runs first
+	for which in $order; do
 		b=$tmp/$which/build/bench/amy_bench
 		printf '%s best %s\n' "$which" "$("$b" --one W1 --client amy --pool 4 --pipeline 128 --n 20000 --coalesce-us 300 2>&1 | grep '^W1 amy')" >>"$out"
 		printf '%s default %s\n' "$which" "$("$b" --one W1 --client amy --n 20000 2>&1 | grep '^W1 amy')" >>"$out"
@@ -75,7 +77,7 @@ END {
 		for (i = 1; i <= n; i++) {
 			bv[i] = val["base", k, i]; nv[i] = val["new", k, i]
 			bc[i] = cpu["base", k, i]; nc[i] = cpu["new", k, i]
-			rr[i] = bv[i] ? nv[i] / bv[i] : 0
+			rr[i] = bv[i] ? nv[i] / bv[i] : 0 # round i of each: a pair
 			if (i == 1 || rr[i] < lo) lo = rr[i]
 			if (i == 1 || rr[i] > hi) hi = rr[i]
 		}
