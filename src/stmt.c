@@ -1029,19 +1029,13 @@ unsigned amy__stmt_open(const amy__conn *c)
 }
 
 /* The two kinds: one statement, or a batch of rows. Each runs alone: its
- * calls are the connector's, which must not interleave with ours. */
-const amy__op amy__op_exec = {
-    .name = "exec",
-    .alone = 1,
-    .begin = stmt_begin,
-    .cont = stmt_cont,
-    .finish = stmt_finish,
-};
+ * calls are the connector's, which must not interleave with ours. They
+ * differ only in what the future carries (is_batch). */
+#define STMT_KIND(kind_name)                                                   \
+    {                                                                          \
+        .name = kind_name, .alone = 1, .begin = stmt_begin, .cont = stmt_cont, \
+        .finish = stmt_finish,                                                 \
+    }
 
-const amy__op amy__op_batch = {
-    .name = "exec_batch",
-    .alone = 1,
-    .begin = stmt_begin,
-    .cont = stmt_cont,
-    .finish = stmt_finish,
-};
+const amy__op amy__op_exec = STMT_KIND("exec");
+const amy__op amy__op_batch = STMT_KIND("exec_batch");
