@@ -213,6 +213,8 @@ typedef struct amy_stats {
     uint64_t stmt_cache_hits;   /* amy_exec found its statement prepared */
     uint64_t stmt_cache_misses; /* amy_exec had to prepare it */
     uint64_t stmt_evictions;    /* statements closed to make room */
+    uint64_t retired;           /* connections closed once idle because they
+                                   outlived max_lifetime_ms */
 } amy_stats;
 
 /*

@@ -6,15 +6,16 @@
  * happened, and operation kinds (op.h), which say how a future runs.
  *
  * States (c->state)
- *   CONNECTING  real_connect is in progress (op CONNECT).
+ *   CONNECTING  real_connect is in progress (op CONNECT), then the init
+ *               statements run (ops INIT, INIT_STORE, INIT_NEXT).
  *   READY       connected; runs one connector call at a time (below).
  *   DEAD        closed: the connect failed or timed out, the connection
  *               broke (every in-flight future failed), the server closed it
  *               while idle, or its owner could not reuse it. The owner
  *               hears `dead` and frees it.
  *
- *   CONNECTING --ok (owner: ready)----------------------------> READY
- *   CONNECTING --error, or connect_timeout_ms------------------> DEAD
+ *   CONNECTING --connected, every init statement ran (owner: ready)--> READY
+ *   CONNECTING --error, a failing init, or connect_timeout_ms--> DEAD
  *   READY --client error, write error, EOF while idle----------> DEAD
  *   READY --owner's idle hook says "not reusable"---------------> DEAD
  *   any --amy__conn_destroy (owner freeing it)------------------> freed
@@ -23,6 +24,9 @@
  * second _start while one is suspended, it mixes their results.
  *   NONE     no call in progress.
  *   CONNECT  real_connect.
+ *   INIT     real_query of the next init statement (cfg->init), then
+ *   INIT_STORE / INIT_NEXT  its result sets, read and dropped; after the
+ *            last statement the connection is READY.
  *   READ     read_query_result for the oldest in-flight query (the
  *            connector adopts the packet numbers it reads, so it needs no
  *            state from the send).
@@ -116,6 +120,12 @@ static int cont(amy__conn *c, int ready)
     switch (c->op) {
     case AMY__OP_CONNECT:
         return mysql_real_connect_cont(&c->mret, c->mysql, ready);
+    case AMY__OP_INIT:
+        return mysql_real_query_cont(&c->iret, c->mysql, ready);
+    case AMY__OP_INIT_STORE:
+        return mysql_store_result_cont(&c->res, c->mysql, ready);
+    case AMY__OP_INIT_NEXT:
+        return mysql_next_result_cont(&c->iret, c->mysql, ready);
     case AMY__OP_READ:
         return mysql_read_query_result_cont(&c->bret, c->mysql, ready);
     case AMY__OP_STORE:
@@ -697,6 +707,64 @@ static int stored(amy__conn *c)
     return amy__conn_after_result(c);
 }
 
+/* Connected and initialised: the owner may give it work. */
+static int become_ready(amy__conn *c)
+{
+    ev_timer_stop(c->loop, &c->connect_timer);
+    c->state = AMY__C_READY;
+    c->owner->ready(c->owner_self, c);
+    return NOTHING;
+}
+
+static int start_init(amy__conn *c, unsigned i)
+{
+    const char *sql = c->cfg->init[i];
+    c->init_next = i;
+    c->op = AMY__OP_INIT;
+    return mysql_real_query_start(&c->iret, c->mysql, sql,
+                                  (unsigned long)strlen(sql));
+}
+
+/* An init statement failed: the connection fails as a connect does, with
+ * the server's error (a syntax error is then permanent: the owner fails
+ * its queue at once). */
+static int init_failed(amy__conn *c)
+{
+    char msg[MYSQL_ERRMSG_SIZE + 64];
+    snprintf(msg, sizeof msg, "init statement %u of %u failed: %s",
+             c->init_next + 1, c->cfg->ninit, mysql_error(c->mysql));
+    connect_failed(c, mysql_errno(c->mysql), mysql_sqlstate(c->mysql), msg);
+    return NOTHING;
+}
+
+/* The current init statement has no more results: the next one, or
+ * READY. */
+static int init_step_done(amy__conn *c)
+{
+    if (mysql_more_results(c->mysql)) {
+        c->op = AMY__OP_INIT_NEXT;
+        return mysql_next_result_start(&c->iret, c->mysql);
+    }
+    if (c->init_next + 1 < c->cfg->ninit)
+        return start_init(c, c->init_next + 1);
+    return become_ready(c);
+}
+
+/* INIT: its first answer; INIT_NEXT: a later one (-1: none). */
+static int init_answered(amy__conn *c, int op)
+{
+    if (op == AMY__OP_INIT_NEXT && c->iret == -1)
+        return init_step_done(c);
+    if (c->iret != 0)
+        return init_failed(c);
+    if (mysql_field_count(c->mysql) > 0) {
+        c->op = AMY__OP_INIT_STORE;
+        c->res = NULL;
+        return mysql_store_result_start(&c->res, c->mysql);
+    }
+    return init_step_done(c);
+}
+
 /*
  * The current call completed: act on its outcome. Returns the status of a
  * follow-up call it started (STORE after READ, ...), or NOTHING.
@@ -709,16 +777,23 @@ static int finish(amy__conn *c)
     c->kind = NULL;
     switch (op) {
     case AMY__OP_CONNECT:
-        ev_timer_stop(c->loop, &c->connect_timer);
         if (!c->mret) {
             connect_failed(c, mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
                            mysql_error(c->mysql));
             return NOTHING;
         }
-        c->state = AMY__C_READY;
         c->thread_id = mysql_thread_id(c->mysql);
-        c->owner->ready(c->owner_self, c);
-        return NOTHING;
+        return c->cfg->ninit ? start_init(c, 0) : become_ready(c);
+    case AMY__OP_INIT:
+    case AMY__OP_INIT_NEXT:
+        return init_answered(c, op);
+    case AMY__OP_INIT_STORE:
+        if (c->res)
+            mysql_free_result(c->res); /* stored: no I/O */
+        else if (mysql_errno(c->mysql))
+            return init_failed(c);
+        c->res = NULL;
+        return init_step_done(c);
     case AMY__OP_READ:
     case AMY__OP_NEXT:
         return answered(c, op);
@@ -811,8 +886,9 @@ static int next_op(amy__conn *c)
             continue; /* work was queued, or c has a new owner */
         if (r < 0)
             fail_all(c, AMY_ECONNLOST, 2013, "HY000",
-                     "closed: its owner cannot reuse it (a transaction could "
-                     "not be rolled back)");
+                     "closed: its owner cannot reuse it (it outlived "
+                     "max_lifetime_ms, or a transaction could not be rolled "
+                     "back)");
         return NOTHING;
     }
 }
@@ -997,7 +1073,7 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     amy__donelist_init(&c->done);
     /* Non-blocking mode must be set before any _start (default stack). */
     mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
-    mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, cfg->charset);
     unsigned tcp = MYSQL_PROTOCOL_TCP;
     if (!cfg->socket && strcmp(cfg->host, "localhost") != 0)
         mysql_options(c->mysql, MYSQL_OPT_PROTOCOL, &tcp);

@@ -21,6 +21,9 @@ typedef struct amy__conn_cfg {
     const char *user, *password, *database, *socket; /* NULL if absent */
     const char *endpoint; /* "host:port" or the socket, for messages */
     unsigned port;        /* 0: the default */
+    const char *charset;  /* the connection's character set (escaping too) */
+    char *const *init;    /* statements run after connecting, before READY */
+    unsigned ninit;
     unsigned multi_statements;
     unsigned pipeline;     /* in-flight queries at most */
     size_t pipeline_bytes; /* their request bytes at most (if more than one) */
@@ -52,11 +55,14 @@ enum amy__cstate { AMY__C_CONNECTING, AMY__C_READY, AMY__C_DEAD };
 enum amy__cop {
     AMY__OP_NONE,
     AMY__OP_CONNECT,
-    AMY__OP_READ,  /* read_query_result of the oldest in flight */
-    AMY__OP_STORE, /* its store_result */
-    AMY__OP_NEXT,  /* next_result */
-    AMY__OP_CLOSE, /* close, only inside amy__conn_destroy */
-    AMY__OP_KIND   /* a call of the op kind c->kind */
+    AMY__OP_INIT,       /* real_query of init statement c->init_next */
+    AMY__OP_INIT_STORE, /* its result, dropped */
+    AMY__OP_INIT_NEXT,  /* next_result, for an init of several statements */
+    AMY__OP_READ,       /* read_query_result of the oldest in flight */
+    AMY__OP_STORE,      /* its store_result */
+    AMY__OP_NEXT,       /* next_result */
+    AMY__OP_CLOSE,      /* close, only inside amy__conn_destroy */
+    AMY__OP_KIND        /* a call of the op kind c->kind */
 };
 
 /* Connection-level errors come from the client library: 2000-2999 are the
@@ -114,6 +120,7 @@ typedef struct amy__conn {
     amy__donelist done; /* settled while driving; notified after */
 
     unsigned long thread_id; /* the server's connection id */
+    unsigned init_next;      /* the init statement running (CONNECTING) */
     unsigned long long next_seq;
 
     /*
@@ -137,6 +144,7 @@ typedef struct amy__conn {
     amy__link oidle;      /* in the owner's list of idle ones */
     unsigned long serial; /* the owner's name for it */
     ev_tstamp idle_since;
+    ev_tstamp expires_at; /* max_lifetime_ms: retire it then (0: never) */
 } amy__conn;
 
 /* Whether c may take f now: the pipeline depth and byte caps, and the

@@ -26,9 +26,10 @@
 /* ------------------------------------------------------------------------ */
 
 enum key_kind {
-    KEY_UINT,  /* unsigned field, decimal digits in [min, max] */
-    KEY_SIZE,  /* size_t field, decimal digits in [min, max] */
-    KEY_STRING /* char * field, percent-decoded, non-empty */
+    KEY_UINT,   /* unsigned field, decimal digits in [min, max] */
+    KEY_SIZE,   /* size_t field, decimal digits in [min, max] */
+    KEY_STRING, /* char * field, percent-decoded, non-empty */
+    KEY_LIST    /* the init list: repeatable, each value as KEY_STRING */
 };
 
 struct key_def {
@@ -59,6 +60,12 @@ static const struct key_def keys[] = {
     {"read_coalesce_us", KEY_UINT, offsetof(amy__dsn, read_coalesce_us), 0,
      100000, 0},
     {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0},
+    {"charset", KEY_STRING, offsetof(amy__dsn, charset), 0, 0, 0},
+    {"init", KEY_LIST, offsetof(amy__dsn, init), 0, AMY__DSN_MAX_INIT, 0},
+    {"max_lifetime_ms", KEY_UINT, offsetof(amy__dsn, max_lifetime_ms), 0,
+     2592000000u, 0},
+    {"reset_on_release", KEY_UINT, offsetof(amy__dsn, reset_on_release), 0, 1,
+     1},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -377,6 +384,21 @@ static int set_key(struct parser *p, const struct key_def *k, const char *val,
         snprintf(what, sizeof what, "value of '%s'", k->name);
         return decode(p, val, vlen, (char **)(void *)field, what);
     }
+    case KEY_LIST: {
+        if (vlen == 0)
+            return fail(p, "empty value for '%s'", k->name);
+        if (out->ninit >= k->max)
+            return fail(p, "more than %llu '%s' keys", k->max, k->name);
+        char **list = realloc(out->init, (out->ninit + 1) * sizeof *list);
+        if (!list)
+            return fail_nomem(p);
+        out->init = list;
+        list[out->ninit] = NULL;
+        if (decode(p, val, vlen, &list[out->ninit], "value of 'init'") != 0)
+            return -1;
+        out->ninit++;
+        return 0;
+    }
     }
     return fail(p, "internal error: bad key kind for '%s'", k->name);
 }
@@ -405,7 +427,7 @@ static int parse_query(struct parser *p, const char *s, amy__dsn *out)
             i++;
         if (i == NKEYS)
             return fail(p, "unknown DSN key %s", show(p, &b, '\'', s, klen));
-        if (seen[i])
+        if (seen[i] && keys[i].kind != KEY_LIST)
             return fail(p, "duplicate DSN key '%s'", keys[i].name);
         seen[i] = true;
         if (set_key(p, &keys[i], eq + 1, n - klen - 1, out) != 0)
@@ -503,5 +525,9 @@ void amy__dsn_clear(amy__dsn *d)
     free(d->host);
     free(d->database);
     free(d->socket);
+    free(d->charset);
+    for (unsigned i = 0; i < d->ninit; i++)
+        free(d->init[i]);
+    free(d->init);
     memset(d, 0, sizeof *d);
 }

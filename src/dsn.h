@@ -22,6 +22,11 @@ typedef struct amy__dsn {
     unsigned multi_statements; /* 1: a query may hold several statements */
     unsigned stmt_cache;       /* prepared statements kept per connection */
     unsigned read_coalesce_us; /* wait this long before reading answers */
+    char *charset;             /* NULL: AMY__DSN_DEFAULT_CHARSET */
+    char **init;               /* statements a new connection runs first */
+    unsigned ninit;            /* how many (init= may be repeated) */
+    unsigned max_lifetime_ms;  /* 0: connections live on */
+    unsigned reset_on_release; /* 1: a pinned connection given back is reset */
 } amy__dsn;
 
 /* Defaults applied by amy__dsn_parse for absent keys. */
@@ -30,6 +35,8 @@ typedef struct amy__dsn {
 #define AMY__DSN_DEFAULT_PIPELINE_BYTES     65536u
 #define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define AMY__DSN_DEFAULT_STMT_CACHE         32u
+#define AMY__DSN_DEFAULT_CHARSET            "utf8mb4"
+#define AMY__DSN_MAX_INIT                   64u
 
 /*
  * Parses s into *out (which need not be initialised). Returns 0, or -1 with

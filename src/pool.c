@@ -156,6 +156,16 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         return NULL;
     }
     const amy__dsn *d = &p->dsn;
+    if (d->charset && !mariadb_get_charset_by_name(d->charset)) {
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "invalid value for 'charset': \"%.64s\" is not a character "
+                 "set the client library knows",
+                 d->charset);
+        set_err(errbuf, errlen, msg);
+        amy_pool_free(p);
+        return NULL;
+    }
     p->cfg = (amy__conn_cfg){
         .host = p->host,
         .user = d->user,
@@ -164,6 +174,9 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .socket = d->socket,
         .endpoint = p->endpoint,
         .port = d->port,
+        .charset = d->charset ? d->charset : AMY__DSN_DEFAULT_CHARSET,
+        .init = d->init,
+        .ninit = d->ninit,
         .multi_statements = d->multi_statements,
         .pipeline = d->pipeline,
         .pipeline_bytes = d->pipeline_bytes,
@@ -172,8 +185,13 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .stmt_cache = d->stmt_cache,
         .stats = &p->stats,
     };
-    if (p->dsn.idle_timeout_ms) {
-        double every = p->dsn.idle_timeout_ms / 4000.0;
+    /* The sweep closes idle connections that sat idle_timeout_ms, or
+     * outlived max_lifetime_ms, within a quarter of the shorter. */
+    unsigned span = p->dsn.idle_timeout_ms;
+    if (p->dsn.max_lifetime_ms && (!span || p->dsn.max_lifetime_ms < span))
+        span = p->dsn.max_lifetime_ms;
+    if (span) {
+        double every = span / 4000.0;
         ev_timer_set(&p->idle_sweep, every < 0.01 ? 0.01 : every,
                      every < 0.01 ? 0.01 : every);
         ev_timer_start(loop, &p->idle_sweep);
@@ -269,8 +287,27 @@ static amy__conn *first_idle(const amy_pool *p)
     return l ? AMY__CONTAINER(l, amy__conn, oidle) : NULL;
 }
 
+/* max_lifetime_ms: each connection's life is drawn from [90%, 100%] of it,
+ * so connections opened together are not all retired together. */
+static void set_expiry(amy_pool *p, amy__conn *c)
+{
+    if (!p->dsn.max_lifetime_ms)
+        return;
+    p->rng = p->rng * 1103515245u + 12345u;
+    double f = 0.9 + 0.1 * (double)(p->rng >> 8) / (double)(1u << 24);
+    c->expires_at = ev_time() + p->dsn.max_lifetime_ms / 1000.0 * f;
+}
+
+/* It outlived max_lifetime_ms: it takes nothing more, and is closed once
+ * idle (its replacement opens when work waits). */
+static int expired(const amy__conn *c, ev_tstamp now)
+{
+    return c->expires_at && now >= c->expires_at;
+}
+
 static void link_conn(amy_pool *p, amy__conn *c)
 {
+    set_expiry(p, c);
     c->serial = ++p->next_serial;
     amy__list_push_front(&p->conns, &c->olink);
     p->nconns++;
@@ -532,11 +569,15 @@ static void on_dead(void *self, amy__conn *c)
 static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy_pool *p = w->data;
-    ev_tstamp cutoff = ev_now(loop) - p->dsn.idle_timeout_ms / 1000.0;
+    ev_tstamp now = ev_now(loop);
+    ev_tstamp cutoff = now - p->dsn.idle_timeout_ms / 1000.0;
     for (amy__link *l = amy__list_first(&p->idle); l;) {
         amy__conn *c = AMY__CONTAINER(l, amy__conn, oidle);
         l = amy__list_next(&p->idle, l);
-        if (c->idle_since <= cutoff) {
+        if ((p->dsn.idle_timeout_ms && c->idle_since <= cutoff) ||
+            expired(c, now)) {
+            if (expired(c, now))
+                p->stats.retired++;
             unlink_conn(p, c);
             amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
         }
@@ -557,7 +598,8 @@ static amy_future *take(void *self, amy__conn *c)
     amy_pool *p = self;
     set_idle(p, c, 0);
     amy_future *f = amy__queue_head(&p->q);
-    if (!f || p->freeing || !amy__conn_accepts(c, f))
+    if (!f || p->freeing || !amy__conn_accepts(c, f) ||
+        expired(c, ev_now(p->loop)))
         return NULL;
     /* A busy connection takes more only while more waits than the idle
      * and connecting ones will take. */
@@ -579,6 +621,10 @@ static void requeue(void *self, amy__conn *c, amy_future *f)
 static int idle(void *self, amy__conn *c)
 {
     amy_pool *p = self;
+    if (expired(c, ev_now(p->loop))) {
+        p->stats.retired++;
+        return -1; /* closed now; replaced when work comes */
+    }
     set_idle(p, c, 1);
     c->idle_since = ev_now(p->loop);
     return 0;

@@ -293,6 +293,94 @@ static void test_query_over_16mib(void **state)
     amy_pool_free(admin);
 }
 
+/* init: every statement runs on every new connection, in order, before it
+ * serves (a result set among them is read and dropped); several
+ * connections all show it. */
+static void test_init_statements(void **state)
+{
+    amy_pool *p = itest_pool(
+        loop,
+        "pool=3&pipeline=1&init=SELECT%201"
+        "&init=SET%20@@session.time_zone%3D%27%2B00:00%27"
+        "&init=SET%20@amy_init%3D41&init=SET%20@amy_init%3D@amy_init%2B1");
+    enum { N = 30 };
+    amy_future *fs[N];
+    for (int i = 0; i < N; i++)
+        fs[i] = amy_query(p, "SELECT CONCAT(@@session.time_zone, ' ', "
+                             "@amy_init, ' ', CONNECTION_ID())");
+    amy_future *g = amy_gather(fs, N);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    char ids[N][32];
+    int distinct = 0;
+    for (int i = 0; i < N; i++) {
+        const char *v = itest_value(fs[i]);
+        assert_non_null(v);
+        assert_memory_equal(v, "+00:00 42 ", 10);
+        int seen = 0;
+        for (int j = 0; j < distinct; j++)
+            seen |= strcmp(ids[j], v + 10) == 0;
+        if (!seen)
+            snprintf(ids[distinct++], sizeof ids[0], "%s", v + 10);
+        amy_future_free(fs[i]);
+    }
+    amy_future_free(g);
+    /* 30 queued at once open all three: each ran the init. */
+    assert_int_equal(distinct, 3);
+    amy_pool_free(p);
+}
+
+/* A failing init fails the connection with the server's error: its
+ * queries fail AMY_ECONNECT at once (a syntax error is permanent), and
+ * the message says which statement. */
+static void test_init_fails(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=2&init=SET%20@a%3D1&init=SELEC%201");
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
+    assert_int_equal(amy_future_server_errno(f), 1064);
+    assert_string_equal(amy_future_sqlstate(f), "42000");
+    assert_non_null(strstr(amy_future_error(f), "init statement 2 of 2"));
+    assert_null(strstr(amy_future_error(f), "amy_pw"));
+    amy_future_free(f);
+    amy_stats s;
+    amy_pool_stats(p, &s);
+    assert_int_equal(s.conns_open, 0);
+    amy_pool_free(p);
+}
+
+/* charset: the session's character set, which escaping follows; an unknown
+ * one is refused by amy_pool_new, naming the key. */
+static void test_charset(void **state)
+{
+    amy_pool *p = itest_pool(loop, "charset=latin1");
+    amy_future *f = amy_query(p, "SELECT CONCAT(@@character_set_client, ' ', "
+                                 "@@character_set_connection, ' ', "
+                                 "@@character_set_results)");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(itest_value(f), "latin1 latin1 latin1");
+    amy_future_free(f);
+    /* A quote and a backslash survive the escaping of this character set. */
+    amy_value v = amy_val_text("it's a \\ test", 13);
+    f = amy_query_params(p, "SELECT ?", &v, 1);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(itest_value(f), "it's a \\ test");
+    amy_future_free(f);
+    amy_pool_free(p);
+
+    p = itest_pool(loop, NULL);
+    f = amy_query(p, "SELECT @@character_set_connection");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(itest_value(f), "utf8mb4"); /* the default */
+    amy_future_free(f);
+    amy_pool_free(p);
+
+    char dsn[512], err[256];
+    snprintf(dsn, sizeof dsn, "%s?charset=klingon", itest_dsn("AMY_TEST_DSN"));
+    assert_null(amy_pool_new(loop, dsn, err, sizeof err));
+    assert_non_null(strstr(err, "'charset'"));
+    assert_non_null(strstr(err, "klingon"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +392,9 @@ int main(void)
         cmocka_unit_test(test_killed_connection),
         cmocka_unit_test(test_pool_size_respected),
         cmocka_unit_test(test_query_over_16mib),
+        cmocka_unit_test(test_init_statements),
+        cmocka_unit_test(test_init_fails),
+        cmocka_unit_test(test_charset),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }

@@ -571,6 +571,57 @@ static void test_error_after_allocations(void **state)
     expect_fail("mysql://user:pass@/db", "missing host");
 }
 
+/* Session settings: charset, init (repeatable, in order), max_lifetime_ms,
+ * reset_on_release (on unless turned off). */
+static void test_session_keys(void **state)
+{
+    (void)state;
+    amy__dsn d;
+    char err[256];
+    parse_ok("mysql://h", &d);
+    assert_null(d.charset);
+    assert_int_equal(d.ninit, 0);
+    assert_null(d.init);
+    assert_int_equal(d.max_lifetime_ms, 0);
+    assert_int_equal(d.reset_on_release, 1);
+    amy__dsn_clear(&d);
+
+    parse_ok("mysql://h?charset=latin1&init=SET%20time_zone%3D%27%2B00:00%27"
+             "&pool=2&init=SELECT%201&init=SET%20@x%3D1"
+             "&max_lifetime_ms=2592000000&reset_on_release=0",
+             &d);
+    assert_string_equal(d.charset, "latin1");
+    assert_int_equal(d.ninit, 3);
+    assert_string_equal(d.init[0], "SET time_zone='+00:00'");
+    assert_string_equal(d.init[1], "SELECT 1");
+    assert_string_equal(d.init[2], "SET @x=1");
+    assert_int_equal(d.pool, 2);
+    assert_int_equal(d.max_lifetime_ms, 2592000000u);
+    assert_int_equal(d.reset_on_release, 0);
+    amy__dsn_clear(&d);
+    assert_int_equal(d.ninit, 0);
+    assert_null(d.init);
+
+    parse_fail("mysql://h?init=", "empty value for 'init'", err, sizeof err);
+    parse_fail("mysql://h?init=SELECT%201&init=", "empty value for 'init'", err,
+               sizeof err);
+    parse_fail("mysql://h?init=%zz", "bad percent-escape", err, sizeof err);
+    parse_fail("mysql://h?charset=", "empty value for 'charset'", err,
+               sizeof err);
+    parse_fail("mysql://h?charset=a&charset=b", "duplicate DSN key 'charset'",
+               err, sizeof err);
+    parse_fail("mysql://h?reset_on_release=2", "'reset_on_release'", err,
+               sizeof err);
+    parse_fail("mysql://h?max_lifetime_ms=2592000001", "'max_lifetime_ms'", err,
+               sizeof err);
+
+    /* At most AMY__DSN_MAX_INIT init keys; the ones before are freed. */
+    char big[64 * 16 + 64] = "mysql://h?";
+    for (unsigned i = 0; i <= AMY__DSN_MAX_INIT; i++)
+        strcat(big, i ? "&init=SELECT%201" : "init=SELECT%201");
+    parse_fail(big, "more than 64 'init' keys", err, sizeof err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_schemes),
         cmocka_unit_test(test_empty_database),
         cmocka_unit_test(test_number_bounds),
+        cmocka_unit_test(test_session_keys),
         cmocka_unit_test(test_clear),
         cmocka_unit_test(test_bad_cases),
         cmocka_unit_test(test_password_never_in_message),

@@ -898,6 +898,66 @@ static void test_call_result_sets(void **state)
     amy_pool_free(p);
 }
 
+/* max_lifetime_ms: connections are retired once they outlive it and
+ * replaced, under load, without a single failed query. */
+static void test_max_lifetime_rotates(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=2&pipeline=8&max_lifetime_ms=150");
+    enum { N = 200 };
+    unsigned long ids[64];
+    int nids = 0, batches = 0;
+    double t0 = itest_now();
+    amy_stats s = itest_stats(p);
+    while (s.retired < 4) {
+        if (itest_now() - t0 > ITEST_HANG_GUARD)
+            fail_msg("no rotation after %.0f s", ITEST_HANG_GUARD);
+        amy_future *fs[N];
+        for (int i = 0; i < N; i++)
+            fs[i] = amy_query(p, "SELECT CONNECTION_ID()");
+        amy_future *g = amy_gather(fs, N);
+        assert_int_equal(amy_future_wait(g), AMY_OK); /* none failed */
+        for (int i = 0; i < N; i++) {
+            unsigned long id = strtoul(itest_value(fs[i]), NULL, 10);
+            int seen = 0;
+            for (int j = 0; j < nids; j++)
+                seen |= ids[j] == id;
+            if (!seen && nids < 64)
+                ids[nids++] = id;
+            amy_future_free(fs[i]);
+        }
+        amy_future_free(g);
+        batches++;
+        s = itest_stats(p);
+    }
+    assert_int_equal(s.failed, 0);
+    assert_true(s.conns_open <= 2);
+    assert_true(nids > 2); /* the retired ones were replaced */
+    printf("max_lifetime: %d batches of %d, %d connections seen, %llu "
+           "retired\n",
+           batches, N, nids, (unsigned long long)s.retired);
+    amy_pool_free(p);
+}
+
+/* An idle connection past its lifetime is closed by the sweep. */
+static int no_conns(const amy_stats *s)
+{
+    return s->conns_open == 0 && s->retired >= 1;
+}
+
+static void test_max_lifetime_idle(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&max_lifetime_ms=100");
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    amy_future_free(f);
+    itest_run_until(loop, p, no_conns, "the idle connection retired");
+    f = amy_query(p, "SELECT 2"); /* a new one opens */
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_string_equal(itest_value(f), "2");
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -907,6 +967,8 @@ int main(void)
         cmocka_unit_test(test_gather_one_connection_deep_pipeline),
         cmocka_unit_test(test_gather_read_coalesce),
         cmocka_unit_test(test_read_coalesce_teardown),
+        cmocka_unit_test(test_max_lifetime_rotates),
+        cmocka_unit_test(test_max_lifetime_idle),
         cmocka_unit_test(test_error_mid_pipeline),
         cmocka_unit_test(test_null_empty_binary),
         cmocka_unit_test(test_affected_rows_insert_id),
