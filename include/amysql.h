@@ -155,6 +155,21 @@ AMY_EXPORT const char *amy_status_name(int status);
  *                                 least recently used one is closed on the
  *                                 server to make room
  *           socket=/path          Unix socket path (implies the socket)
+ *           charset=NAME          the session's character set (default
+ *                                 utf8mb4); escaping follows it; an unknown
+ *                                 name is refused here
+ *           init=SQL              a statement each new connection runs
+ *                                 before it serves (percent-encoded); repeat
+ *                                 the key for more (in order, up to 64). A
+ *                                 failing one fails the connection as a
+ *                                 refused connect does, with the server's
+ *                                 errno (AMY_ECONNECT)
+ *           max_lifetime_ms=N     retire a connection after 90-100% of N ms:
+ *                                 it takes no more queries and closes once
+ *                                 idle (default 0 = never; stats: retired)
+ *           reset_on_release=0|1  reset a pinned connection's session when
+ *                                 it is given back (default 1); see
+ *                                 amy_conn_release
  * errbuf: receives a message when NULL is returned; may be NULL.
  * errlen: size of errbuf in bytes.
  *
@@ -574,10 +589,14 @@ AMY_EXPORT amy_future *amy_rollback(amy_conn *c);
  * amy_conn_release - give the pinned connection back; c is invalid after.
  *
  * Queries already given to it still run (their futures stay the caller's).
- * When it is idle, a transaction left open (the server's status says so)
- * is rolled back first, then the connection serves the pool again; if that
- * rollback fails, the connection is closed instead. c may be NULL. Release
- * every handle before amy_pool_free, or after it (it then only frees c).
+ * When it is idle, the session is reset (reset_on_release=1, the default:
+ * COM_RESET_CONNECTION drops user variables, temporary tables, session
+ * settings, prepared statements and an open transaction, then the pool's
+ * init statements run again), or with reset_on_release=0 a transaction left
+ * open (the server's status says so) is rolled back; then the connection
+ * serves the pool again. If the reset, init or rollback fails, the
+ * connection is closed instead. c may be NULL. Release every handle before
+ * amy_pool_free, or after it (it then only frees c).
  */
 AMY_EXPORT void amy_conn_release(amy_conn *c);
 

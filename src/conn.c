@@ -316,6 +316,13 @@ void amy__conn_add_ext(amy__conn *c, amy__ext *e, const amy__ext_ops *ops)
     c->exts = e;
 }
 
+void amy__conn_session_reset(amy__conn *c)
+{
+    for (amy__ext *e = c->exts; e; e = e->next)
+        if (e->ops->session_reset)
+            e->ops->session_reset(c, e);
+}
+
 /* The handle is about to close, its socket shut down. */
 static void exts_closing(amy__conn *c)
 {

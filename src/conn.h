@@ -220,6 +220,9 @@ void amy__conn_settle(amy__conn *c, amy_future *f, amy_result *r);
 void amy__conn_head_sent(amy__conn *c);
 /* The state of kind `ops` on c, or NULL. */
 void *amy__conn_ext(const amy__conn *c, const amy__ext_ops *ops);
+/* The session was reset on the server: every kind's state drops what the
+ * server no longer holds (amy__ext_ops.session_reset). */
+void amy__conn_session_reset(amy__conn *c);
 /* Hangs e (allocated by the kind, starting with an amy__ext) on c. */
 void amy__conn_add_ext(amy__conn *c, amy__ext *e, const amy__ext_ops *ops);
 

@@ -59,6 +59,9 @@ typedef struct amy__ext_ops {
     void (*closing)(struct amy__conn *c, void *ext);
     /* The handle is closed: free everything, no I/O. */
     void (*free)(struct amy__conn *c, void *ext);
+    /* The server forgot the session (COM_RESET_CONNECTION): drop what it
+     * held there, no I/O. May be NULL. */
+    void (*session_reset)(struct amy__conn *c, void *ext);
 } amy__ext_ops;
 
 typedef struct amy__ext {

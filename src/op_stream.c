@@ -31,7 +31,7 @@ typedef struct stream_ext {
 
 static void stream_ext_closing(amy__conn *c, void *e);
 static void stream_ext_free(amy__conn *c, void *e);
-static const amy__ext_ops ext_ops = {stream_ext_closing, stream_ext_free};
+static const amy__ext_ops ext_ops = {stream_ext_closing, stream_ext_free, NULL};
 
 static stream_ext *ext_of(const amy__conn *c)
 {

@@ -6,6 +6,12 @@
  * one is open, and a ROLLBACK goes first. A pinned connection that dies
  * fails its queries and is never given back.
  *
+ * With reset_on_release (the default) the connection given back is reset
+ * first (COM_RESET_CONNECTION: user variables, temporary tables, session
+ * settings, an open transaction, prepared statements all go) and runs the
+ * pool's init statements again, so nothing of one caller's session reaches
+ * the next. A reset or init that fails keeps it from the pool: it closes.
+ *
  * The acquire future is an op kind of its own (amy__op_acquire): it waits
  * in the pool's queue like a query, needs a connection to itself, and when
  * a connection takes it, the handle becomes that connection's owner
@@ -22,6 +28,7 @@
 #include "pin.h"
 #include "pool.h"
 #include "queue.h"
+#include "result.h"
 
 static const amy__owner_ops pin_owner;
 
@@ -75,6 +82,46 @@ static const amy__fops acquire_fops = {
     .settled = acquire_settled,
     .destroy = acquire_destroy,
     .timeouts = 1,
+};
+
+/* The reset kind: COM_RESET_CONNECTION through the connector, alone. */
+static const amy__op reset_kind;
+
+static int reset_begin(amy__conn *c)
+{
+    amy__conn_head_sent(c);
+    c->op = AMY__OP_KIND;
+    c->kind = &reset_kind;
+    return mysql_reset_connection_start(&c->iret, c->mysql);
+}
+
+static int reset_cont(amy__conn *c, int ready)
+{
+    return mysql_reset_connection_cont(&c->iret, c->mysql, ready);
+}
+
+static int reset_finish(amy__conn *c)
+{
+    if (c->iret != 0) {
+        amy__err e = amy__conn_err(c);
+        if (amy__is_client_error(e.no))
+            amy__conn_break(c, &e);
+        else
+            amy__conn_complete(c, &e); /* a server without the command */
+        return AMY__NOTHING;
+    }
+    amy__conn_session_reset(c);
+    amy__conn_add_result(c, amy__result_ok(0, 0));
+    amy__conn_complete(c, NULL);
+    return AMY__NOTHING;
+}
+
+static const amy__op reset_kind = {
+    .name = "reset",
+    .alone = 1,
+    .begin = reset_begin,
+    .cont = reset_cont,
+    .finish = reset_finish,
 };
 
 amy_future *amy_pool_acquire(amy_pool *p)
@@ -225,20 +272,80 @@ static void free_cb(amy_future *f, void *arg)
     amy_future_free(f);
 }
 
+/* Lets go of the held reset and init futures; whether any failed. */
+static int release_held(amy_conn *h)
+{
+    int failed = 0;
+    for (unsigned i = 0; i < h->nheld; i++) {
+        failed |= amy_future_status(h->held[i]) != AMY_OK;
+        amy__future_release(h->held[i]);
+    }
+    free(h->held);
+    h->held = NULL;
+    h->nheld = 0;
+    return failed;
+}
+
+/* Queues f, freed when done and held for its outcome. -1 when it could not
+ * be made (f failed already, or no memory). */
+static int queue_held(amy_conn *h, amy_future *f)
+{
+    if (!f || f->status != AMY_PENDING) {
+        amy_future_free(f);
+        return -1;
+    }
+    amy__future_hold(f);
+    h->held[h->nheld++] = f;
+    if (amy_future_then(f, free_cb, NULL) != AMY_OK) {
+        amy_future_free(f); /* canceled; gone once release_held lets go */
+        return -1;
+    }
+    return 0;
+}
+
+/* reset_on_release: COM_RESET_CONNECTION, then the pool's init statements
+ * again, on the handle's queue. -1 when they could not all be queued. */
+static int queue_reset(amy_conn *h)
+{
+    const amy__dsn *d = &h->pool->dsn;
+    h->held = calloc(1 + d->ninit, sizeof *h->held);
+    if (!h->held)
+        return -1;
+    amy_future *f = amy__pool_make(h->pool, &reset_kind, "RESET CONNECTION", 16,
+                                   NULL, 0, 0, 1);
+    if (f && f->status == AMY_PENDING)
+        amy__pool_enqueue(h->pool, &h->q, f);
+    if (queue_held(h, f) != 0)
+        return -1;
+    for (unsigned i = 0; i < d->ninit; i++)
+        if (queue_held(h, amy__pool_submit(h->pool, &h->q, &amy__op_text,
+                                           d->init[i], strlen(d->init[i]), NULL,
+                                           0)) != 0)
+            return -1;
+    return 0;
+}
+
 /*
- * c has nothing in flight or queued. If its handle was released: roll back
- * an open transaction first (1: a ROLLBACK was queued), else give c back to
- * the pool (1: it looks for the pool's work now). Not released: 0 (it waits
- * for the handle's next query). -1 when the ROLLBACK did not end the
- * transaction: c must not be reused.
+ * c has nothing in flight or queued. Not released: 0 (it waits for the
+ * handle's next query). Released: with reset_on_release, reset it and run
+ * init again first (1: queued); else roll back an open transaction first
+ * (1: a ROLLBACK was queued); then give c back to the pool (1: it looks for
+ * the pool's work now). -1 when the reset, init or ROLLBACK failed, or the
+ * transaction is still open: c must not be reused.
  */
 static int pin_idle(void *self, amy__conn *c)
 {
     amy_conn *h = self;
     if (!h->released || h->q.len)
         return 0;
+    if (h->pool->dsn.reset_on_release && !h->resetting) {
+        h->resetting = 1;
+        return queue_reset(h) == 0 ? 1 : -1;
+    }
+    if (h->resetting && release_held(h))
+        return -1;
     int in_trans = (c->mysql->server_status & SERVER_STATUS_IN_TRANS) != 0;
-    if (in_trans && h->rolling_back)
+    if (in_trans && (h->rolling_back || h->resetting))
         return -1;
     if (in_trans) {
         amy_future *f = amy__pool_submit(h->pool, &h->q, &amy__op_text,
@@ -269,6 +376,7 @@ static void pin_lost(void *self, amy__conn *c, const amy__why *why,
     amy__queue_fail(&h->q, why->status, why->err, why->sqlstate,
                     why->msg ? why->msg : "the pinned connection was lost",
                     done);
+    release_held(h); /* each frees itself once it resolved */
     if (h->released) {
         amy__list_remove(&h->lease.link);
         free(h);

@@ -19,6 +19,11 @@ struct amy_conn {
     amy__queue q;   /* its queries not yet sent */
     unsigned char released; /* the user let go: give it back when idle */
     unsigned char rolling_back;
+    unsigned char resetting; /* reset_on_release: the reset was queued */
+    /* The reset and init futures, held so that their outcome can be read
+     * once the connection is idle again (each frees itself when done). */
+    amy_future **held;
+    unsigned nheld;
     amy__lease lease; /* hears when the pool is freed */
 };
 

@@ -268,7 +268,8 @@ static int lru(const amy__stmts *st)
 /* ------------------------------------------------------------------------ */
 
 static void stmts_free(amy__conn *c, void *ext);
-static const amy__ext_ops ext_ops = {NULL, stmts_free};
+static void stmts_forget(amy__conn *c, void *ext);
+static const amy__ext_ops ext_ops = {NULL, stmts_free, stmts_forget};
 
 static amy__stmts *stmts_of(const amy__conn *c)
 {
@@ -1020,6 +1021,19 @@ static void stmts_free(amy__conn *c, void *ext)
     free(st->ind);
     free(st->ct);
     free(st);
+}
+
+/* The session was reset: the server closed every statement, and the
+ * connector detached them (closing one now only frees its memory). */
+static void stmts_forget(amy__conn *c, void *ext)
+{
+    amy__stmts *st = ext;
+    for (unsigned i = 0; i < st->n; i++) {
+        if (st->e[i].stmt != st->closing)
+            mysql_stmt_close(st->e[i].stmt);
+        free(st->e[i].sql);
+    }
+    st->n = 0;
 }
 
 unsigned amy__stmt_open(const amy__conn *c)

@@ -71,9 +71,9 @@ static void test_rollback_and_commit(void **state)
 
 /* Released with a transaction open: rolled back before the pool reuses the
  * connection, which then serves plain queries outside any transaction. */
-static void test_release_rolls_back(void **state)
+static void release_rolls_back(const char *dsn_params)
 {
-    amy_pool *p = itest_pool(loop, "pool=1");
+    amy_pool *p = itest_pool(loop, dsn_params);
     reset_table(p);
     amy_conn *c = acquire(p);
     conn_exec(c, "BEGIN");
@@ -92,6 +92,67 @@ static void test_release_rolls_back(void **state)
     amy_pool_stats(p, &s);
     assert_int_equal(s.conns_open, 1);
     amy_pool_free(p);
+}
+
+/* Released inside a transaction: the reset rolls it back (the default), or
+ * a ROLLBACK does (reset_on_release=0). */
+static void test_release_rolls_back(void **state)
+{
+    release_rolls_back("pool=1");
+    release_rolls_back("pool=1&reset_on_release=0");
+}
+
+/* A pinned connection that changed its session is given back clean: the
+ * next caller on the same connection finds no user variable, the global
+ * sql_mode, no temporary table, the pool's init run again, and its
+ * prepared statement prepared anew. reset_on_release=0 keeps the session
+ * (the opt-out). */
+static void test_release_resets_session(void **state)
+{
+    for (int keep = 0; keep < 2; keep++) {
+        amy_pool *p = itest_pool(
+            loop, keep ? "pool=1&reset_on_release=0&init=SET%20@amy_init%3D7"
+                       : "pool=1&init=SET%20@amy_init%3D7");
+        amy_conn *c = acquire(p);
+        conn_exec(c, "SET @x = 1, @amy_init = 8");
+        conn_exec(c, "SET SESSION sql_mode = ''");
+        conn_exec(c, "CREATE TEMPORARY TABLE t_pin_tmp (a INT)");
+        amy_value one = amy_val_int64(1);
+        amy_future *e = amy_conn_exec(c, "SELECT ? + 1", &one, 1);
+        assert_int_equal(amy_future_wait(e), AMY_OK);
+        amy_future_free(e);
+        amy_future *id0 = amy_conn_query(c, "SELECT CONNECTION_ID()");
+        assert_int_equal(amy_future_wait(id0), AMY_OK);
+        amy_conn_release(c);
+
+        amy_future *f = amy_query(
+            p, "SELECT CONCAT_WS(',', CONNECTION_ID(), IFNULL(@x, 'null'), "
+               "@amy_init, @@session.sql_mode = @@global.sql_mode)");
+        assert_int_equal(amy_future_wait(f), AMY_OK);
+        char want[128];
+        snprintf(want, sizeof want, "%s,%s", itest_value(id0),
+                 keep ? "1,8,0" : "null,7,1");
+        assert_string_equal(itest_value(f), want); /* the same connection */
+        amy_future_free(f);
+        amy_future_free(id0);
+        f = amy_query(p, "SELECT COUNT(*) FROM t_pin_tmp");
+        assert_int_equal(amy_future_wait(f), keep ? AMY_OK : AMY_ESERVER);
+        if (!keep)
+            assert_int_equal(amy_future_server_errno(f), 1146);
+        amy_future_free(f);
+        /* The cached statement went with the reset: prepared anew. */
+        e = amy_exec(p, "SELECT ? + 1", &one, 1);
+        assert_int_equal(amy_future_wait(e), AMY_OK);
+        assert_string_equal(itest_value(e), "2");
+        amy_future_free(e);
+        amy_stats s;
+        amy_pool_stats(p, &s);
+        assert_int_equal(s.stmt_cache_misses, keep ? 1 : 2);
+        assert_int_equal(s.stmt_cache_hits, keep ? 1 : 0);
+        assert_int_equal(s.failed, keep ? 0 : 1); /* the temporary table */
+        assert_int_equal(s.conns_open, 1);
+        amy_pool_free(p);
+    }
 }
 
 static void test_concurrent_transactions_isolated(void **state)
@@ -192,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollback_and_commit),
         cmocka_unit_test(test_release_rolls_back),
+        cmocka_unit_test(test_release_resets_session),
         cmocka_unit_test(test_concurrent_transactions_isolated),
         cmocka_unit_test(test_pinned_connection_dies),
         cmocka_unit_test(test_pool_freed_while_pinned),
