@@ -599,7 +599,7 @@ static amy_future *take(void *self, amy__conn *c)
     set_idle(p, c, 0);
     amy_future *f = amy__queue_head(&p->q);
     if (!f || p->freeing || !amy__conn_accepts(c, f) ||
-        expired(c, ev_now(p->loop)))
+        (c->expires_at && expired(c, ev_now(p->loop))))
         return NULL;
     /* A busy connection takes more only while more waits than the idle
      * and connecting ones will take. */
@@ -621,7 +621,7 @@ static void requeue(void *self, amy__conn *c, amy_future *f)
 static int idle(void *self, amy__conn *c)
 {
     amy_pool *p = self;
-    if (expired(c, ev_now(p->loop))) {
+    if (c->expires_at && expired(c, ev_now(p->loop))) {
         p->stats.retired++;
         return -1; /* closed now; replaced when work comes */
     }
