@@ -999,30 +999,6 @@ static int stmt_finish(amy__conn *c)
     return NOTHING;
 }
 
-/* The connection closed: its statements go. */
-static void stmts_free(amy__conn *c, void *ext)
-{
-    amy__stmts *st = ext;
-    /* The MYSQL handle is closed: it detached every statement, so closing
-     * one only frees its memory. */
-    for (unsigned i = 0; i < st->n; i++) {
-        if (st->e[i].stmt != st->closing)
-            mysql_stmt_close(st->e[i].stmt);
-        free(st->e[i].sql);
-    }
-    if (st->cur && st->cur_entry < 0 && st->cur != st->closing)
-        mysql_stmt_close(st->cur);
-    if (st->held)
-        amy__future_release(st->held);
-    free(st->e);
-    free(st->bind);
-    free(st->tm);
-    free(st->blen);
-    free(st->ind);
-    free(st->ct);
-    free(st);
-}
-
 /* The session was reset: the server closed every statement, and the
  * connector detached them (closing one now only frees its memory). */
 static void stmts_forget(amy__conn *c, void *ext)
@@ -1034,6 +1010,26 @@ static void stmts_forget(amy__conn *c, void *ext)
         free(st->e[i].sql);
     }
     st->n = 0;
+}
+
+/* The connection closed: its statements go. */
+static void stmts_free(amy__conn *c, void *ext)
+{
+    amy__stmts *st = ext;
+    /* The MYSQL handle is closed: it detached every statement, as a reset
+     * does. */
+    stmts_forget(c, st);
+    if (st->cur && st->cur_entry < 0 && st->cur != st->closing)
+        mysql_stmt_close(st->cur);
+    if (st->held)
+        amy__future_release(st->held);
+    free(st->e);
+    free(st->bind);
+    free(st->tm);
+    free(st->blen);
+    free(st->ind);
+    free(st->ct);
+    free(st);
 }
 
 unsigned amy__stmt_open(const amy__conn *c)
