@@ -1,10 +1,11 @@
 /*
  * Integration tests of src/kill.c: the KILL QUERY channel, one connection
- * of its own beside the pool's. Each test holds the pool's one connection
- * busy with SLEEP(600) and lets its future time out: only a KILL that
- * lands frees the connection for the next query (600 s is beyond the
- * test's ctest timeout, so a kill that never lands fails the test instead
- * of passing late).
+ * of its own beside the pool's. The tests hold the pool's one connection
+ * busy with SLEEP(600) and let its future time out: only a KILL that lands
+ * frees the connection for the next query (600 s is beyond the test's
+ * ctest timeout, so a kill that never lands fails the test instead of
+ * passing late). Where the kill must fail, the statement waits behind a
+ * gate (tests/itest.h) that the test opens.
  */
 #include "itest.h"
 
@@ -79,6 +80,14 @@ static void test_kill_channel_reopens(void **state)
     char sql[64];
     snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
     itest_exec(admin, sql);
+    /* Gone from the server: its socket is closed, and the channel sees the
+     * end of it before it writes the next KILL. */
+    char gone[160];
+    snprintf(gone, sizeof gone,
+             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = "
+             "%lu",
+             id);
+    itest_wait_count(admin, gone, 0);
     time_out_then_query(p, SLOW);
     unsigned long id2 = channel_id(admin, p);
     assert_true(id2 > 0 && id2 != id);
@@ -107,7 +116,23 @@ static int unlock_amy(void **state)
 
 /* The channel cannot connect (the account is locked after the pool's
  * connection opened): the kill fails, the statement runs to its end, its
- * answer is dropped, and the connection serves the next query. */
+ * answer is dropped, and the connection serves the next query. The
+ * statement waits behind a gate, so no timing decides the outcome: it ends
+ * when the test opens the gate, once the server has refused the channel
+ * (Aborted_connects went up). */
+#define GATE_SQL "SELECT COUNT(*) FROM t_kill_gate"
+
+static unsigned long aborted_connects(amy_pool *admin)
+{
+    amy_future *f = amy_query(admin, "SELECT VARIABLE_VALUE FROM "
+                                     "information_schema.GLOBAL_STATUS WHERE "
+                                     "VARIABLE_NAME = 'ABORTED_CONNECTS'");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    unsigned long n = strtoul(itest_value(f), NULL, 10);
+    amy_future_free(f);
+    return n;
+}
+
 static void test_kill_channel_cannot_connect(void **state)
 {
     amy_pool *admin = itest_admin_pool(loop);
@@ -115,12 +140,33 @@ static void test_kill_channel_cannot_connect(void **state)
     amy_future *f = amy_query(p, "SELECT 1");
     assert_int_equal(amy_future_wait(f), AMY_OK);
     amy_future_free(f);
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_kill_gate"); /* its session first */
+    unsigned long before = aborted_connects(admin);
     lock_amy(admin, 1);
-    time_out_then_query(p, "SELECT SLEEP(0.3)");
+
+    amy_future *slow = amy_query(p, GATE_SQL);
+    itest_wait_running(admin, GATE_SQL, 1);
+    assert_int_equal(amy_future_cancel(slow), 1); /* the KILL is attempted */
+    assert_int_equal(amy_future_status(slow), AMY_ECANCELED);
+    amy_future_free(slow);
+    char sql[192];
+    snprintf(
+        sql, sizeof sql,
+        "SELECT VARIABLE_VALUE > %lu FROM information_schema.GLOBAL_STATUS "
+        "WHERE VARIABLE_NAME = 'ABORTED_CONNECTS'",
+        before);
+    itest_wait_count(admin, sql, 1); /* the channel was refused */
+    itest_gate_open(&gate);
+    amy_future *next = amy_query(p, "SELECT 7");
+    assert_int_equal(amy_future_wait(next), AMY_OK);
+    assert_string_equal(itest_value(next), "7");
+    amy_future_free(next);
     amy_stats s = stats_of(p);
     assert_int_equal(s.kills, 1);
-    assert_int_equal(s.timed_out, 1);
+    assert_int_equal(s.canceled, 1);
     assert_int_equal(s.completed, 2);
+
     lock_amy(admin, 0);
     /* Once it can connect again, kills work again. */
     time_out_then_query(p, SLOW);
@@ -129,13 +175,14 @@ static void test_kill_channel_cannot_connect(void **state)
 }
 
 /* The pool is freed while a kill waits for the channel to connect: every
- * future resolves, nothing leaks (ASan, valgrind). */
+ * future resolves, nothing leaks (ASan, valgrind). The statement waits
+ * behind a gate, opened once the pool is gone. */
 static void test_pool_freed_with_kill_pending(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=1");
-    /* No kill may land (the pool goes first), so the server runs it to its
-     * end: a short one. */
-    amy_future *slow = amy_query(p, "SELECT SLEEP(1)");
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_kill_gate");
+    amy_future *slow = amy_query(p, GATE_SQL);
     amy_future *next = amy_query(p, "SELECT 1");
     assert_int_equal(amy_future_set_timeout(slow, 50), AMY_OK);
     assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
@@ -143,7 +190,8 @@ static void test_pool_freed_with_kill_pending(void **state)
     assert_int_equal(amy_future_status(next), AMY_ECANCELED);
     amy_future_free(slow);
     amy_future_free(next);
-    itest_run_for(0.05); /* no watcher of the freed channel fires */
+    itest_gate_open(&gate); /* a kill that never went: the gate ends it */
+    itest_run_for(0.05);    /* no watcher of the freed channel fires */
 }
 
 /* A run killed inside the lock window would leave the account locked for
