@@ -299,10 +299,11 @@ static void set_expiry(amy_pool *p, amy__conn *c)
 }
 
 /* It outlived max_lifetime_ms: it takes nothing more, and is closed once
- * idle (its replacement opens when work waits). */
-static int expired(const amy__conn *c, ev_tstamp now)
+ * idle (its replacement opens when work waits). Without the key this is
+ * one load: no clock is read. */
+static int expired(const amy_pool *p, const amy__conn *c)
 {
-    return c->expires_at && now >= c->expires_at;
+    return c->expires_at && ev_now(p->loop) >= c->expires_at;
 }
 
 static void link_conn(amy_pool *p, amy__conn *c)
@@ -569,15 +570,13 @@ static void on_dead(void *self, amy__conn *c)
 static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy_pool *p = w->data;
-    ev_tstamp now = ev_now(loop);
-    ev_tstamp cutoff = now - p->dsn.idle_timeout_ms / 1000.0;
+    ev_tstamp cutoff = ev_now(loop) - p->dsn.idle_timeout_ms / 1000.0;
     for (amy__link *l = amy__list_first(&p->idle); l;) {
         amy__conn *c = AMY__CONTAINER(l, amy__conn, oidle);
         l = amy__list_next(&p->idle, l);
-        if ((p->dsn.idle_timeout_ms && c->idle_since <= cutoff) ||
-            expired(c, now)) {
-            if (expired(c, now))
-                p->stats.retired++;
+        int old = expired(p, c);
+        if (old || (p->dsn.idle_timeout_ms && c->idle_since <= cutoff)) {
+            p->stats.retired += (uint64_t)old;
             unlink_conn(p, c);
             amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
         }
@@ -598,8 +597,7 @@ static amy_future *take(void *self, amy__conn *c)
     amy_pool *p = self;
     set_idle(p, c, 0);
     amy_future *f = amy__queue_head(&p->q);
-    if (!f || p->freeing || !amy__conn_accepts(c, f) ||
-        (c->expires_at && expired(c, ev_now(p->loop))))
+    if (!f || p->freeing || !amy__conn_accepts(c, f) || expired(p, c))
         return NULL;
     /* A busy connection takes more only while more waits than the idle
      * and connecting ones will take. */
@@ -621,7 +619,7 @@ static void requeue(void *self, amy__conn *c, amy_future *f)
 static int idle(void *self, amy__conn *c)
 {
     amy_pool *p = self;
-    if (c->expires_at && expired(c, ev_now(p->loop))) {
+    if (expired(p, c)) {
         p->stats.retired++;
         return -1; /* closed now; replaced when work comes */
     }
@@ -712,7 +710,9 @@ amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
     }
     if (n && !params)
         return amy__pool_failed(p, AMY_EINVAL, "params is NULL");
-    if (op == &amy__op_params) { /* prepared statements check their own */
+    /* Placeholders are checked when parameters are given (prepared
+     * statements check their own). */
+    if (op == &amy__op_params && (n || params)) {
         size_t want = amy__params_count(sql, len);
         if (want != n) {
             char msg[128];
