@@ -215,38 +215,57 @@ static void test_killed_connection(void **state)
     amy_pool_free(p);
 }
 
+/*
+ * Runs n copies of sql (it reads t_conn_gate) on p, held behind a gate
+ * until `conns` of them run at once on the server, so that one connection
+ * cannot answer them all before the others are open: each holds one until
+ * the gate opens. Exactly `conns` connections exist meanwhile. Then all are
+ * gathered and must succeed.
+ */
+static void run_spread(amy_pool *p, const char *sql, amy_future **fs, int n,
+                       long conns)
+{
+    amy_pool *watch = itest_pool(loop, "pool=1");
+    itest_gate gate;
+    itest_gate_close(&gate, loop, "t_conn_gate");
+    for (int i = 0; i < n; i++)
+        fs[i] = amy_query(p, sql);
+    itest_wait_running(watch, sql, conns);
+    amy_stats s = itest_stats(p);
+    assert_int_equal(s.conns_open + s.conns_connecting, conns);
+    itest_gate_open(&gate);
+    amy_pool_free(watch);
+    amy_future *g = amy_gather(fs, (size_t)n);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    amy_future_free(g);
+}
+
+/* How many distinct values column col of fs's first rows holds. */
+static int distinct_values(amy_future *const *fs, int n, size_t col)
+{
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        const char *v =
+            amy_result_value(amy_future_result(fs[i]), 0, col, NULL);
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(
+                v, amy_result_value(amy_future_result(fs[j]), 0, col, NULL));
+        distinct += !seen;
+    }
+    return distinct;
+}
+
 /* The pool opens connections lazily and no more than `pool`. */
 static void test_pool_size_respected(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=3&pipeline=1");
-    amy_pool *watch = itest_pool(loop, "pool=1");
-    /* Behind a gate, so that one connection cannot answer them all before
-     * the others are open: each of the three holds one until it opens. */
-    itest_gate gate;
-    itest_gate_close(&gate, loop, "t_conn_gate");
     enum { N = 12 };
     amy_future *fs[N];
+    run_spread(p, "SELECT CONNECTION_ID() FROM t_conn_gate", fs, N, 3);
+    assert_int_equal(distinct_values(fs, N, 0), 3);
     for (int i = 0; i < N; i++)
-        fs[i] = amy_query(p, "SELECT CONNECTION_ID() FROM t_conn_gate");
-    itest_wait_running(watch, "SELECT CONNECTION_ID() FROM t_conn_gate", 3);
-    amy_stats s = itest_stats(p);
-    assert_int_equal(s.conns_open + s.conns_connecting, 3);
-    itest_gate_open(&gate);
-    amy_pool_free(watch);
-    amy_future *g = amy_gather(fs, N);
-    assert_int_equal(amy_future_wait(g), AMY_OK);
-    char ids[N][32];
-    int distinct = 0;
-    for (int i = 0; i < N; i++) {
-        snprintf(ids[i], sizeof ids[i], "%s", itest_value(fs[i]));
-        int seen = 0;
-        for (int j = 0; j < i; j++)
-            seen |= !strcmp(ids[i], ids[j]);
-        distinct += !seen;
         amy_future_free(fs[i]);
-    }
-    amy_future_free(g);
-    assert_int_equal(distinct, 3);
     amy_pool_free(p);
 }
 
@@ -306,36 +325,17 @@ static void test_init_statements(void **state)
         "pool=3&pipeline=1&init=SELECT%201"
         "&init=SET%20@@session.time_zone%3D%27%2B00:00%27"
         "&init=SET%20@amy_init%3D41&init=SET%20@amy_init%3D@amy_init%2B1");
-    amy_pool *watch = itest_pool(loop, "pool=1");
-    /* Behind a gate, so that one connection cannot answer them all before
-     * the others are open: each of the three holds one until it opens. */
-    itest_gate gate;
-    itest_gate_close(&gate, loop, "t_conn_gate");
     enum { N = 30 };
     amy_future *fs[N];
-    for (int i = 0; i < N; i++)
-        fs[i] = amy_query(p, INIT_SQL);
-    itest_wait_running(watch, INIT_SQL, 3);
-    itest_gate_open(&gate);
-    amy_pool_free(watch);
-    amy_future *g = amy_gather(fs, N);
-    assert_int_equal(amy_future_wait(g), AMY_OK);
-    char ids[N][32];
-    int distinct = 0;
+    run_spread(p, INIT_SQL, fs, N, 3);
     for (int i = 0; i < N; i++) {
         const amy_result *r = amy_future_result(fs[i]);
         assert_string_equal(amy_result_value(r, 0, 0, NULL), "+00:00");
         assert_string_equal(amy_result_value(r, 0, 1, NULL), "42");
-        const char *id = amy_result_value(r, 0, 2, NULL);
-        int seen = 0;
-        for (int j = 0; j < distinct; j++)
-            seen |= strcmp(ids[j], id) == 0;
-        if (!seen)
-            snprintf(ids[distinct++], sizeof ids[0], "%s", id);
-        amy_future_free(fs[i]);
     }
-    amy_future_free(g);
-    assert_int_equal(distinct, 3); /* each ran the init */
+    assert_int_equal(distinct_values(fs, N, 2), 3); /* each ran the init */
+    for (int i = 0; i < N; i++)
+        amy_future_free(fs[i]);
     amy_pool_free(p);
 }
 

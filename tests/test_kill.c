@@ -26,13 +26,6 @@ static void time_out_then_query(amy_pool *p, const char *slow_sql)
     amy_future_free(next);
 }
 
-static amy_stats stats_of(amy_pool *p)
-{
-    amy_stats s;
-    assert_int_equal(amy_pool_stats(p, &s), AMY_OK);
-    return s;
-}
-
 /* The session ids of p's connections other than its KILL channel's... are
  * not ours to know; the channel is the session of user amy that is
  * neither p's nor the admin's. Returns its id, or 0. */
@@ -60,7 +53,7 @@ static void test_kill_stops_statement(void **state)
     amy_pool *p = itest_pool(loop, "pool=1&pipeline=1");
     time_out_then_query(p, SLOW);
     time_out_then_query(p, SLOW);
-    amy_stats s = stats_of(p);
+    amy_stats s = itest_stats(p);
     assert_int_equal(s.kills, 2);
     assert_int_equal(s.timed_out, 2);
     assert_int_equal(s.completed, 2);
@@ -91,7 +84,7 @@ static void test_kill_channel_reopens(void **state)
     time_out_then_query(p, SLOW);
     unsigned long id2 = channel_id(admin, p);
     assert_true(id2 > 0 && id2 != id);
-    assert_int_equal(stats_of(p).kills, 2);
+    assert_int_equal(itest_stats(p).kills, 2);
     amy_pool_free(p);
     amy_pool_free(admin);
 }
@@ -162,7 +155,7 @@ static void test_kill_channel_cannot_connect(void **state)
     assert_int_equal(amy_future_wait(next), AMY_OK);
     assert_string_equal(itest_value(next), "7");
     amy_future_free(next);
-    amy_stats s = stats_of(p);
+    amy_stats s = itest_stats(p);
     assert_int_equal(s.kills, 1);
     assert_int_equal(s.canceled, 1);
     assert_int_equal(s.completed, 2);
