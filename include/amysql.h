@@ -230,6 +230,12 @@ typedef struct amy_stats {
     uint64_t stmt_evictions;    /* statements closed to make room */
     uint64_t retired;           /* connections closed once idle because they
                                    outlived max_lifetime_ms */
+    unsigned conns_encrypted;   /* connected over TLS (of conns_open and any
+                                   lent to a pinned handle) */
+    const char *tls_version;    /* of one encrypted connection, e.g.
+                                   "TLSv1.3"; NULL when none is. Static
+                                   strings: valid for the process's life */
+    const char *tls_cipher;     /* its cipher, e.g. "TLS_AES_256_GCM_SHA384" */
 } amy_stats;
 
 /*

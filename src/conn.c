@@ -79,17 +79,20 @@
  * (it may start queries, wait on others, free futures).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "conn.h"
+#include "dial.h"
 #include "future.h"
 #include "op.h"
 #include "owner.h"
 #include "queue.h"
 #include "result.h"
+#include "tls.h"
 #include "wire.h"
 
 #define NOTHING AMY__NOTHING /* no connector call was started */
@@ -139,9 +142,49 @@ static int cont(amy__conn *c, int ready)
     }
 }
 
+/* The dialer's connect finished (on the loop thread; c is CONNECTING and
+ * nothing else drives it meanwhile). */
+static void dialed(void *arg, int ok, unsigned err, const char *why)
+{
+    amy__conn *c = arg;
+    c->dial = NULL;
+    c->mret = ok ? c->mysql : NULL;
+    c->dial_why = why;
+    c->dial_err = err;
+    drive(c, 0);
+}
+
+/* With TLS the connect runs on the dialer's thread (the connector's
+ * handshake blocks); the call "completes" when the dialer reports. */
+static int start_dial(amy__conn *c)
+{
+    const amy__conn_cfg *k = c->cfg;
+    amy__dial_args a = {
+        .host = k->tls_host ? k->tls_host : k->host,
+        .user = k->user,
+        .password = k->password,
+        .database = k->database,
+        .socket = k->socket,
+        .port = k->port,
+        .flags = k->multi_statements ? CLIENT_MULTI_STATEMENTS : 0,
+        .demand_tls = k->tls->mode >= AMY__SSL_REQUIRED,
+    };
+    c->op = AMY__OP_CONNECT;
+    c->dial = amy__dial_start(k->dialer, c->mysql, &a, dialed, c);
+    if (c->dial)
+        return MYSQL_WAIT_READ; /* in progress; nothing to arm */
+    c->mret = NULL;
+    c->dial_why = "could not start the connector thread (out of memory or "
+                  "threads)";
+    c->dial_err = 2000; /* CR_UNKNOWN_ERROR: try again later */
+    return 0;
+}
+
 static int start_connect(amy__conn *c)
 {
     const amy__conn_cfg *k = c->cfg;
+    if (c->tls_asked)
+        return start_dial(c);
     c->op = AMY__OP_CONNECT;
     return mysql_real_connect_start(
         &c->mret, c->mysql, k->host, k->user, k->password, k->database, k->port,
@@ -207,7 +250,8 @@ static int queue_send(amy__conn *c, amy_future *f)
 static int flush(amy__conn *c)
 {
     int fd = (int)mysql_get_socket(c->mysql);
-    int r = amy__wire_flush(&c->w, fd);
+    int r = c->ssl ? amy__wire_flush_tls(&c->w, c->ssl)
+                   : amy__wire_flush(&c->w, fd);
     if (r < 0)
         return -1;
     if (r > 0 && !ev_is_active(&c->wio)) {
@@ -550,6 +594,14 @@ static void shut_socket(amy__conn *c)
  * once instead of blocking the loop. */
 static void close_handle(amy__conn *c)
 {
+    if (c->dial) { /* the dialer has the handle: it closes it */
+        stop_watchers(c);
+        amy__dial_cancel(c->dial);
+        c->dial = NULL;
+        c->mysql = NULL;
+        c->op = AMY__OP_NONE;
+        return;
+    }
     if (!c->mysql)
         return;
     stop_watchers(c);
@@ -560,6 +612,7 @@ static void close_handle(amy__conn *c)
     exts_closing(c);
     mysql_close(c->mysql);
     c->mysql = NULL;
+    c->ssl = NULL;
     exts_free(c); /* statements detached by mysql_close: frees, no I/O */
 }
 
@@ -714,6 +767,48 @@ static int stored(amy__conn *c)
     return amy__conn_after_result(c);
 }
 
+/* The connector's connect error, with what ssl_mode made it check when
+ * that is what failed (its words alone do not say which name was
+ * checked). */
+static const char *tls_explained(amy__conn *c)
+{
+    const char *e = mysql_error(c->mysql);
+    if (!c->tls_asked || mysql_errno(c->mysql) != 2026)
+        return e;
+    static _Thread_local char buf[MYSQL_ERRMSG_SIZE + 200];
+    const amy__conn_cfg *k = c->cfg;
+    if (strstr(e, "Validation of SSL server certificate failed"))
+        snprintf(buf, sizeof buf,
+                 "%s: the certificate does not name host '%s' "
+                 "(ssl_mode=verify_identity)",
+                 e, k->tls_host ? k->tls_host : k->host);
+    else if (k->tls->mode >= AMY__SSL_VERIFY_CA && strstr(e, "certificate"))
+        snprintf(buf, sizeof buf,
+                 "%s (ssl_mode=%s checks the server's certificate against "
+                 "%s)",
+                 e,
+                 k->tls->mode == AMY__SSL_VERIFY_CA ? "verify_ca"
+                                                     : "verify_identity",
+                 k->tls->ca ? k->tls->ca : k->tls->capath);
+    else
+        return e;
+    return buf;
+}
+
+/* Connected through the dialer: the session must be what ssl_mode asks
+ * (no silent plaintext). 0, or -1 when the connection failed. */
+static int tls_check(amy__conn *c)
+{
+    char msg[200];
+    int r = amy__tls_after_connect(c->mysql, c->cfg->tls, msg, sizeof msg);
+    if (r < 0) {
+        connect_failed(c, 2026, "HY000", msg); /* CR_SSL_CONNECTION_ERROR */
+        return -1;
+    }
+    c->ssl = r ? amy__tls_session(c->mysql) : NULL;
+    return 0;
+}
+
 /* Connected and initialised: the owner may give it work. */
 static int become_ready(amy__conn *c)
 {
@@ -784,11 +879,17 @@ static int finish(amy__conn *c)
     c->kind = NULL;
     switch (op) {
     case AMY__OP_CONNECT:
-        if (!c->mret) {
-            connect_failed(c, mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
-                           mysql_error(c->mysql));
+        if (!c->mret && c->dial_why) {
+            connect_failed(c, c->dial_err, "HY000", c->dial_why);
             return NOTHING;
         }
+        if (!c->mret) {
+            connect_failed(c, mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
+                           tls_explained(c));
+            return NOTHING;
+        }
+        if (c->tls_asked && tls_check(c) != 0)
+            return NOTHING;
         c->thread_id = mysql_thread_id(c->mysql);
         return c->cfg->ninit ? start_init(c, 0) : become_ready(c);
     case AMY__OP_INIT:
@@ -825,6 +926,8 @@ static int peek_dead(amy__conn *c)
     char b;
     ssize_t n =
         recv((int)mysql_get_socket(c->mysql), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0 && c->ssl) /* a session ticket, or a record of a goodbye */
+        return amy__tls_idle_dead(c->ssl);
     return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
@@ -1078,11 +1181,22 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
         return NULL;
     }
     amy__donelist_init(&c->done);
-    /* Non-blocking mode must be set before any _start (default stack). */
-    mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
+    int unix_socket = cfg->socket || strcmp(cfg->host, "localhost") == 0;
+    c->tls_asked = cfg->tls && amy__tls_wanted(cfg->tls, unix_socket);
+    /* Non-blocking mode must be set before any _start (default stack). A
+     * TLS connect is made with the blocking API by the dialer, which
+     * switches the handle over once connected. */
+    if (!c->tls_asked)
+        mysql_options(c->mysql, MYSQL_OPT_NONBLOCK, 0);
+    else if (amy__tls_apply(c->mysql, cfg->tls) != 0) {
+        mysql_close(c->mysql);
+        free(c->ring);
+        free(c);
+        return NULL;
+    }
     mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, cfg->charset);
     unsigned tcp = MYSQL_PROTOCOL_TCP;
-    if (!cfg->socket && strcmp(cfg->host, "localhost") != 0)
+    if (!unix_socket)
         mysql_options(c->mysql, MYSQL_OPT_PROTOCOL, &tcp);
     my_bool no = 0;
     /* Reconnecting would run a blocking connect (and DNS) inside a query. */
@@ -1113,7 +1227,9 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     c->pumping = 1;
     int st = start_connect(c);
     c->pumping = 0;
-    if (st != 0) {
+    if (c->dial) {
+        /* the dialer reports (dialed) */
+    } else if (st != 0) {
         arm(c, st);
     } else {
         /* Completed (failed) already: report it from the loop, never from

@@ -8,10 +8,12 @@
 #include <stddef.h>
 
 #include "amysql.h"
+#include "dial.h"
 #include "future.h"
 #include "list.h"
 #include "op.h"
 #include "owner.h"
+#include "tls.h"
 #include "wire.h"
 
 /* What a connection is told by whoever makes it: where to connect, as whom,
@@ -31,6 +33,12 @@ typedef struct amy__conn_cfg {
     unsigned connect_timeout_ms; /* 0: none */
     unsigned stmt_cache;         /* prepared statements kept (stmt.c) */
     amy_stats *stats; /* where the op kinds count (statement cache) */
+    /* TLS: when amy__tls_wanted, the connect runs on the dialer's thread,
+     * to tls_host (the DSN's host name, which verify_identity checks;
+     * else the address in host). */
+    const amy__tls_cfg *tls;
+    amy__dialer *dialer;
+    const char *tls_host;
 } amy__conn_cfg;
 
 /* A query sent on a connection and not yet answered, oldest first. */
@@ -92,6 +100,7 @@ typedef struct amy__conn {
     unsigned char connect_failed;
     unsigned char was_idle;     /* check the socket before reusing it */
     unsigned char read_pending; /* start READ once the socket is readable */
+    unsigned char tls_asked;    /* TLS was asked for: the dialer connects */
     const amy__op *kind;        /* whose call it is, while op == KIND */
     ev_io io;  /* the connector's waits, and watching an idle socket */
     ev_io wio; /* our own writes, while the socket is full */
@@ -106,6 +115,11 @@ typedef struct amy__conn {
 
     /* Requests written by us, not the connector (wire.c). */
     amy__wbuf w;
+    void *ssl; /* the session's OpenSSL SSL when encrypted, else NULL */
+    amy__dial *dial; /* the dialer's, while it connects c->mysql */
+    const char *dial_why; /* static text: why the dial failed, if not the
+                             connector's error */
+    unsigned dial_err;    /* and its client error number */
 
     /* Result sets of the oldest in-flight query, read so far. */
     amy_result *rhead, *rtail;

@@ -29,7 +29,8 @@ enum key_kind {
     KEY_UINT,   /* unsigned field, decimal digits in [min, max] */
     KEY_SIZE,   /* size_t field, decimal digits in [min, max] */
     KEY_STRING, /* char * field, percent-decoded, non-empty */
-    KEY_LIST    /* the init list: repeatable, each value as KEY_STRING */
+    KEY_LIST,   /* the init list: repeatable, each value as KEY_STRING */
+    KEY_ENUM    /* unsigned field: the index of a name in names[] */
 };
 
 struct key_def {
@@ -37,35 +38,53 @@ struct key_def {
     enum key_kind kind;
     size_t offset; /* of the field in amy__dsn */
     unsigned long long min, max, def;
+    const char *const *names; /* KEY_ENUM: the accepted values, NULL-ended */
 };
+
+/* Indexed by enum amy__ssl_mode. */
+static const char *const ssl_modes[] = {
+    "disabled", "preferred", "required", "verify_ca", "verify_identity", NULL};
+
+#define TLS_STRING(k) {#k, KEY_STRING, offsetof(amy__dsn, k), 0, 0, 0, NULL}
 
 static const struct key_def keys[] = {
     {"pool", KEY_UINT, offsetof(amy__dsn, pool), 1, 65535,
-     AMY__DSN_DEFAULT_POOL},
+     AMY__DSN_DEFAULT_POOL, NULL},
     {"pipeline", KEY_UINT, offsetof(amy__dsn, pipeline), 1, 4096,
-     AMY__DSN_DEFAULT_PIPELINE},
+     AMY__DSN_DEFAULT_PIPELINE, NULL},
     {"pipeline_bytes", KEY_SIZE, offsetof(amy__dsn, pipeline_bytes), 1024,
-     1073741824, AMY__DSN_DEFAULT_PIPELINE_BYTES},
+     1073741824, AMY__DSN_DEFAULT_PIPELINE_BYTES, NULL},
     {"connect_timeout_ms", KEY_UINT, offsetof(amy__dsn, connect_timeout_ms), 0,
-     86400000, AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS},
+     86400000, AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS, NULL},
     {"query_timeout_ms", KEY_UINT, offsetof(amy__dsn, query_timeout_ms), 0,
-     86400000, 0},
+     86400000, 0, NULL},
     {"idle_timeout_ms", KEY_UINT, offsetof(amy__dsn, idle_timeout_ms), 0,
-     86400000, 0},
-    {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0},
+     86400000, 0, NULL},
+    {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0, NULL},
     {"multi_statements", KEY_UINT, offsetof(amy__dsn, multi_statements), 0, 1,
-     0},
+     0, NULL},
     {"stmt_cache", KEY_UINT, offsetof(amy__dsn, stmt_cache), 0, 65535,
-     AMY__DSN_DEFAULT_STMT_CACHE},
+     AMY__DSN_DEFAULT_STMT_CACHE, NULL},
     {"read_coalesce_us", KEY_UINT, offsetof(amy__dsn, read_coalesce_us), 0,
-     100000, 0},
-    {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0},
-    {"charset", KEY_STRING, offsetof(amy__dsn, charset), 0, 0, 0},
-    {"init", KEY_LIST, offsetof(amy__dsn, init), 0, AMY__DSN_MAX_INIT, 0},
+     100000, 0, NULL},
+    {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0, NULL},
+    {"charset", KEY_STRING, offsetof(amy__dsn, charset), 0, 0, 0, NULL},
+    {"init", KEY_LIST, offsetof(amy__dsn, init), 0, AMY__DSN_MAX_INIT, 0, NULL},
     {"max_lifetime_ms", KEY_UINT, offsetof(amy__dsn, max_lifetime_ms), 0,
-     2592000000u, 0},
+     2592000000u, 0, NULL},
     {"reset_on_release", KEY_UINT, offsetof(amy__dsn, reset_on_release), 0, 1,
-     1},
+     1, NULL},
+    {"ssl_mode", KEY_ENUM, offsetof(amy__dsn, ssl_mode), 0, 0,
+     AMY__SSL_PREFERRED, ssl_modes},
+    TLS_STRING(ssl_ca),
+    TLS_STRING(ssl_capath),
+    TLS_STRING(ssl_cert),
+    TLS_STRING(ssl_key),
+    TLS_STRING(ssl_cipher),
+    TLS_STRING(tls_version),
+    TLS_STRING(ssl_crl),
+    TLS_STRING(ssl_crlpath),
+    TLS_STRING(ssl_fp),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -384,6 +403,24 @@ static int set_key(struct parser *p, const struct key_def *k, const char *val,
         snprintf(what, sizeof what, "value of '%s'", k->name);
         return decode(p, val, vlen, (char **)(void *)field, what);
     }
+    case KEY_ENUM: {
+        /* Case-insensitive: MySQL's clients spell them in capitals. */
+        for (unsigned i = 0; k->names[i]; i++) {
+            size_t j = 0;
+            while (j < vlen && k->names[i][j] && lower(val[j]) == k->names[i][j])
+                j++;
+            if (j == vlen && !k->names[i][j]) {
+                *(unsigned *)(void *)field = i;
+                return 0;
+            }
+        }
+        char list[160] = "";
+        for (unsigned i = 0; k->names[i]; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+                     i ? ", " : "", k->names[i]);
+        return fail(p, "invalid value for '%s': %s (expected one of: %s)",
+                    k->name, show(p, &b, '"', val, vlen), list);
+    }
     case KEY_LIST: {
         if (vlen == 0)
             return fail(p, "empty value for '%s'", k->name);
@@ -451,7 +488,7 @@ static int parse(struct parser *p, const char *s, amy__dsn *out)
 
     for (size_t i = 0; i < NKEYS; i++) {
         char *field = (char *)out + keys[i].offset;
-        if (keys[i].kind == KEY_UINT)
+        if (keys[i].kind == KEY_UINT || keys[i].kind == KEY_ENUM)
             *(unsigned *)(void *)field = (unsigned)keys[i].def;
         else if (keys[i].kind == KEY_SIZE)
             *(size_t *)(void *)field = (size_t)keys[i].def;
@@ -526,6 +563,11 @@ void amy__dsn_clear(amy__dsn *d)
     free(d->database);
     free(d->socket);
     free(d->charset);
+    char **tls[] = {&d->ssl_ca,      &d->ssl_capath, &d->ssl_cert,
+                    &d->ssl_key,     &d->ssl_cipher, &d->tls_version,
+                    &d->ssl_crl,     &d->ssl_crlpath, &d->ssl_fp};
+    for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++)
+        free(*tls[i]);
     for (unsigned i = 0; i < d->ninit; i++)
         free(d->init[i]);
     free(d->init);

@@ -27,7 +27,22 @@ typedef struct amy__dsn {
     unsigned ninit;            /* how many (init= may be repeated) */
     unsigned max_lifetime_ms;  /* 0: connections live on */
     unsigned reset_on_release; /* 1: a pinned connection given back is reset */
+    unsigned ssl_mode;         /* enum amy__ssl_mode */
+    /* TLS files and settings, percent-decoded; NULL if absent (tls.c
+     * checks them when the pool is made). */
+    char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key, *ssl_cipher, *tls_version,
+        *ssl_crl, *ssl_crlpath, *ssl_fp;
 } amy__dsn;
+
+/* ssl_mode=, in MySQL's words. Ordered: each mode asks more than the one
+ * before it. */
+enum amy__ssl_mode {
+    AMY__SSL_DISABLED,       /* plaintext */
+    AMY__SSL_PREFERRED,      /* TLS when the server offers it, unverified */
+    AMY__SSL_REQUIRED,       /* TLS or no connection, unverified */
+    AMY__SSL_VERIFY_CA,      /* and the certificate chain is checked */
+    AMY__SSL_VERIFY_IDENTITY /* and the host name too */
+};
 
 /* Defaults applied by amy__dsn_parse for absent keys. */
 #define AMY__DSN_DEFAULT_POOL               4u

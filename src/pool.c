@@ -166,6 +166,17 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         amy_pool_free(p);
         return NULL;
     }
+    if (amy__tls_check(d, &p->tls, errbuf, errlen) != 0) {
+        amy_pool_free(p);
+        return NULL;
+    }
+    if (p->tls.mode != AMY__SSL_DISABLED &&
+        !(p->dialer = amy__dialer_new(loop))) {
+        set_err(errbuf, errlen, "out of memory");
+        amy_pool_free(p);
+        return NULL;
+    }
+    int unix_socket = p->host && !strcmp(p->host, "localhost");
     p->cfg = (amy__conn_cfg){
         .host = p->host,
         .user = d->user,
@@ -184,6 +195,12 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .connect_timeout_ms = d->connect_timeout_ms,
         .stmt_cache = d->stmt_cache,
         .stats = &p->stats,
+        .tls = &p->tls,
+        .dialer = p->dialer,
+        /* verify_identity checks the name the connector is given. */
+        .tls_host = p->tls.mode == AMY__SSL_VERIFY_IDENTITY && !unix_socket
+                        ? d->host
+                        : NULL,
     };
     /* The sweep closes idle connections that sat idle_timeout_ms, or
      * outlived max_lifetime_ms, within a quarter of the shorter. */
@@ -248,11 +265,17 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
     out->queued = p->q.len;
     out->in_flight = 0;
     out->stmts_open = 0;
+    out->conns_encrypted = 0;
+    out->tls_version = out->tls_cipher = NULL;
     for (amy__link *l = amy__list_first(&p->conns); l;
          l = amy__list_next(&p->conns, l)) {
         const amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
         out->in_flight += amy__conn_inflight(c);
         out->stmts_open += amy__stmt_open(c);
+        if (c->ssl) {
+            out->conns_encrypted++;
+            amy__tls_describe(c->ssl, &out->tls_version, &out->tls_cipher);
+        }
     }
     return AMY_OK;
 }
@@ -463,7 +486,10 @@ static int connect_error_is_permanent(unsigned e)
     case 1226: /* resource limit */
         return 0;
     }
-    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */;
+    /* 2026: TLS refused (a certificate that does not verify, a server
+     * without TLS when ssl_mode requires it): configuration, not luck. */
+    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */ ||
+           e == 2026;
 }
 
 /* Fails the futures that have waited connect_timeout_ms for a connection
@@ -857,6 +883,9 @@ void amy_pool_free(amy_pool *p)
         unlink_conn(p, c);
         amy__conn_destroy(c, AMY_ECANCELED);
     }
+    /* After its connections, which cancel their dials. */
+    amy__dialer_free(p->dialer);
+    p->dialer = NULL;
     fail_queue(p, AMY_ECANCELED, 0, NULL, "the pool was freed");
     while ((l = amy__list_first(&p->leases))) {
         amy__list_remove(l);

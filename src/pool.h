@@ -6,12 +6,14 @@
 
 #include "amysql.h"
 #include "conn.h"
+#include "dial.h"
 #include "dsn.h"
 #include "kill.h"
 #include "list.h"
 #include "op.h"
 #include "owner.h"
 #include "queue.h"
+#include "tls.h"
 
 /* Something that must hear when the pool is freed (a pinned handle). */
 typedef struct amy__lease {
@@ -26,6 +28,9 @@ struct amy_pool {
     char *resolve_error; /* set when the host name did not resolve */
     char *endpoint;      /* "host:port" or the socket, for messages */
     amy__conn_cfg cfg;   /* what its connections are told */
+    amy__tls_cfg tls;    /* the DSN's ssl_* keys, checked */
+    amy__dialer *dialer; /* connects those that may use TLS; NULL when
+                            ssl_mode=disabled */
 
     amy__link conns; /* every connection (c->olink), lent ones too */
     unsigned nconns, nconnecting, nidle;

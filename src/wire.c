@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "params.h"
 #include "wire.h"
 
@@ -98,6 +101,17 @@ int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
     return rc;
 }
 
+/* Everything appended was written. */
+static void drained(amy__wbuf *w)
+{
+    w->off = w->len = 0;
+    if (w->cap > (1u << 20)) { /* do not keep a huge query's buffer */
+        free(w->buf);
+        w->buf = NULL;
+        w->cap = 0;
+    }
+}
+
 int amy__wire_flush(amy__wbuf *w, int fd)
 {
     while (w->off < w->len) {
@@ -114,12 +128,41 @@ int amy__wire_flush(amy__wbuf *w, int fd)
             return 1;
         return -1;
     }
-    w->off = w->len = 0;
-    if (w->cap > (1u << 20)) { /* do not keep a huge query's buffer */
-        free(w->buf);
-        w->buf = NULL;
-        w->cap = 0;
+    drained(w);
+    return 0;
+}
+
+int amy__wire_flush_tls(amy__wbuf *w, void *ssl)
+{
+    while (w->off < w->len) {
+        /* A retry must ask for the same bytes as the call that wanted to
+         * write (they may have moved: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER). */
+        size_t n = w->tls_pending;
+        if (!n) {
+            n = w->len - w->off;
+            if (n > (1u << 30))
+                n = 1u << 30;
+            w->flushed += n; /* some may reach the server from now on */
+        }
+        ERR_clear_error();
+        int r = SSL_write(ssl, w->buf + w->off, (int)n);
+        if (r > 0) { /* all n: partial writes are not enabled */
+            w->off += (size_t)r;
+            w->tls_pending = 0;
+            continue;
+        }
+        w->tls_pending = n;
+        int e = SSL_get_error(ssl, r);
+        ERR_clear_error(); /* the connector reads the queue for messages */
+        if (e == SSL_ERROR_WANT_WRITE)
+            return 1;
+        /* WANT_READ would be a renegotiation, which MySQL servers never
+         * start: treat it as the broken connection it is. */
+        if (e != SSL_ERROR_SYSCALL || errno == 0)
+            errno = EPROTO;
+        return -1;
     }
+    drained(w);
     return 0;
 }
 
@@ -127,5 +170,5 @@ void amy__wire_free(amy__wbuf *w)
 {
     free(w->buf);
     w->buf = NULL;
-    w->cap = w->off = w->len = 0;
+    w->cap = w->off = w->len = w->tls_pending = 0;
 }

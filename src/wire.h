@@ -13,7 +13,10 @@ typedef struct amy__wbuf {
     char *buf;
     size_t cap, off, len;
     unsigned long long total;   /* bytes ever appended */
-    unsigned long long flushed; /* bytes ever written to the socket */
+    unsigned long long flushed; /* bytes ever handed to the socket, or to
+                                   TLS (which may have written them) */
+    size_t tls_pending; /* an SSL_write of buf[off, off + tls_pending) to
+                           be retried (its bytes counted in flushed) */
 } amy__wbuf;
 
 /* Appends COM_QUERY for sql[0, len) as protocol packets. 0, or -1 on
@@ -30,6 +33,11 @@ int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
 /* Writes to socket fd what it takes now. 0 when everything went, 1 when the
  * socket is full (the rest waits), -1 when the connection broke (errno). */
 int amy__wire_flush(amy__wbuf *w, int fd);
+
+/* The same through an OpenSSL session (an SSL *) whose socket is
+ * non-blocking: TLS records instead of plaintext, one SSL_write per burst.
+ * Returns as amy__wire_flush (-1 with errno EPROTO when TLS failed). */
+int amy__wire_flush_tls(amy__wbuf *w, void *ssl);
 
 /* Frees the buffer. */
 void amy__wire_free(amy__wbuf *w);
