@@ -58,6 +58,10 @@ SOCKDIRFILE=$STATE/sockdir # present only when the socket lives under /tmp
 MODEFILE=$STATE/tls-mode   # on, expired or off, as start was asked
 TLS=$STATE/tls             # the PKI, for modes on and expired
 PKI_LOG=$STATE/pki.log
+# The server's own tmpdir, not /tmp: a mariadbd starting up deletes every
+# #sql* file in its tmpdir, i.e. the temporary tables of any other server
+# using the same one (parallel mariadb-install-db runs failed that way).
+TMPD=$STATE/tmp
 INIT_SQL=$REPO/docker/init.sql
 NAME=${STATE##*/}          # in messages: several instances may start at once
 
@@ -410,6 +414,7 @@ launch() {
 	"${runner[@]}" "$MARIADBD" --no-defaults \
 		--user="$(id -un)" \
 		--datadir="$DATA" \
+		--tmpdir="$TMPD" \
 		--socket="$sock" \
 		--port="$port" \
 		--bind-address="$BIND_ADDRS" \
@@ -536,7 +541,9 @@ cmd_start() {
 	fi
 
 	log "initialising $DATA"
-	if ! "$INSTALL_DB" --no-defaults --user="$(id -un)" --datadir="$DATA" \
+	mkdir -p -- "$TMPD"
+	# TMPDIR, not --tmpdir: mariadb-install-db passes that on word-split.
+	if ! TMPDIR=$TMPD "$INSTALL_DB" --no-defaults --user="$(id -un)" --datadir="$DATA" \
 		--auth-root-authentication-method=normal --skip-test-db \
 		--skip-name-resolve >"$INSTALL_LOG" 2>&1; then
 		show_log
