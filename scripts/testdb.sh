@@ -4,7 +4,7 @@
 #   scripts/testdb.sh start       start it (no-op if already running)
 #   scripts/testdb.sh stop        shut it down and delete its state dir
 #   scripts/testdb.sh status      print "running ..." (exit 0) or "stopped" (exit 1)
-#   scripts/testdb.sh dsn         mysql://amy:amy_pw@127.0.0.1:PORT/amysql_test
+#   scripts/testdb.sh dsn         mysql://amy:amy_pw@127.0.0.1:PORT/amysql_test?ssl_mode=disabled
 #   scripts/testdb.sh dsn-socket  mysql://amy:amy_pw@localhost/amysql_test?socket=SOCK
 #   scripts/testdb.sh env         export lines, for: eval "$(scripts/testdb.sh env)"
 #   scripts/testdb.sh env-variant only the export lines of this instance's TLS mode
@@ -28,6 +28,8 @@
 #                 the past; env adds AMY_TEST_TLS_DIR, AMY_TEST_EXPIRED_DSN
 #   off           no TLS at all (--skip-ssl); env adds AMY_TEST_PLAIN_DSN (amy)
 #                 and AMY_TEST_PLAIN_SSL_DSN (amy_ssl, who must be refused)
+# AMY_TEST_DSN and AMY_TEST_SPECIAL_DSN (TCP) say ssl_mode=disabled: the
+# general tests stay plaintext whatever the library's default (preferred).
 # The *_TLS_DSN, *_PLAIN_* and *_EXPIRED_DSN have no ssl_mode key. On and
 # expired need a throwaway PKI in $STATE/tls, made with openssl at start (see
 # make_pki for the files); with AMY_TESTDB_PKI=DIR it is copied from DIR
@@ -389,8 +391,11 @@ shquote() {
 # dsn_user USER PASSWORD : a TCP DSN on 127.0.0.1 without any parameters.
 dsn_user() { printf 'mysql://%s:%s@127.0.0.1:%s/amysql_test\n' "$1" "$2" "$(port)"; }
 dsn_tcp() { dsn_user amy amy_pw; }
+# AMY_TEST_DSN: the general tests run plaintext, as before ssl_mode existed.
+dsn_general() { printf '%s?ssl_mode=disabled\n' "$(dsn_tcp)"; }
 dsn_special() {
-	printf 'mysql://amy_special:%s@127.0.0.1:%s/amysql_test\n' "$(urlencode 'p@ss:w/rd%?&')" "$(port)"
+	printf 'mysql://amy_special:%s@127.0.0.1:%s/amysql_test?ssl_mode=disabled\n' \
+		"$(urlencode 'p@ss:w/rd%?&')" "$(port)"
 }
 dsn_socket() {
 	printf 'mysql://amy:amy_pw@localhost/amysql_test?socket=%s\n' "$(urlencode "$(sock_path)" /)"
@@ -655,7 +660,7 @@ cmd_env_variant() {
 
 cmd_env() {
 	require_running
-	export_var AMY_TEST_DSN "$(dsn_tcp)"
+	export_var AMY_TEST_DSN "$(dsn_general)"
 	export_var AMY_TEST_SOCKET_DSN "$(dsn_socket)"
 	export_var AMY_TEST_ROOT_SOCKET "$(sock_path)"
 	export_var AMY_TEST_SPECIAL_DSN "$(dsn_special)"
@@ -701,7 +706,7 @@ stop)
 status) cmd_status ;;
 dsn)
 	require_running
-	dsn_tcp
+	dsn_general
 	;;
 dsn-socket)
 	require_running
