@@ -25,3 +25,17 @@ CREATE OR REPLACE USER 'amy_special'@'%' IDENTIFIED BY 'p@ss:w/rd%?&';
 CREATE OR REPLACE USER 'amy_special'@'localhost' IDENTIFIED BY 'p@ss:w/rd%?&';
 GRANT ALL PRIVILEGES ON amysql_test.* TO 'amy_special'@'%';
 GRANT ALL PRIVILEGES ON amysql_test.* TO 'amy_special'@'localhost';
+
+-- Users for the TLS tests. REQUIRE SSL: refused over a plaintext connection;
+-- REQUIRE X509: also needs a client certificate the server's CA verifies
+-- (scripts/testdb.sh makes one: client-cert.pem in its PKI dir). MariaDB
+-- accepts both on a server without TLS, where they simply cannot log in
+-- over TCP (the TLS-off instance's amy_ssl is there for exactly that test).
+CREATE OR REPLACE USER 'amy_ssl'@'%' IDENTIFIED BY 'amy_ssl_pw' REQUIRE SSL;
+CREATE OR REPLACE USER 'amy_ssl'@'localhost' IDENTIFIED BY 'amy_ssl_pw' REQUIRE SSL;
+GRANT ALL PRIVILEGES ON amysql_test.* TO 'amy_ssl'@'%';
+GRANT ALL PRIVILEGES ON amysql_test.* TO 'amy_ssl'@'localhost';
+CREATE OR REPLACE USER 'amy_x509'@'%' IDENTIFIED BY 'amy_x509_pw' REQUIRE X509;
+CREATE OR REPLACE USER 'amy_x509'@'localhost' IDENTIFIED BY 'amy_x509_pw' REQUIRE X509;
+GRANT ALL PRIVILEGES ON amysql_test.* TO 'amy_x509'@'%';
+GRANT ALL PRIVILEGES ON amysql_test.* TO 'amy_x509'@'localhost';

@@ -3,14 +3,23 @@
 #
 #   scripts/dev.sh deps    install missing Debian packages (apt-get)
 #   scripts/dev.sh build   RelWithDebInfo build into build/
-#   scripts/dev.sh demo    build, start the test server, run build/examples/amy_demo
-#   scripts/dev.sh test    build normal + ASan/UBSan, start the test server, run both ctest suites
-#   scripts/dev.sh bench   build, start the test server, run bench/run.sh
-#   scripts/dev.sh stress [N]  build, start the test server, run every test
+#   scripts/dev.sh demo    build, start the main test server, run build/examples/amy_demo
+#   scripts/dev.sh test    build normal + ASan/UBSan, start the test servers, run both ctest suites
+#   scripts/dev.sh bench   build, start the test servers, run bench/run.sh
+#   scripts/dev.sh stress [N]  build, start the test servers, run every test
 #                          program N times in a row (default 20), logs in
 #                          build/stress/, then failures per program
 #
-# The test server (scripts/testdb.sh) is stopped on exit only if this script
+# The test servers are three scripts/testdb.sh instances, started in parallel:
+#   main     .testdb          TLS on, first free port from 33061
+#   plain    .testdb-plain    TLS off, from 33071: AMY_TEST_PLAIN_DSN,
+#                             AMY_TEST_PLAIN_SSL_DSN
+#   expired  .testdb-expired  expired certificate signed by main's CA (a copy
+#                             of main's PKI), from 33081: AMY_TEST_EXPIRED_DSN
+# plus main's env (AMY_TEST_DSN, AMY_TEST_TLS_DSN, AMY_TEST_TLS_DIR, ...; see
+# scripts/testdb.sh). AMY_TESTDB_DIR and AMY_TESTDB_PORT move all three: the
+# variants use DIR-plain, DIR-expired and PORT+10, PORT+20. demo needs only
+# main and starts only main. A server is stopped on exit only if this script
 # started it; one already running is reused and left running.
 set -euo pipefail
 
@@ -22,6 +31,7 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	libmariadb-dev libev-dev libcmocka-dev
 	mariadb-server mariadb-client
+	openssl # scripts/testdb.sh makes the test servers' certificates with it
 	gnuplot-nox valgrind
 )
 
@@ -38,10 +48,10 @@ usage() {
 usage: $0 deps|build|demo|test|bench|stress [N]
   deps   install missing packages: ${PACKAGES[*]}
   build  cmake RelWithDebInfo build into build/
-  demo   build, start scripts/testdb.sh, run build/examples/amy_demo
-  test   build + ASan build, start scripts/testdb.sh, run ctest on both
-  bench  build, start scripts/testdb.sh, run bench/run.sh
-  stress build, start scripts/testdb.sh, run every test program (build/tests/
+  demo   build, start the main test server, run build/examples/amy_demo
+  test   build + ASan build, start the test servers, run ctest on both
+  bench  build, start the test servers, run bench/run.sh
+  stress build, start the test servers, run every test program (build/tests/
          test_*, tests/cli/*.sh) N times in a row (default 20), each run's
          output in build/stress/; report failures per program with their logs
 EOF
@@ -89,33 +99,113 @@ cmd_build_asan() {
 	cmake --build build-asan -j"$(ncpu)"
 }
 
-STARTED_DB=0
-stop_db_if_ours() {
-	if ((STARTED_DB)); then
-		STARTED_DB=0
-		banner "testdb: stop"
-		"$TESTDB" stop || true
-	fi
+# The test server instances: 0 main, 1 plain, 2 expired (see the header).
+DB_MAIN=${AMY_TESTDB_DIR:-$REPO/.testdb}
+case $DB_MAIN in
+/*) ;;
+*) DB_MAIN=$REPO/$DB_MAIN ;; # as testdb.sh sees it: we run from $REPO
+esac
+DB_MAIN=${DB_MAIN%/}
+DB_PORT=${AMY_TESTDB_PORT:-33061}
+[[ $DB_PORT =~ ^[1-9][0-9]*$ ]] || die "AMY_TESTDB_PORT must be a port number, not '$DB_PORT'"
+DB_NAMES=(main plain expired)
+DB_DIRS=("$DB_MAIN" "$DB_MAIN-plain" "$DB_MAIN-expired")
+DB_TLS=(on off expired)
+# Apart, so that instances starting together do not all probe the same ports.
+DB_PORTS=("$DB_PORT" $((DB_PORT + 10)) $((DB_PORT + 20)))
+DB_STARTED=(0 0 0)
+
+# db I ARGS... : scripts/testdb.sh ARGS for instance I.
+db() {
+	local i=$1
+	shift
+	local -a pki=()
+	# The expired server's certificate must be signed by the CA the TLS tests
+	# trust: main's, which main's start makes first thing, before the slow part.
+	[[ ${DB_TLS[i]} != expired ]] || pki=(AMY_TESTDB_PKI="${DB_DIRS[0]}/tls")
+	env AMY_TESTDB_DIR="${DB_DIRS[i]}" AMY_TESTDB_PORT="${DB_PORTS[i]}" \
+		AMY_TESTDB_TLS="${DB_TLS[i]}" "${pki[@]}" "$TESTDB" "$@"
 }
 
-# Starts the test server unless one is running, then exports its env.
+# Stops, in parallel, the instances this script started.
+stop_db_if_ours() {
+	local i pids=()
+	for i in "${!DB_NAMES[@]}"; do
+		((DB_STARTED[i])) || continue
+		((${#pids[@]})) || banner "testdb: stop"
+		DB_STARTED[i]=0
+		db "$i" stop &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || true; done
+}
+
+# start_db [main] : starts the test servers (only main with "main") that are
+# not running, in parallel, then exports their env. Dies if any fails.
 start_db() {
+	local n=${#DB_NAMES[@]} i st rc t0=${EPOCHREALTIME//[.,]/} tmp env tlsdir
+	local -a todo=() pids=() failed=()
+	[[ ${1:-} != main ]] || n=1
 	banner "testdb: start"
-	if "$TESTDB" status >/dev/null 2>&1; then
-		log "reusing the running test server (left running afterwards)"
-	else
-		# Set before starting, so a half-started server is cleaned up too.
-		STARTED_DB=1
-		trap stop_db_if_ours EXIT
-		trap 'exit 130' INT
-		trap 'exit 143' TERM
-		"$TESTDB" start
+	trap stop_db_if_ours EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	for ((i = 0; i < n; i++)); do
+		if st=$(db "$i" status 2>/dev/null); then
+			[[ " $st " == *" tls=${DB_TLS[i]} "* ]] ||
+				die "${DB_DIRS[i]} is running, but not with TLS ${DB_TLS[i]} ($st); stop it: AMY_TESTDB_DIR=${DB_DIRS[i]} $TESTDB stop"
+			log "reusing the running ${DB_NAMES[i]} test server (left running afterwards)"
+		else
+			todo+=("$i")
+		fi
+	done
+	# Main's stale state would have an old PKI that expired, starting at the
+	# same moment, could copy before main's start deletes it.
+	if [[ " ${todo[*]} " == *" 0 "* && -e ${DB_DIRS[0]}/tls ]]; then
+		db 0 stop
 	fi
-	local env
-	env=$("$TESTDB" env)
+	if ((${#todo[@]})); then
+		tmp=$(mktemp -d)
+		for i in "${todo[@]}"; do
+			# Set before starting, so a half-started server is cleaned up too.
+			DB_STARTED[i]=1
+			db "$i" start 2>"$tmp/$i.log" &
+			pids[i]=$!
+		done
+		for i in "${todo[@]}"; do
+			rc=0
+			wait "${pids[i]}" || rc=$?
+			cat -- "$tmp/$i.log" >&2
+			((rc == 0)) || failed+=("${DB_NAMES[i]} (${DB_DIRS[i]}, TLS ${DB_TLS[i]}): exit $rc")
+		done
+		rm -rf -- "$tmp"
+		((${#failed[@]} == 0)) || die "test server failed to start: ${failed[*]}"
+		t0=$((${EPOCHREALTIME//[.,]/} - t0)) # microseconds
+		log "started ${#todo[@]} test server(s) in $((t0 / 1000000)).$(printf '%02d' $((t0 / 10000 % 100))) s"
+	fi
+	env=$(db 0 env)
 	eval "$env"
 	log "AMY_TEST_DSN=$AMY_TEST_DSN"
 	log "AMY_TEST_SOCKET_DSN=$AMY_TEST_SOCKET_DSN"
+	log "AMY_TEST_TLS_DSN=$AMY_TEST_TLS_DSN (CA etc. in AMY_TEST_TLS_DIR=$AMY_TEST_TLS_DIR)"
+	((n > 1)) || return 0
+	for ((i = 1; i < n; i++)); do
+		env=$(db "$i" env-variant)
+		eval "$env"
+	done
+	# A reused expired server may still present a cert from main's previous PKI.
+	env=$(db 2 env)
+	tlsdir=$(
+		unset AMY_TEST_TLS_DIR
+		eval "$env"
+		printf '%s' "${AMY_TEST_TLS_DIR:-}"
+	)
+	[[ -n $tlsdir ]] || die "the expired test server has no AMY_TEST_TLS_DIR"
+	cmp -s -- "$AMY_TEST_TLS_DIR/ca.pem" "$tlsdir/ca.pem" ||
+		die "the expired test server's CA ($tlsdir) is not main's ($AMY_TEST_TLS_DIR); stop it: AMY_TESTDB_DIR=${DB_DIRS[2]} $TESTDB stop"
+	log "AMY_TEST_PLAIN_DSN=$AMY_TEST_PLAIN_DSN"
+	log "AMY_TEST_PLAIN_SSL_DSN=$AMY_TEST_PLAIN_SSL_DSN"
+	log "AMY_TEST_EXPIRED_DSN=$AMY_TEST_EXPIRED_DSN"
 }
 
 # run_ctest NAME DIR : runs ctest, appends a summary line to SUMMARY; returns ctest's status.
@@ -202,7 +292,7 @@ cmd_demo() {
 	cmd_deps
 	cmd_build
 	[[ -x build/examples/amy_demo ]] || die "build/examples/amy_demo was not built"
-	start_db
+	start_db main
 	banner "demo: build/examples/amy_demo"
 	build/examples/amy_demo "$AMY_TEST_DSN"
 }
