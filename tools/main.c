@@ -15,6 +15,7 @@
 #include "connect.h"
 #include "input.h"
 #include "run.h"
+#include "tls.h"
 
 #define PROG "amysql-batch"
 
@@ -51,6 +52,25 @@ static const char usage_text[] =
     "      --no-defaults       read no option file\n"
     "Also MYSQL_PWD, and [client] in /etc/my.cnf, /etc/mysql/my.cnf and\n"
     "~/.my.cnf.\n"
+    "TLS (none of these: amysql's default, TLS if the server offers it,\n"
+    "unverified):\n"
+    "      --ssl               require TLS (ssl_mode=required)\n"
+    "      --skip-ssl          no TLS (also --ssl=0, --disable-ssl)\n"
+    "      --ssl-verify-server-cert  require TLS, check the certificate\n"
+    "                          and host name (ssl_mode=verify_identity)\n"
+    "      --ssl-mode=MODE     DISABLED, PREFERRED, REQUIRED, VERIFY_CA or\n"
+    "                          VERIFY_IDENTITY; wins over the options above\n"
+    "      --ssl-ca=FILE       CA certificates (PEM)\n"
+    "      --ssl-capath=DIR    directory of CA certificates\n"
+    "      --ssl-cert=FILE     client certificate (PEM)\n"
+    "      --ssl-key=FILE      client key (PEM)\n"
+    "      --ssl-cipher=LIST   permitted ciphers\n"
+    "      --tls-version=LIST  e.g. TLSv1.2,TLSv1.3\n"
+    "      --ssl-crl=FILE      certificate revocation list\n"
+    "      --ssl-crlpath=DIR   directory of revocation lists\n"
+    "      --ssl-fp=HEX        server certificate's SHA-1 fingerprint\n"
+    "The FILE, DIR, LIST and HEX options also require TLS unless\n"
+    "--ssl-mode says otherwise.\n"
     "\n"
     "      --help              this help\n"
     "  -V, --version           version\n"
@@ -70,7 +90,8 @@ enum {
     OPT_DEFAULTS_EXTRA_FILE,
     OPT_NO_DEFAULTS,
     OPT_CONNECT_TIMEOUT,
-    OPT_HELP
+    OPT_HELP,
+    OPT_TLS /* to OPT_TLS + AMY__CLI_TLS_NOPTIONS - 1; keep it last */
 };
 
 static const struct option long_options[] = {
@@ -93,6 +114,7 @@ static const struct option long_options[] = {
     {"defaults-extra-file", required_argument, NULL, OPT_DEFAULTS_EXTRA_FILE},
     {"no-defaults", no_argument, NULL, OPT_NO_DEFAULTS},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    AMY__CLI_TLS_LONG_OPTIONS(OPT_TLS),
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -146,13 +168,17 @@ int main(int argc, char **argv)
     amy__cli_connect_args ca = {0};
     ca.connect_timeout_ms = -1;
     char *password = NULL;
+    amy__cli_tls tls;
     unsigned long n;
-    int c, rc = AMY__CLI_FATAL;
+    int c, longindex = 0, rc = AMY__CLI_FATAL;
+    char err[512];
+    amy__cli_tls_init(&tls);
+    ca.tls = &tls;
     ro.column_names = 1;
     ro.progress = 1;
 
     while ((c = getopt_long(argc, argv, "c:NfD:h:P:u:p::S:V", long_options,
-                            NULL)) != -1) {
+                            &longindex)) != -1) {
         switch (c) {
         case 'c':
             if (parse_count(optarg, 65535, &n))
@@ -248,13 +274,23 @@ int main(int argc, char **argv)
         case OPT_HELP:
             fputs(usage_text, stdout);
             free(password);
+            amy__cli_tls_clear(&tls);
             return 0;
         case 'V':
             printf(PROG " (amysql) %d.%d.%d\n", AMY_VERSION_MAJOR,
                    AMY_VERSION_MINOR, AMY_VERSION_PATCH);
             free(password);
+            amy__cli_tls_clear(&tls);
             return 0;
-        default: /* getopt_long has printed what is wrong */
+        default:
+            if (c >= OPT_TLS && c < OPT_TLS + AMY__CLI_TLS_NOPTIONS) {
+                /* Messages start with the option's name. */
+                if (amy__cli_tls_option(&tls, long_options[longindex].name,
+                                        optarg, err, sizeof err) < 0)
+                    return usage_error("--%s", err);
+                break;
+            }
+            /* getopt_long has printed what is wrong */
             free(password);
             fputs("Try '" PROG " --help' for more information.\n", stderr);
             return AMY__CLI_FATAL;
@@ -271,7 +307,6 @@ int main(int argc, char **argv)
     ro.nfiles = (size_t)(argc - first);
     ro.progress = ro.progress && isatty(STDERR_FILENO);
 
-    char err[512];
     if (amy__cli_input_check(ro.files, ro.nfiles, &ro.input_bytes, err,
                              sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
@@ -298,5 +333,6 @@ out:
         memset(password, 0, strlen(password));
         free(password);
     }
+    amy__cli_tls_clear(&tls);
     return rc;
 }
