@@ -181,29 +181,35 @@ int main(int argc, char **argv)
                             &longindex)) != -1) {
         switch (c) {
         case 'c':
-            if (parse_count(optarg, 65535, &n))
-                return usage_error("--connections '%s': want a number from 1 "
-                                   "to 65535",
-                                   optarg);
+            if (parse_count(optarg, 65535, &n)) {
+                usage_error("--connections '%s': want a number from 1 "
+                            "to 65535",
+                            optarg);
+                goto out;
+            }
             ca.pool = n;
             break;
         case OPT_PIPELINE:
-            if (parse_count(optarg, 4096, &n))
-                return usage_error("--pipeline '%s': want a number from 1 to "
-                                   "4096",
-                                   optarg);
+            if (parse_count(optarg, 4096, &n)) {
+                usage_error("--pipeline '%s': want a number from 1 to "
+                            "4096",
+                            optarg);
+                goto out;
+            }
             ca.pipeline = n;
             break;
         case OPT_WINDOW:
-            if (parse_count(optarg, 10000000, &n))
-                return usage_error("--window '%s': want a number from 1 to "
-                                   "10000000",
-                                   optarg);
+            if (parse_count(optarg, 10000000, &n)) {
+                usage_error("--window '%s': want a number from 1 to "
+                            "10000000",
+                            optarg);
+                goto out;
+            }
             ro.window = n;
             break;
         case OPT_DELIMITER:
             if (check_delimiter(optarg))
-                return AMY__CLI_FATAL;
+                goto out;
             ro.delimiter = optarg;
             break;
         case 'N':
@@ -227,10 +233,12 @@ int main(int argc, char **argv)
         case 'P': {
             char *end;
             n = strtoul(optarg, &end, 10);
-            if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > 65535)
-                return usage_error("--port '%s': want a number from 1 to "
-                                   "65535",
-                                   optarg);
+            if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > 65535) {
+                usage_error("--port '%s': want a number from 1 to "
+                            "65535",
+                            optarg);
+                goto out;
+            }
             ca.port = (unsigned)n;
             break;
         }
@@ -243,7 +251,7 @@ int main(int argc, char **argv)
             ca.ask_password = optarg == NULL;
             if (optarg && !(password = take_secret(optarg))) {
                 fputs(PROG ": out of memory\n", stderr);
-                return AMY__CLI_FATAL;
+                goto out;
             }
             ca.password = password;
             break;
@@ -265,35 +273,36 @@ int main(int argc, char **argv)
         case OPT_CONNECT_TIMEOUT:
             if (strcmp(optarg, "0") == 0)
                 n = 0;
-            else if (parse_count(optarg, 86400, &n))
-                return usage_error("--connect-timeout '%s': want seconds, "
-                                   "0 to 86400",
-                                   optarg);
+            else if (parse_count(optarg, 86400, &n)) {
+                usage_error("--connect-timeout '%s': want seconds, "
+                            "0 to 86400",
+                            optarg);
+                goto out;
+            }
             ca.connect_timeout_ms = (long)n * 1000;
             break;
         case OPT_HELP:
             fputs(usage_text, stdout);
-            free(password);
-            amy__cli_tls_clear(&tls);
-            return 0;
+            rc = 0;
+            goto out;
         case 'V':
             printf(PROG " (amysql) %d.%d.%d\n", AMY_VERSION_MAJOR,
                    AMY_VERSION_MINOR, AMY_VERSION_PATCH);
-            free(password);
-            amy__cli_tls_clear(&tls);
-            return 0;
+            rc = 0;
+            goto out;
         default:
             if (c >= OPT_TLS && c < OPT_TLS + AMY__CLI_TLS_NOPTIONS) {
                 /* Messages start with the option's name. */
                 if (amy__cli_tls_option(&tls, long_options[longindex].name,
-                                        optarg, err, sizeof err) < 0)
-                    return usage_error("--%s", err);
+                                        optarg, err, sizeof err) < 0) {
+                    usage_error("--%s", err);
+                    goto out;
+                }
                 break;
             }
             /* getopt_long has printed what is wrong */
-            free(password);
             fputs("Try '" PROG " --help' for more information.\n", stderr);
-            return AMY__CLI_FATAL;
+            goto out;
         }
     }
 
@@ -328,7 +337,7 @@ int main(int argc, char **argv)
     rc = amy__cli_run(loop, pool, &ro);
     amy_pool_free(pool);
     ev_loop_destroy(loop);
-out:
+out: /* every exit once the options are being read, so nothing leaks */
     if (password) {
         memset(password, 0, strlen(password));
         free(password);
