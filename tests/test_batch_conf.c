@@ -269,6 +269,76 @@ static void test_dsn_round_trip(void **state)
     expect_dsn("mysql://h/?bogus=1", "mysql://h?bogus=1");
 }
 
+static void test_dsn_tls_keys(void **state)
+{
+    /* TLS keys become pieces: written last, ssl_mode first, in a fixed
+     * order, values decoded then encoded again. */
+    expect_dsn("mysql://u@h/db?ssl_fp=AB%3Acd&ssl_mode=verify_ca&pool=2&"
+               "ssl_ca=/etc/my%20ca.pem&tls_version=TLSv1.3",
+               "mysql://u@h/db?pool=2&ssl_mode=verify_ca&ssl_ca=%2Fetc%2Fmy%"
+               "20ca.pem&tls_version=TLSv1.3&ssl_fp=AB%3Acd");
+    expect_dsn("mysql://h?ssl_capath=d&ssl_cert=c&ssl_key=k&ssl_cipher=A%3AB&"
+               "ssl_crl=r&ssl_crlpath=rp",
+               "mysql://h?ssl_capath=d&ssl_cert=c&ssl_key=k&ssl_cipher=A%3AB&"
+               "ssl_crl=r&ssl_crlpath=rp");
+    /* MySQL spells the modes in capitals; amysql's DSN in lower case. */
+    expect_dsn("mysql://h?ssl_mode=VERIFY_Identity",
+               "mysql://h?ssl_mode=verify_identity");
+    expect_dsn("mysql://h?ssl_mode=disabled", "mysql://h?ssl_mode=disabled");
+    /* A key repeated in the DSN is written once, the last one (as ?pool=). */
+    expect_dsn("mysql://h?ssl_mode=required&ssl_ca=a&ssl_mode=preferred&"
+               "ssl_ca=b",
+               "mysql://h?ssl_mode=preferred&ssl_ca=b");
+    /* Names amysql does not know are not TLS keys: kept for it to judge. */
+    expect_dsn("mysql://h?SSL_MODE=x&ssl=1", "mysql://h?SSL_MODE=x&ssl=1");
+}
+
+static void test_dsn_tls_pieces_override(void **state)
+{
+    amy__cli_conninfo c;
+    amy__cli_conninfo_init(&c);
+    char err[128];
+    c.ssl_mode = AMY__CLI_SSL_REQUIRED;
+    assert_int_equal(amy__cli_conninfo_set(&c.tls[AMY__CLI_SSL_CA], "old"), 0);
+    assert_int_equal(amy__cli_conninfo_set(&c.tls[AMY__CLI_SSL_KEY], "kept"),
+                     0);
+    assert_int_equal(
+        amy__cli_conninfo_dsn_apply(
+            &c, "mysql://h?ssl_ca=new&ssl_mode=verify_ca", err, sizeof err),
+        0);
+    char *d = amy__cli_conninfo_dsn(&c);
+    assert_string_equal(d, "mysql://h?ssl_mode=verify_ca&ssl_ca=new&ssl_key="
+                           "kept");
+    free(d);
+    amy__cli_conninfo_clear(&c);
+    assert_int_equal(c.ssl_mode, AMY__CLI_SSL_UNSET);
+    assert_null(c.tls[AMY__CLI_SSL_CA]);
+}
+
+static void test_ssl_mode_names(void **state)
+{
+    assert_int_equal(amy__cli_ssl_mode_parse("DISABLED", 8),
+                     AMY__CLI_SSL_DISABLED);
+    assert_int_equal(amy__cli_ssl_mode_parse("preferred", 9),
+                     AMY__CLI_SSL_PREFERRED);
+    assert_int_equal(amy__cli_ssl_mode_parse("Required", 8),
+                     AMY__CLI_SSL_REQUIRED);
+    assert_int_equal(amy__cli_ssl_mode_parse("verify_ca", 9),
+                     AMY__CLI_SSL_VERIFY_CA);
+    assert_int_equal(amy__cli_ssl_mode_parse("VERIFY_IDENTITY", 15),
+                     AMY__CLI_SSL_VERIFY_IDENTITY);
+    /* Only whole names. */
+    assert_int_equal(amy__cli_ssl_mode_parse("verify_ca", 6),
+                     AMY__CLI_SSL_UNSET);
+    assert_int_equal(amy__cli_ssl_mode_parse("verify-ca", 9),
+                     AMY__CLI_SSL_UNSET);
+    assert_int_equal(amy__cli_ssl_mode_parse("", 0), AMY__CLI_SSL_UNSET);
+    assert_string_equal(amy__cli_ssl_mode_name(AMY__CLI_SSL_VERIFY_CA),
+                        "verify_ca");
+    assert_null(amy__cli_ssl_mode_name(AMY__CLI_SSL_UNSET));
+    assert_null(amy__cli_ssl_mode_name(99));
+}
+
 static void expect_dsn_error(const char *in, const char *part)
 {
     char err[256] = "";
@@ -296,6 +366,16 @@ static void test_dsn_errors(void **state)
     expect_dsn_error("mysql://u:s3cret@h/db?pool=x", "pool");
     expect_dsn_error("mysql://u:s3cret@h/db?pipeline=0", "pipeline");
     expect_dsn_error("mysql://u:s3cret@h/db%", "database");
+    expect_dsn_error("mysql://u:s3cret@h/db?ssl_mode=bogus",
+                     "ssl_mode must be disabled, preferred, required, "
+                     "verify_ca or verify_identity");
+    expect_dsn_error("mysql://u:s3cret@h/db?ssl_mode=", "ssl_mode must be");
+    expect_dsn_error("mysql://u:s3cret@h/db?ssl_mode=%zz", "ssl_mode value");
+    expect_dsn_error("mysql://u:s3cret@h/db?ssl_ca=", "empty value for ssl_ca");
+    expect_dsn_error("mysql://u:s3cret@h/db?ssl_key",
+                     "empty value for ssl_key");
+    expect_dsn_error("mysql://u:s3cret@h/db?ssl_ca=a%2",
+                     "the ssl_ca value has a '%'");
 }
 
 static void test_dsn_pieces_override(void **state)
@@ -516,6 +596,9 @@ int main(void)
         cmocka_unit_test(test_cnf_include),
         cmocka_unit_test(test_pct_encode),
         cmocka_unit_test(test_dsn_round_trip),
+        cmocka_unit_test(test_dsn_tls_keys),
+        cmocka_unit_test(test_dsn_tls_pieces_override),
+        cmocka_unit_test(test_ssl_mode_names),
         cmocka_unit_test(test_dsn_errors),
         cmocka_unit_test(test_dsn_pieces_override),
         cmocka_unit_test(test_dsn_build_local_and_tcp),

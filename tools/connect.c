@@ -14,7 +14,9 @@ static const char *const groups[] = {"client", "client-server",
 
 struct state {
     amy__cli_conninfo ci;
-    int ask; /* the strongest password source so far says "ask" */
+    amy__cli_tls tls; /* the option files' TLS options, kept apart until the
+                         DSN and the command line are known (tls.h) */
+    int ask;          /* the strongest password source so far says "ask" */
 };
 
 static int nomem(char *err, size_t errlen)
@@ -50,6 +52,11 @@ static int option_cb(const char *name, const char *value, const char *path,
         }
         return 0;
     } else {
+        char msg[256];
+        if (amy__cli_tls_option(&s->tls, name, value, msg, sizeof msg) < 0) {
+            snprintf(err, errlen, "%s:%lu: %s", path, line, msg);
+            return -1;
+        }
         return 0; /* [client] holds options of many programs */
     }
     if (!value) {
@@ -139,6 +146,7 @@ char *amy__cli_connect_dsn(const amy__cli_connect_args *a, size_t *inflight,
     struct state s;
     char *dsn = NULL;
     amy__cli_conninfo_init(&s.ci);
+    amy__cli_tls_init(&s.tls);
     s.ask = 0;
     const char *pwd = getenv("MYSQL_PWD");
     if (pwd && amy__cli_conninfo_set(&s.ci.password, pwd)) {
@@ -167,6 +175,10 @@ char *amy__cli_connect_dsn(const amy__cli_connect_args *a, size_t *inflight,
     }
     if (apply_args(&s, a, err, errlen))
         goto out;
+    if (amy__cli_tls_resolve(&s.ci, &s.tls, a->tls)) {
+        nomem(err, errlen);
+        goto out;
+    }
     if (s.ask) {
         char *p = amy__cli_prompt_password("Enter password: ", err, errlen);
         if (!p)
@@ -184,5 +196,6 @@ out:
     if (s.ci.password)
         memset(s.ci.password, 0, strlen(s.ci.password));
     amy__cli_conninfo_clear(&s.ci);
+    amy__cli_tls_clear(&s.tls);
     return dsn;
 }

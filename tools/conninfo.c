@@ -7,8 +7,46 @@
 #include <string.h>
 #include <strings.h>
 
+const char *const amy__cli_tls_keys[AMY__CLI_TLS_NKEYS] = {
+    [AMY__CLI_SSL_CA] = "ssl_ca",
+    [AMY__CLI_SSL_CAPATH] = "ssl_capath",
+    [AMY__CLI_SSL_CERT] = "ssl_cert",
+    [AMY__CLI_SSL_KEY] = "ssl_key",
+    [AMY__CLI_SSL_CIPHER] = "ssl_cipher",
+    [AMY__CLI_TLS_VERSION] = "tls_version",
+    [AMY__CLI_SSL_CRL] = "ssl_crl",
+    [AMY__CLI_SSL_CRLPATH] = "ssl_crlpath",
+    [AMY__CLI_SSL_FP] = "ssl_fp",
+};
+
+static const char *const mode_names[] = {
+    [AMY__CLI_SSL_DISABLED] = "disabled",
+    [AMY__CLI_SSL_PREFERRED] = "preferred",
+    [AMY__CLI_SSL_REQUIRED] = "required",
+    [AMY__CLI_SSL_VERIFY_CA] = "verify_ca",
+    [AMY__CLI_SSL_VERIFY_IDENTITY] = "verify_identity",
+};
+
+#define NMODES (sizeof mode_names / sizeof mode_names[0])
+
+const char *amy__cli_ssl_mode_name(int mode)
+{
+    return mode > AMY__CLI_SSL_UNSET && (size_t)mode < NMODES ? mode_names[mode]
+                                                              : NULL;
+}
+
+int amy__cli_ssl_mode_parse(const char *s, size_t n)
+{
+    for (size_t m = AMY__CLI_SSL_DISABLED; m < NMODES; m++)
+        if (strlen(mode_names[m]) == n && strncasecmp(s, mode_names[m], n) == 0)
+            return (int)m;
+    return AMY__CLI_SSL_UNSET;
+}
+
 void amy__cli_conninfo_clear(amy__cli_conninfo *c)
 {
+    for (int k = 0; k < AMY__CLI_TLS_NKEYS; k++)
+        free(c->tls[k]);
     free(c->user);
     free(c->password);
     free(c->host);
@@ -118,6 +156,32 @@ static int add_param(amy__cli_conninfo *c, const char *s, size_t n)
     return 0;
 }
 
+/* The index of TLS key q[0..n) in amy__cli_tls_keys, or -1. */
+static int tls_key(const char *q, size_t n)
+{
+    for (int k = 0; k < AMY__CLI_TLS_NKEYS; k++)
+        if (strlen(amy__cli_tls_keys[k]) == n &&
+            strncmp(q, amy__cli_tls_keys[k], n) == 0)
+            return k;
+    return -1;
+}
+
+static int apply_ssl_mode(amy__cli_conninfo *c, const char *v, size_t vn,
+                          char *err, size_t errlen)
+{
+    char *mode = NULL;
+    if (set_decoded(&mode, v, vn, "ssl_mode value", err, errlen))
+        return -1;
+    int m = amy__cli_ssl_mode_parse(mode, strlen(mode));
+    free(mode);
+    if (m == AMY__CLI_SSL_UNSET)
+        return fail(err, errlen,
+                    "ssl_mode must be disabled, preferred, required, "
+                    "verify_ca or verify_identity");
+    c->ssl_mode = m;
+    return 0;
+}
+
 static int apply_query(amy__cli_conninfo *c, const char *q, char *err,
                        size_t errlen)
 {
@@ -127,6 +191,7 @@ static int apply_query(amy__cli_conninfo *c, const char *q, char *err,
         size_t kn = eq ? (size_t)(eq - q) : n;
         const char *v = eq ? eq + 1 : q + n;
         size_t vn = eq ? n - kn - 1 : 0;
+        int k;
         if (kn == 6 && strncmp(q, "socket", 6) == 0) {
             if (set_decoded(&c->socket, v, vn, "socket path", err, errlen))
                 return -1;
@@ -147,6 +212,19 @@ static int apply_query(amy__cli_conninfo *c, const char *q, char *err,
                             "connect_timeout_ms must be a number from 0 to "
                             "86400000");
             c->connect_timeout_ms = (long)ms;
+        } else if (kn == 8 && strncmp(q, "ssl_mode", 8) == 0) {
+            if (apply_ssl_mode(c, v, vn, err, errlen))
+                return -1;
+        } else if ((k = tls_key(q, kn)) >= 0) {
+            char what[64];
+            if (vn == 0) {
+                snprintf(what, sizeof what, "empty value for %s",
+                         amy__cli_tls_keys[k]);
+                return fail(err, errlen, what);
+            }
+            snprintf(what, sizeof what, "%s value", amy__cli_tls_keys[k]);
+            if (set_decoded(&c->tls[k], v, vn, what, err, errlen))
+                return -1;
         } else if (n > 0 && add_param(c, q, n) != 0) {
             return fail(err, errlen, "out of memory");
         }
@@ -367,6 +445,22 @@ char *amy__cli_conninfo_dsn(const amy__cli_conninfo *c)
         snprintf(num, sizeof num, "%sconnect_timeout_ms=%ld", sep,
                  c->connect_timeout_ms);
         put(&b, num);
+        sep = "&";
+    }
+    if (c->ssl_mode != AMY__CLI_SSL_UNSET) {
+        put(&b, sep);
+        put(&b, "ssl_mode=");
+        put(&b, amy__cli_ssl_mode_name(c->ssl_mode));
+        sep = "&";
+    }
+    for (int k = 0; k < AMY__CLI_TLS_NKEYS; k++) {
+        if (!c->tls[k])
+            continue;
+        put(&b, sep);
+        put(&b, amy__cli_tls_keys[k]);
+        put(&b, "=");
+        put_encoded(&b, c->tls[k]);
+        sep = "&";
     }
     return b.s;
 }

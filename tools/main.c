@@ -15,6 +15,7 @@
 #include "connect.h"
 #include "input.h"
 #include "run.h"
+#include "tls.h"
 
 #define PROG "amysql-batch"
 
@@ -51,6 +52,25 @@ static const char usage_text[] =
     "      --no-defaults       read no option file\n"
     "Also MYSQL_PWD, and [client] in /etc/my.cnf, /etc/mysql/my.cnf and\n"
     "~/.my.cnf.\n"
+    "TLS (none of these: amysql's default, TLS if the server offers it,\n"
+    "unverified):\n"
+    "      --ssl               require TLS (ssl_mode=required)\n"
+    "      --skip-ssl          no TLS (also --ssl=0, --disable-ssl)\n"
+    "      --ssl-verify-server-cert  require TLS, check the certificate\n"
+    "                          and host name (ssl_mode=verify_identity)\n"
+    "      --ssl-mode=MODE     DISABLED, PREFERRED, REQUIRED, VERIFY_CA or\n"
+    "                          VERIFY_IDENTITY; wins over the options above\n"
+    "      --ssl-ca=FILE       CA certificates (PEM)\n"
+    "      --ssl-capath=DIR    directory of CA certificates\n"
+    "      --ssl-cert=FILE     client certificate (PEM)\n"
+    "      --ssl-key=FILE      client key (PEM)\n"
+    "      --ssl-cipher=LIST   permitted ciphers\n"
+    "      --tls-version=LIST  e.g. TLSv1.2,TLSv1.3\n"
+    "      --ssl-crl=FILE      certificate revocation list\n"
+    "      --ssl-crlpath=DIR   directory of revocation lists\n"
+    "      --ssl-fp=HEX        server certificate's SHA-1 fingerprint\n"
+    "The FILE, DIR, LIST and HEX options also require TLS unless\n"
+    "--ssl-mode says otherwise.\n"
     "\n"
     "      --help              this help\n"
     "  -V, --version           version\n"
@@ -70,7 +90,8 @@ enum {
     OPT_DEFAULTS_EXTRA_FILE,
     OPT_NO_DEFAULTS,
     OPT_CONNECT_TIMEOUT,
-    OPT_HELP
+    OPT_HELP,
+    OPT_TLS /* to OPT_TLS + AMY__CLI_TLS_NOPTIONS - 1; keep it last */
 };
 
 static const struct option long_options[] = {
@@ -93,6 +114,7 @@ static const struct option long_options[] = {
     {"defaults-extra-file", required_argument, NULL, OPT_DEFAULTS_EXTRA_FILE},
     {"no-defaults", no_argument, NULL, OPT_NO_DEFAULTS},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    AMY__CLI_TLS_LONG_OPTIONS(OPT_TLS),
     {"help", no_argument, NULL, OPT_HELP},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -146,38 +168,48 @@ int main(int argc, char **argv)
     amy__cli_connect_args ca = {0};
     ca.connect_timeout_ms = -1;
     char *password = NULL;
+    amy__cli_tls tls;
     unsigned long n;
-    int c, rc = AMY__CLI_FATAL;
+    int c, longindex = 0, rc = AMY__CLI_FATAL;
+    char err[512];
+    amy__cli_tls_init(&tls);
+    ca.tls = &tls;
     ro.column_names = 1;
     ro.progress = 1;
 
     while ((c = getopt_long(argc, argv, "c:NfD:h:P:u:p::S:V", long_options,
-                            NULL)) != -1) {
+                            &longindex)) != -1) {
         switch (c) {
         case 'c':
-            if (parse_count(optarg, 65535, &n))
-                return usage_error("--connections '%s': want a number from 1 "
-                                   "to 65535",
-                                   optarg);
+            if (parse_count(optarg, 65535, &n)) {
+                usage_error("--connections '%s': want a number from 1 "
+                            "to 65535",
+                            optarg);
+                goto out;
+            }
             ca.pool = n;
             break;
         case OPT_PIPELINE:
-            if (parse_count(optarg, 4096, &n))
-                return usage_error("--pipeline '%s': want a number from 1 to "
-                                   "4096",
-                                   optarg);
+            if (parse_count(optarg, 4096, &n)) {
+                usage_error("--pipeline '%s': want a number from 1 to "
+                            "4096",
+                            optarg);
+                goto out;
+            }
             ca.pipeline = n;
             break;
         case OPT_WINDOW:
-            if (parse_count(optarg, 10000000, &n))
-                return usage_error("--window '%s': want a number from 1 to "
-                                   "10000000",
-                                   optarg);
+            if (parse_count(optarg, 10000000, &n)) {
+                usage_error("--window '%s': want a number from 1 to "
+                            "10000000",
+                            optarg);
+                goto out;
+            }
             ro.window = n;
             break;
         case OPT_DELIMITER:
             if (check_delimiter(optarg))
-                return AMY__CLI_FATAL;
+                goto out;
             ro.delimiter = optarg;
             break;
         case 'N':
@@ -201,10 +233,12 @@ int main(int argc, char **argv)
         case 'P': {
             char *end;
             n = strtoul(optarg, &end, 10);
-            if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > 65535)
-                return usage_error("--port '%s': want a number from 1 to "
-                                   "65535",
-                                   optarg);
+            if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > 65535) {
+                usage_error("--port '%s': want a number from 1 to "
+                            "65535",
+                            optarg);
+                goto out;
+            }
             ca.port = (unsigned)n;
             break;
         }
@@ -217,7 +251,7 @@ int main(int argc, char **argv)
             ca.ask_password = optarg == NULL;
             if (optarg && !(password = take_secret(optarg))) {
                 fputs(PROG ": out of memory\n", stderr);
-                return AMY__CLI_FATAL;
+                goto out;
             }
             ca.password = password;
             break;
@@ -239,25 +273,36 @@ int main(int argc, char **argv)
         case OPT_CONNECT_TIMEOUT:
             if (strcmp(optarg, "0") == 0)
                 n = 0;
-            else if (parse_count(optarg, 86400, &n))
-                return usage_error("--connect-timeout '%s': want seconds, "
-                                   "0 to 86400",
-                                   optarg);
+            else if (parse_count(optarg, 86400, &n)) {
+                usage_error("--connect-timeout '%s': want seconds, "
+                            "0 to 86400",
+                            optarg);
+                goto out;
+            }
             ca.connect_timeout_ms = (long)n * 1000;
             break;
         case OPT_HELP:
             fputs(usage_text, stdout);
-            free(password);
-            return 0;
+            rc = 0;
+            goto out;
         case 'V':
             printf(PROG " (amysql) %d.%d.%d\n", AMY_VERSION_MAJOR,
                    AMY_VERSION_MINOR, AMY_VERSION_PATCH);
-            free(password);
-            return 0;
-        default: /* getopt_long has printed what is wrong */
-            free(password);
+            rc = 0;
+            goto out;
+        default:
+            if (c >= OPT_TLS && c < OPT_TLS + AMY__CLI_TLS_NOPTIONS) {
+                /* Messages start with the option's name. */
+                if (amy__cli_tls_option(&tls, long_options[longindex].name,
+                                        optarg, err, sizeof err) < 0) {
+                    usage_error("--%s", err);
+                    goto out;
+                }
+                break;
+            }
+            /* getopt_long has printed what is wrong */
             fputs("Try '" PROG " --help' for more information.\n", stderr);
-            return AMY__CLI_FATAL;
+            goto out;
         }
     }
 
@@ -271,7 +316,6 @@ int main(int argc, char **argv)
     ro.nfiles = (size_t)(argc - first);
     ro.progress = ro.progress && isatty(STDERR_FILENO);
 
-    char err[512];
     if (amy__cli_input_check(ro.files, ro.nfiles, &ro.input_bytes, err,
                              sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
@@ -293,10 +337,11 @@ int main(int argc, char **argv)
     rc = amy__cli_run(loop, pool, &ro);
     amy_pool_free(pool);
     ev_loop_destroy(loop);
-out:
+out: /* every exit once the options are being read, so nothing leaks */
     if (password) {
         memset(password, 0, strlen(password));
         free(password);
     }
+    amy__cli_tls_clear(&tls);
     return rc;
 }

@@ -28,7 +28,16 @@ expect "bad pipeline" 2 "pipeline 'x'" "$TOOL" --pipeline x "$NOWHERE"
 expect "bad port" 2 "port '99999'" "$TOOL" -P 99999
 expect "empty delimiter" 2 "empty delimiter" "$TOOL" --delimiter ''
 expect "bad delimiter" 2 "may not contain" "$TOOL" --delimiter "';"
+expect "bad ssl-mode" 2 "^amysql-batch: --ssl-mode 'bogus': want DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY" \
+	"$TOOL" --ssl-mode=bogus "$NOWHERE"
+expect "empty ssl-ca" 2 "^amysql-batch: --ssl-ca: empty file name" "$TOOL" --ssl-ca= "$NOWHERE"
+expect "bad ssl boolean" 2 "^amysql-batch: --ssl 'yes': want 1 or 0" "$TOOL" --ssl=yes "$NOWHERE"
+expect "bad tls-version" 2 "^amysql-batch: --tls-version 'TLSv1.4'" "$TOOL" --tls-version=TLSv1.4 "$NOWHERE"
+expect "ambiguous --ssl-c" 2 "ambiguous" "$TOOL" --ssl-c=x "$NOWHERE"
+printf '[client]\nssl-mode = sometimes\n' >"$TMP/tls.cnf"
+expect "bad ssl-mode in an option file" 2 "tls.cnf:2: ssl-mode 'sometimes'" "$TOOL" --defaults-file="$TMP/tls.cnf"
 "$TOOL" --help >"$TMP/help" 2>&1 && grep -q -- '--delimiter' "$TMP/help" &&
+	grep -q -- '--ssl-mode=MODE' "$TMP/help" &&
 	pass "--help" || fail "--help"
 "$TOOL" --version | grep -q '^amysql-batch (amysql) [0-9]' && pass "--version" || fail "--version"
 
