@@ -6,6 +6,8 @@
 #   scripts/dev.sh demo    build, start the main test server, run build/examples/amy_demo
 #   scripts/dev.sh test    build normal + ASan/UBSan, start the test servers, run both ctest suites
 #   scripts/dev.sh bench   build, start the test servers, run bench/run.sh
+#   scripts/dev.sh env     start every test server (left running), print
+#                          their env: eval "$(scripts/dev.sh env)"
 #   scripts/dev.sh stress [N]  build, start the test servers, run every test
 #                          program N times in a row (default 20), logs in
 #                          build/stress/, then failures per program
@@ -45,7 +47,7 @@ banner() {
 }
 usage() {
 	cat >&2 <<EOF
-usage: $0 deps|build|demo|test|bench|stress [N]
+usage: $0 deps|build|demo|test|bench|env|stress [N]
   deps   install missing packages: ${PACKAGES[*]}
   build  cmake RelWithDebInfo build into build/
   demo   build, start the main test server, run build/examples/amy_demo
@@ -397,6 +399,16 @@ cmd_stress() {
 		"$n" "${#progs[@]}" "$total"
 }
 
+# Starts every test server (leaving them running) and prints their env, for
+# running single test programs by hand: eval "$(scripts/dev.sh env)".
+cmd_env() {
+	start_db >&2
+	DB_STARTED=(0 0 0) # left running: testdb.sh stop, per dir, ends them
+	env | grep -E '^AMY_TEST' | sort | while IFS='=' read -r k v; do
+		printf 'export %s=%q\n' "$k" "$v"
+	done
+}
+
 [[ $# -ge 1 ]] || usage
 [[ $# -eq 1 || ($# -eq 2 && $1 == stress) ]] || usage
 case $1 in
@@ -407,5 +419,6 @@ demo) cmd_demo ;;
 test) cmd_test ;;
 bench) cmd_bench ;;
 stress) cmd_stress "${2:-20}" ;;
+env) cmd_env ;;
 *) usage ;;
 esac

@@ -385,7 +385,9 @@ static void test_charset(void **state)
     amy_pool_free(p);
 
     char dsn[512], err[256];
-    snprintf(dsn, sizeof dsn, "%s?charset=klingon", itest_dsn("AMY_TEST_DSN"));
+    const char *base = itest_dsn("AMY_TEST_DSN");
+    snprintf(dsn, sizeof dsn, "%s%ccharset=klingon", base,
+             strchr(base, '?') ? '&' : '?');
     assert_null(amy_pool_new(loop, dsn, err, sizeof err));
     assert_non_null(strstr(err, "'charset'"));
     assert_non_null(strstr(err, "klingon"));
