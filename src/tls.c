@@ -45,29 +45,20 @@ static const char *ossl_reason(void)
     return r ? r : "not in a format OpenSSL reads (PEM)";
 }
 
-static int check_file(const char *key, const char *path, char *err,
+/* A file (dir 0) or directory (dir 1) the connector will read. */
+static int check_path(const char *key, const char *path, int dir, char *err,
                       size_t errlen)
 {
     struct stat st;
-    if (stat(path, &st) != 0 || access(path, R_OK) != 0)
+    if (stat(path, &st) != 0)
         return failf(err, errlen, key, "cannot read \"%.200s\": %s", path,
                      strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return failf(err, errlen, key, "\"%.200s\" is not a file%s", path,
-                     NULL);
-    return 0;
-}
-
-static int check_dir(const char *key, const char *path, char *err,
-                     size_t errlen)
-{
-    struct stat st;
-    if (stat(path, &st) != 0 || access(path, R_OK | X_OK) != 0)
-        return failf(err, errlen, key, "cannot read directory \"%.200s\": %s",
-                     path, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return failf(err, errlen, key, "\"%.200s\" is not a directory%s",
-                     path, NULL);
+    if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        return failf(err, errlen, key, "\"%.200s\" is not a %s", path,
+                     dir ? "directory" : "file");
+    if (access(path, dir ? R_OK | X_OK : R_OK) != 0)
+        return failf(err, errlen, key, "cannot read \"%.200s\": %s", path,
+                     strerror(errno));
     return 0;
 }
 
@@ -200,12 +191,12 @@ int amy__tls_check(const amy__dsn *d, amy__tls_cfg *t, char *err,
     t->crl = d->ssl_crl;
     t->crlpath = d->ssl_crlpath;
     t->fp = d->ssl_fp;
-    if ((t->ca && check_file("ssl_ca", t->ca, err, errlen)) ||
-        (t->capath && check_dir("ssl_capath", t->capath, err, errlen)) ||
-        (t->cert && check_file("ssl_cert", t->cert, err, errlen)) ||
-        (t->key && check_file("ssl_key", t->key, err, errlen)) ||
-        (t->crl && check_file("ssl_crl", t->crl, err, errlen)) ||
-        (t->crlpath && check_dir("ssl_crlpath", t->crlpath, err, errlen)) ||
+    if ((t->ca && check_path("ssl_ca", t->ca, 0, err, errlen)) ||
+        (t->capath && check_path("ssl_capath", t->capath, 1, err, errlen)) ||
+        (t->cert && check_path("ssl_cert", t->cert, 0, err, errlen)) ||
+        (t->key && check_path("ssl_key", t->key, 0, err, errlen)) ||
+        (t->crl && check_path("ssl_crl", t->crl, 0, err, errlen)) ||
+        (t->crlpath && check_path("ssl_crlpath", t->crlpath, 1, err, errlen)) ||
         (t->fp && check_fp(t->fp, err, errlen)) ||
         (d->tls_version && check_version(d->tls_version, t->version,
                                          sizeof t->version, err, errlen)))
