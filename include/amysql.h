@@ -170,6 +170,30 @@ AMY_EXPORT const char *amy_status_name(int status);
  *           reset_on_release=0|1  reset a pinned connection's session when
  *                                 it is given back (default 1); see
  *                                 amy_conn_release
+ *         TLS (MySQL's names; values percent-encoded; README "TLS"):
+ *           ssl_mode=M            disabled, preferred (default: TLS when the
+ *                                 server offers it, unverified; never over
+ *                                 a Unix socket), required (TLS or no
+ *                                 connection), verify_ca (and the chain is
+ *                                 checked against ssl_ca / ssl_capath, else
+ *                                 the system's trust store), verify_identity
+ *                                 (and the DSN's host name or IP is in the
+ *                                 certificate). From required up, a server
+ *                                 that offers no TLS is hung up on before
+ *                                 any credential is sent: never a silent
+ *                                 downgrade
+ *           ssl_ca=FILE ssl_capath=DIR  CA certificates (PEM)
+ *           ssl_cert=FILE ssl_key=FILE  a client certificate and its key
+ *           ssl_crl=FILE ssl_crlpath=DIR  revocation lists (verify_ca up)
+ *           ssl_cipher=LIST       OpenSSL cipher list or TLS 1.3 suites
+ *           tls_version=LIST      TLSv1.2, TLSv1.3, or both (comma)
+ *           ssl_fp=HEX            the server certificate's SHA-1
+ *                                 fingerprint (40 hex digits, colons
+ *                                 allowed); implies at least required
+ *         Files are checked here: an unreadable or wrong file, an unknown
+ *         cipher or version is refused with a message naming the key.
+ *         TLS connections are opened off the loop, on a thread of the pool
+ *         (the loop thread alone runs callbacks), then driven by the loop.
  * errbuf: receives a message when NULL is returned; may be NULL.
  * errlen: size of errbuf in bytes.
  *

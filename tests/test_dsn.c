@@ -573,6 +573,53 @@ static void test_error_after_allocations(void **state)
 
 /* Session settings: charset, init (repeatable, in order), max_lifetime_ms,
  * reset_on_release (on unless turned off). */
+/* The TLS keys: ssl_mode by name in any case, the rest as strings. */
+static void test_tls_keys(void **state)
+{
+    (void)state;
+    amy__dsn d;
+    char err[256];
+    parse_ok("mysql://h", &d);
+    assert_int_equal(d.ssl_mode, AMY__SSL_PREFERRED); /* the default */
+    assert_null(d.ssl_ca);
+    assert_null(d.ssl_fp);
+    amy__dsn_clear(&d);
+    const char *modes[] = {"disabled", "PREFERRED", "Required", "verify_ca",
+                           "VERIFY_IDENTITY"};
+    for (unsigned i = 0; i < 5; i++) {
+        char dsn[96];
+        snprintf(dsn, sizeof dsn, "mysql://h?ssl_mode=%s", modes[i]);
+        parse_ok(dsn, &d);
+        assert_int_equal(d.ssl_mode, i);
+        amy__dsn_clear(&d);
+    }
+    parse_ok("mysql://h?ssl_ca=%2Fetc%2Fca%20x.pem&ssl_capath=/d&ssl_cert=/c&"
+             "ssl_key=/k&ssl_cipher=TLS_AES_256_GCM_SHA384&tls_version="
+             "TLSv1.3&ssl_crl=/crl&ssl_crlpath=/cd&ssl_fp=AB",
+             &d);
+    assert_string_equal(d.ssl_ca, "/etc/ca x.pem");
+    assert_string_equal(d.ssl_capath, "/d");
+    assert_string_equal(d.ssl_cert, "/c");
+    assert_string_equal(d.ssl_key, "/k");
+    assert_string_equal(d.ssl_cipher, "TLS_AES_256_GCM_SHA384");
+    assert_string_equal(d.tls_version, "TLSv1.3");
+    assert_string_equal(d.ssl_crl, "/crl");
+    assert_string_equal(d.ssl_crlpath, "/cd");
+    assert_string_equal(d.ssl_fp, "AB"); /* its form: amy_pool_new checks */
+    amy__dsn_clear(&d);
+    assert_null(d.ssl_ca);
+    parse_fail("mysql://h?ssl_mode=on", "invalid value for 'ssl_mode'", err,
+               sizeof err);
+    assert_non_null(strstr(err, "disabled, preferred, required, verify_ca, "
+                                "verify_identity"));
+    parse_fail("mysql://h?ssl_mode=", "invalid value for 'ssl_mode'", err,
+               sizeof err);
+    parse_fail("mysql://h?ssl_mode=required&ssl_mode=disabled",
+               "duplicate DSN key 'ssl_mode'", err, sizeof err);
+    parse_fail("mysql://h?ssl_ca=", "empty value for 'ssl_ca'", err,
+               sizeof err);
+}
+
 static void test_session_keys(void **state)
 {
     (void)state;
@@ -639,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_number_bounds),
         cmocka_unit_test(test_session_keys),
         cmocka_unit_test(test_clear),
+        cmocka_unit_test(test_tls_keys),
         cmocka_unit_test(test_bad_cases),
         cmocka_unit_test(test_password_never_in_message),
         cmocka_unit_test(test_null_dsn),
