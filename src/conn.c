@@ -168,6 +168,8 @@ static int start_dial(amy__conn *c)
         .port = k->port,
         .flags = k->multi_statements ? CLIENT_MULTI_STATEMENTS : 0,
         .demand_tls = k->tls->mode >= AMY__SSL_REQUIRED,
+        .timeout_ms = k->connect_timeout_ms,
+        .endpoint = k->endpoint,
     };
     c->op = AMY__OP_CONNECT;
     c->dial = amy__dial_start(k->dialer, c->mysql, &a, dialed, c);
@@ -770,20 +772,19 @@ static int stored(amy__conn *c)
 /* The connector's connect error, with what ssl_mode made it check when
  * that is what failed (its words alone do not say which name was
  * checked). */
-static const char *tls_explained(amy__conn *c)
+static const char *tls_explained(amy__conn *c, char *buf, size_t len)
 {
     const char *e = mysql_error(c->mysql);
     if (!c->tls_asked || mysql_errno(c->mysql) != 2026)
         return e;
-    static _Thread_local char buf[MYSQL_ERRMSG_SIZE + 200];
     const amy__conn_cfg *k = c->cfg;
     if (strstr(e, "Validation of SSL server certificate failed"))
-        snprintf(buf, sizeof buf,
+        snprintf(buf, len,
                  "%s: the certificate does not name host '%s' "
                  "(ssl_mode=verify_identity)",
                  e, k->tls_host ? k->tls_host : k->host);
     else if (k->tls->mode >= AMY__SSL_VERIFY_CA && strstr(e, "certificate"))
-        snprintf(buf, sizeof buf,
+        snprintf(buf, len,
                  "%s (ssl_mode=%s checks the server's certificate against "
                  "%s)",
                  e,
@@ -884,8 +885,9 @@ static int finish(amy__conn *c)
             return NOTHING;
         }
         if (!c->mret) {
+            char why[MYSQL_ERRMSG_SIZE + 200];
             connect_failed(c, mysql_errno(c->mysql), mysql_sqlstate(c->mysql),
-                           tls_explained(c));
+                           tls_explained(c, why, sizeof why));
             return NOTHING;
         }
         if (c->tls_asked && tls_check(c) != 0)
@@ -1216,8 +1218,9 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     c->connect_timer.data = c;
     c->state = AMY__C_CONNECTING;
 
-    if (cfg->connect_timeout_ms) {
-        /* The loop's cached time is stale if the caller has not run it for
+    if (cfg->connect_timeout_ms && !c->tls_asked) {
+        /* (A dial keeps its own deadline, from when its thread starts it:
+         * not while it waits behind other dials.) The loop's cached time is stale if the caller has not run it for
          * a while (blocking work, other clients): the deadline would be
          * short by that much. */
         ev_now_update(loop);

@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -64,13 +65,15 @@ struct amy__dial {
     amy__dial_done *done;
     void *arg;
     char *strs; /* one block holding the strings below */
-    const char *host, *user, *password, *database, *socket;
-    unsigned port;
+    const char *host, *user, *password, *database, *socket, *endpoint;
+    unsigned port, timeout_ms;
+    struct timespec deadline; /* RUNNING, with timeout_ms */
     unsigned long flags;
     unsigned char state, canceled, demand_tls;
     int ok;
-    const char *why; /* the dialer's own refusal, static text */
+    const char *why; /* the dialer's own refusal, or NULL */
     unsigned err;    /* its client error number */
+    char why_buf[200];
     /* The greeting, as far as read (demand_tls only). */
     unsigned char hello[160];
     size_t nhello;
@@ -115,6 +118,16 @@ static void wake(amy__dialer *d)
     (void)n;
 }
 
+/* Milliseconds from now until t (0 when past). */
+static int ms_left(const struct timespec *t)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ms = (long long)(t->tv_sec - now.tv_sec) * 1000 +
+                   (t->tv_nsec - now.tv_nsec) / 1000000;
+    return ms <= 0 ? 0 : ms > 86400000 ? 86400000 : (int)ms;
+}
+
 /* The connector's waits (MARIADB_OPT_IO_WAIT). On the dialer's thread it
  * waits for the socket or the wake pipe, with no timeout of its own: the
  * loop keeps connect_timeout_ms and cancels. Elsewhere it waits as the
@@ -124,9 +137,18 @@ static int io_wait(my_socket fd, my_bool is_read, int timeout)
     amy__dial *j = cur;
     struct pollfd p[2] = {{.fd = (int)fd, .events = is_read ? POLLIN : POLLOUT},
                           {.fd = j ? j->d->wake[0] : -1, .events = POLLIN}};
-    int ms = j || timeout <= 0 ? -1 : timeout;
+    int ms = timeout <= 0 ? -1 : timeout;
+    if (j) /* our deadline, not the connector's idea of one */
+        ms = j->timeout_ms ? ms_left(&j->deadline) : -1;
     for (;;) {
         int r = poll(p, 2, ms);
+        if (r == 0 && j && !j->why) {
+            snprintf(j->why_buf, sizeof j->why_buf,
+                     "connect to %.120s timed out after %u ms",
+                     j->endpoint ? j->endpoint : "the server", j->timeout_ms);
+            j->why = j->why_buf;
+            j->err = 0;
+        }
         if (r < 0 && errno == EINTR)
             continue;
         if (r > 0 && p[1].revents) {
@@ -196,6 +218,13 @@ static void dial_free(amy__dial *j)
 
 static void connect_one(amy__dial *j)
 {
+    clock_gettime(CLOCK_MONOTONIC, &j->deadline);
+    j->deadline.tv_sec += j->timeout_ms / 1000;
+    j->deadline.tv_nsec += (long)(j->timeout_ms % 1000) * 1000000L;
+    if (j->deadline.tv_nsec >= 1000000000L) {
+        j->deadline.tv_sec++;
+        j->deadline.tv_nsec -= 1000000000L;
+    }
     cur = j;
     MYSQL *r = mysql_real_connect(j->m, j->host, j->user, j->password,
                                   j->database, j->port, j->socket, j->flags);
@@ -316,9 +345,9 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
             why = "could not switch the connection to non-blocking I/O";
             err = 2000; /* CR_UNKNOWN_ERROR */
         }
-        j->m = NULL; /* the owner's now */
-        dial_free(j);
+        j->m = NULL; /* the owner's now (why stays valid until freed) */
         done(a, ok, err, why);
+        dial_free(j);
     }
     d->in_cb = 0;
     if (d->free_pending)
@@ -384,8 +413,8 @@ amy__dial *amy__dial_start(amy__dialer *d, MYSQL *m, const amy__dial_args *a,
     if (!d->started && start_thread(d) != 0)
         return NULL;
     amy__dial *j = calloc(1, sizeof *j);
-    const char *src[] = {a->host, a->user, a->password, a->database,
-                         a->socket};
+    const char *src[] = {a->host,     a->user,   a->password,
+                         a->database, a->socket, a->endpoint};
     size_t total = 0;
     for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
         total += src[i] ? strlen(src[i]) + 1 : 0;
@@ -401,7 +430,9 @@ amy__dial *amy__dial_start(amy__dialer *d, MYSQL *m, const amy__dial_args *a,
     j->password = dup_into(&at, a->password);
     j->database = dup_into(&at, a->database);
     j->socket = dup_into(&at, a->socket);
+    j->endpoint = dup_into(&at, a->endpoint);
     j->port = a->port;
+    j->timeout_ms = a->timeout_ms;
     j->flags = a->flags;
     j->demand_tls = a->demand_tls != 0;
     j->d = d;

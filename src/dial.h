@@ -25,14 +25,18 @@ typedef struct amy__dial_args {
     /* The connection must be encrypted: a server whose greeting offers no
      * TLS is hung up on before any credential is sent. */
     int demand_tls;
+    /* connect_timeout_ms, counted from when the thread starts this dial
+     * (not while it waits behind others); 0: none. */
+    unsigned timeout_ms;
+    const char *endpoint; /* for the timeout's message */
 } amy__dial_args;
 
 /*
  * A dial finished (called on the loop thread, from the dialer's ev_async):
  * ok 1, the handle is connected and switched to the non-blocking API; ok
- * 0, it failed: the handle has the connector's error, unless why (static
- * text) says what the dialer refused, with client error number err (2026
- * for TLS, 2000 for the dialer's own trouble).
+ * 0, it failed: the handle has the connector's error, unless why (valid
+ * during the call) says what the dialer refused, with client error number
+ * err (2026 for TLS, 2000 for the dialer's own trouble, 0 for a timeout).
  */
 typedef void amy__dial_done(void *arg, int ok, unsigned err, const char *why);
 

@@ -329,6 +329,13 @@ static int expired(const amy_pool *p, const amy__conn *c)
     return c->expires_at && ev_now(p->loop) >= c->expires_at;
 }
 
+/* Connections that can serve the queue: open, and not lent to a pinned
+ * handle (whose queries they run instead). */
+static unsigned serving(const amy_pool *p)
+{
+    return p->nconns - p->nconnecting - p->nlent;
+}
+
 static void link_conn(amy_pool *p, amy__conn *c)
 {
     set_expiry(p, c);
@@ -439,7 +446,7 @@ static void kick(amy_pool *p)
         }
         /* During an outage new attempts wait for the backoff (retry_cb). */
         if (p->attempts && ev_now(p->loop) < p->backoff_until) {
-            if (p->nconns == 0)
+            if (!serving(p))
                 arm_retry(p);
             continue;
         }
@@ -496,7 +503,7 @@ static int connect_error_is_permanent(unsigned e)
  * while none could be opened. Returns the oldest remaining wait's expiry. */
 static ev_tstamp expire_queue(amy_pool *p)
 {
-    if (!p->dsn.connect_timeout_ms || p->nconns > p->nconnecting)
+    if (!p->dsn.connect_timeout_ms || serving(p))
         return 0;
     ev_tstamp limit = p->dsn.connect_timeout_ms / 1000.0;
     ev_tstamp now = ev_now(p->loop);
@@ -522,7 +529,7 @@ static void arm_retry(amy_pool *p)
         return;
     ev_tstamp now = ev_now(p->loop);
     ev_tstamp at = p->backoff_until;
-    if (p->dsn.connect_timeout_ms && p->nconns == p->nconnecting) {
+    if (p->dsn.connect_timeout_ms && !serving(p)) {
         ev_tstamp exp =
             amy__queue_head(&p->q)->queued_at + p->dsn.connect_timeout_ms / 1e3;
         if (exp < at)
@@ -556,10 +563,10 @@ static void count_connect_failure(amy_pool *p, amy__conn *c)
     if (p->last_error)
         snprintf(p->last_error, n, "could not connect to %s: %s", p->endpoint,
                  c->err_msg);
-    if (p->nconns > p->nconnecting)
+    if (serving(p))
         return; /* the open connections serve the queue */
     if (connect_error_is_permanent(c->err_no)) {
-        if (p->nconns == 0)
+        if (!serving(p))
             fail_queue(p, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
                        p->last_error);
         return;
@@ -574,8 +581,7 @@ static void count_connect_failure(amy_pool *p, amy__conn *c)
     delay *= 0.5 + 0.5 * (double)(p->rng >> 8) / (double)(1u << 24);
     p->backoff_until = ev_now(p->loop) + delay;
     expire_queue(p);
-    if (p->nconns == 0)
-        arm_retry(p);
+    arm_retry(p);
 }
 
 static void on_dead(void *self, amy__conn *c)

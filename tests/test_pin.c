@@ -248,6 +248,52 @@ static void test_pool_freed_while_pinned(void **state)
     amy_conn_release(NULL);
 }
 
+static void lock_amy(int lock)
+{
+    amy_pool *admin = itest_admin_pool(loop);
+    const char *hosts[] = {"%", "localhost"};
+    for (int i = 0; i < 2; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "ALTER USER 'amy'@'%s' ACCOUNT %s",
+                 hosts[i], lock ? "LOCK" : "UNLOCK");
+        itest_exec(admin, sql);
+    }
+    amy_pool_free(admin);
+}
+
+static int unlock_amy(void **state)
+{
+    lock_amy(0);
+    return 0;
+}
+
+/* The pool's only open connection is pinned and new connects fail: a
+ * query queued for the pool is not served by the pinned one, so it fails
+ * after connect_timeout_ms with the connect error instead of waiting for
+ * ever. */
+static void test_connect_fails_while_all_pinned(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=2&connect_timeout_ms=300");
+    amy_future *a = amy_pool_acquire(p);
+    assert_int_equal(amy_future_wait(a), AMY_OK);
+    lock_amy(1);
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
+    assert_non_null(strstr(amy_future_error(f), "locked"));
+    amy_future_free(f);
+    lock_amy(0);
+    /* The pinned connection still works, and the pool recovers. */
+    f = amy_conn_query(amy_future_conn(a), "SELECT 2");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    amy_future_free(f);
+    amy_conn_release(amy_future_conn(a));
+    amy_future_free(a);
+    f = amy_query(p, "SELECT 3");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +303,8 @@ int main(void)
         cmocka_unit_test(test_concurrent_transactions_isolated),
         cmocka_unit_test(test_pinned_connection_dies),
         cmocka_unit_test(test_pool_freed_while_pinned),
+        cmocka_unit_test_teardown(test_connect_fails_while_all_pinned,
+                                  unlock_amy),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
