@@ -139,4 +139,27 @@ struct amy_pool;
 int bench_pool_tls(struct amy_pool *p, unsigned *conns, unsigned *conns_tls,
                    char *tls, size_t tlslen);
 
+/* stall.c: the loop's longest stall while a pool of nconn connections
+ * opens (nconn gathered amy_pool_acquire, then released) and then n
+ * queries run over them; a 1 ms ev_timer measures it. */
+typedef struct bench_gap {
+    double gap;   /* s: the longest time between two ticks */
+    double first; /* s: the first gap of the phase (its first kick) */
+    double wall;  /* s: the phase */
+    unsigned long ticks;
+    uint64_t answered; /* queries resolved within the longest gap */
+    double cpu;        /* s: the loop thread's CPU within it */
+    double wait;       /* s: it was runnable, waiting for a core (-1: ?) */
+    long nivcsw;       /* involuntary context switches within it */
+    long nvcsw;        /* voluntary ones (it slept) */
+} bench_gap;
+typedef struct bench_stall {
+    bench_gap connect, query;
+    size_t failed;
+    unsigned conns, conns_tls;
+    char tls[96];
+} bench_stall;
+int bench_stall_run(unsigned nconn, size_t n, int reset_on_release,
+                    bench_stall *out);
+
 #endif
