@@ -21,11 +21,16 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
      * at once. Refreshing it here keeps older commits measurable
      * (AMY_BENCH_COMMIT); it costs one clock read, outside the timing. */
     ev_now_update(EV_DEFAULT);
-    snprintf(params, sizeof params, "pool=%u&pipeline=%u", pool, pipeline);
+    /* pool 0: no pool or pipeline key, the library's defaults. */
+    params[0] = '\0';
+    if (pool)
+        snprintf(params, sizeof params, "pool=%u&pipeline=%u", pool, pipeline);
     if (bench_g.coalesce_us)
         snprintf(params + strlen(params), sizeof params - strlen(params),
-                 "&read_coalesce_us=%u", bench_g.coalesce_us);
-    char *dsn = bench_dsn_with(bench_g.dsn, params);
+                 "%sread_coalesce_us=%u", params[0] ? "&" : "",
+                 bench_g.coalesce_us);
+    char *dsn =
+        bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn, params);
     if (!dsn)
         return NULL;
     amy_pool *p = amy_pool_new(EV_DEFAULT, dsn, err, sizeof err);
@@ -33,6 +38,33 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
     if (!p)
         fprintf(stderr, "amy_pool_new: %s\n", err);
     return p;
+}
+
+/* What the pool's connections are; -1 (and a message) when that is not
+ * what the DSN in use asked for (every one encrypted, or none), so a
+ * plaintext line never measures TLS or the reverse. */
+int bench_pool_tls(struct amy_pool *p, unsigned *conns, unsigned *conns_tls,
+                   char *tls, size_t tlslen)
+{
+    amy_stats st;
+    amy_pool_stats(p, &st);
+    *conns = st.conns_open;
+    *conns_tls = st.conns_encrypted;
+    if (st.tls_version)
+        snprintf(tls, tlslen, "%s %s", st.tls_version,
+                 st.tls_cipher ? st.tls_cipher : "?");
+    int want = (bench_g.use_tls ? bench_g.tls_ci : bench_g.ci).tls != 0;
+    if (*conns_tls == (want ? *conns : 0))
+        return 0;
+    fprintf(stderr,
+            "amysql: %u of %u connections encrypted, but the DSN says %s\n",
+            *conns_tls, *conns, want ? "TLS" : "ssl_mode=disabled");
+    return -1;
+}
+
+static int pool_tls(amy_pool *p, bench_sample *s)
+{
+    return bench_pool_tls(p, &s->conns, &s->conns_tls, s->tls, sizeof s->tls);
 }
 
 static size_t check(amy_future *const *fs, const bench_work *w)
@@ -155,9 +187,10 @@ int bench_amy(const bench_work *w, unsigned pool, unsigned pipeline,
     s->failed = timed_batch(p, w, fs);
     bench_timed_end(&b);
     bench_mark_diff(&a, &b, s);
+    int rc = pool_tls(p, s);
     amy_pool_free(p);
     free(fs);
-    return 0;
+    return rc;
 }
 
 /*
@@ -209,9 +242,10 @@ int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
         amy_future_free(fs[i]);
     bench_timed_end(&b);
     bench_mark_diff(&a, &b, s);
+    int rc = pool_tls(p, s);
     amy_pool_free(p);
     free(fs);
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -327,10 +361,11 @@ int bench_amy_insert(const bench_work *w, size_t n, unsigned pool,
     s->failed = timed_inserts(p, v, n, fs);
     bench_timed_end(&b);
     bench_mark_diff(&a, &b, s);
+    int rc = pool_tls(p, s);
     amy_pool_free(p);
     free(fs);
     free(v);
-    return 0;
+    return rc;
 }
 
 /* All n rows in one call: the library prepares the statement, splits the
@@ -380,7 +415,8 @@ int bench_amy_batch(const bench_work *w, size_t n, bench_sample *s)
     s->failed = timed_exec_batch(p, v, n);
     bench_timed_end(&b);
     bench_mark_diff(&a, &b, s);
+    int rc = pool_tls(p, s);
     amy_pool_free(p);
     free(v);
-    return 0;
+    return rc;
 }

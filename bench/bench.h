@@ -11,10 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Connection parameters for the blocking baselines, parsed from the DSN. */
+/* Connection parameters for the blocking baselines, parsed from the DSN.
+ * tls follows the DSN's ssl_mode: 0 disabled, 1 required (encrypted,
+ * unverified), 2 verify_ca or verify_identity (ssl_ca, and the server's
+ * certificate checked: Connector/C checks the name with it). */
 typedef struct bench_conninfo {
     char user[128], password[128], host[256], db[128], socket[512];
+    char ssl_ca[512];
     unsigned port;
+    int tls;
 } bench_conninfo;
 
 /* W6: one row of the table bulk1, in sysbench's shape: c is ten groups of
@@ -52,6 +57,11 @@ typedef struct bench_sample {
     /* W4 only. */
     long rss_before, rss_after, rss_gather, hwm_after_run; /* bytes */
     size_t sql_bytes, nfutures;
+    /* Connections the run used and how many were encrypted (amysql:
+     * amy_stats; baselines: mysql_get_ssl_cipher), and one's TLS version
+     * and cipher ("" when none was). */
+    unsigned conns, conns_tls;
+    char tls[96];
 } bench_sample;
 
 /* A point in time for both clocks; the difference of two is a sample. */
@@ -63,6 +73,12 @@ typedef struct bench_mark {
 typedef struct bench_env {
     const char *dsn; /* amysql DSN, without pool/pipeline keys */
     bench_conninfo ci;
+    /* The same server over TLS (W1T, STALL): the amysql DSN and what the
+     * baselines make of it; NULL when no CA was given. use_tls: the run
+     * in progress connects with these instead. */
+    const char *tls_dsn;
+    bench_conninfo tls_ci;
+    int use_tls;
     int server_pid;       /* 0 when unknown */
     int timeline;         /* --one: print when amysql futures resolved */
     unsigned coalesce_us; /* amysql pools get read_coalesce_us=N (0: none) */
@@ -83,12 +99,21 @@ long bench_proc_status_bytes(const char *key); /* VmRSS, VmHWM; -1 on error */
 int bench_parse_dsn(const char *dsn, bench_conninfo *ci, char *err,
                     size_t errlen);
 char *bench_dsn_with(const char *dsn, const char *params);
+/* Whether the DSN's query has key (as "key=..."). */
+int bench_dsn_has_key(const char *dsn, const char *key);
+/* dsn without its ssl_* keys, then ssl_mode=verify_identity and ssl_ca=ca
+ * (percent-encoded). NULL on ENOMEM. */
+char *bench_dsn_tls(const char *dsn, const char *ca);
 void bench_raise_nofile(unsigned need);
 uint64_t bench_rand(uint64_t *state);
 
 /* blocking.c: the baselines, plain libmariadb. */
 struct st_mysql;
+/* A connection as the DSN in use (bench_g.use_tls) says: plaintext or
+ * TLS; one that is not what was asked for is refused with a message. */
 struct st_mysql *bench_connect(char *err, size_t errlen);
+/* s->tls from an open connection: "TLSv1.3 TLS_AES_256_GCM_SHA384". */
+void bench_conn_tls(struct st_mysql *m, bench_sample *s);
 int bench_exec(struct st_mysql *m, const char *sql, char *err, size_t errlen);
 int bench_blocking(const bench_work *w, bench_sample *s);
 int bench_threads(const bench_work *w, unsigned k, bench_sample *s);
@@ -107,5 +132,34 @@ int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
 int bench_amy_insert(const bench_work *w, size_t n, unsigned pool,
                      unsigned pipeline, bench_sample *s);
 int bench_amy_batch(const bench_work *w, size_t n, bench_sample *s);
+/* The pool's connections and how many are encrypted, one's TLS version
+ * and cipher into tls; -1 with a message when they are not what the DSN
+ * in use asked for (all encrypted, or none). */
+struct amy_pool;
+int bench_pool_tls(struct amy_pool *p, unsigned *conns, unsigned *conns_tls,
+                   char *tls, size_t tlslen);
+
+/* stall.c: the loop's longest stall while a pool of nconn connections
+ * opens (nconn gathered amy_pool_acquire, then released) and then n
+ * queries run over them; a 1 ms ev_timer measures it. */
+typedef struct bench_gap {
+    double gap;   /* s: the longest time between two ticks */
+    double first; /* s: the first gap of the phase (its first kick) */
+    double wall;  /* s: the phase */
+    unsigned long ticks;
+    uint64_t answered; /* queries resolved within the longest gap */
+    double cpu;        /* s: the loop thread's CPU within it */
+    double wait;       /* s: it was runnable, waiting for a core (-1: ?) */
+    long nivcsw;       /* involuntary context switches within it */
+    long nvcsw;        /* voluntary ones (it slept) */
+} bench_gap;
+typedef struct bench_stall {
+    bench_gap connect, query;
+    size_t failed;
+    unsigned conns, conns_tls;
+    char tls[96];
+} bench_stall;
+int bench_stall_run(unsigned nconn, size_t n, int reset_on_release,
+                    bench_stall *out);
 
 #endif

@@ -18,11 +18,29 @@
 
 #include "bench.h"
 
+/* TLS as the DSN's ssl_mode asks, set the way a blocking program sets
+ * it: required encrypts, the verifying modes also check the server's
+ * certificate against ssl_ca (and its name: Connector/C's check does
+ * both). Nothing for disabled. */
+static int set_tls(MYSQL *m, const bench_conninfo *ci)
+{
+    if (!ci->tls)
+        return 0;
+    my_bool yes = 1;
+    int rc = mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes);
+    if (ci->tls == 2) {
+        rc |= mysql_optionsv(m, MYSQL_OPT_SSL_CA, ci->ssl_ca);
+        rc |= mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+    }
+    return rc;
+}
+
 /* The options amysql sets on its own handles, so both speak the same
- * protocol (TCP unless the DSN names the socket) and charset. */
+ * protocol (TCP unless the DSN names the socket) and charset, and TLS as
+ * the DSN in use says. */
 MYSQL *bench_connect(char *err, size_t errlen)
 {
-    const bench_conninfo *ci = &bench_g.ci;
+    const bench_conninfo *ci = bench_g.use_tls ? &bench_g.tls_ci : &bench_g.ci;
     MYSQL *m = mysql_init(NULL);
     if (!m) {
         snprintf(err, errlen, "mysql_init: out of memory");
@@ -34,6 +52,11 @@ MYSQL *bench_connect(char *err, size_t errlen)
         unsigned tcp = MYSQL_PROTOCOL_TCP;
         mysql_options(m, MYSQL_OPT_PROTOCOL, &tcp);
     }
+    if (set_tls(m, ci) != 0) {
+        snprintf(err, errlen, "connect: this Connector/C takes no TLS options");
+        mysql_close(m);
+        return NULL;
+    }
     if (!mysql_real_connect(m, local ? "localhost" : ci->host, ci->user,
                             ci->password, ci->db, ci->port,
                             ci->socket[0] ? ci->socket : NULL, 0)) {
@@ -41,7 +64,26 @@ MYSQL *bench_connect(char *err, size_t errlen)
         mysql_close(m);
         return NULL;
     }
+    /* A plaintext line that ran encrypted (a connector that turns TLS on
+     * by default) or the reverse would measure the wrong thing. */
+    if (!mysql_get_ssl_cipher(m) != !ci->tls) {
+        snprintf(err, errlen, "connect: the connection is %s, the DSN says %s",
+                 ci->tls ? "plaintext" : "encrypted",
+                 ci->tls ? "TLS" : "ssl_mode=disabled");
+        mysql_close(m);
+        return NULL;
+    }
     return m;
+}
+
+void bench_conn_tls(MYSQL *m, bench_sample *s)
+{
+    const char *cipher = mysql_get_ssl_cipher(m), *version = NULL;
+    if (!cipher)
+        return;
+    if (mariadb_get_infov(m, MARIADB_CONNECTION_TLS_VERSION, &version) != 0)
+        version = NULL;
+    snprintf(s->tls, sizeof s->tls, "%s %s", version ? version : "TLS", cipher);
 }
 
 /* Runs one statement and drops any result. */
@@ -86,6 +128,9 @@ int bench_blocking(const bench_work *w, bench_sample *s)
         return -1;
     }
     s->setup = bench_now() - t0;
+    s->conns = 1;
+    s->conns_tls = mysql_get_ssl_cipher(m) != NULL;
+    bench_conn_tls(m, s);
     bench_mark a, b;
     bench_timed_begin(&a);
     for (size_t i = 0; i < w->n; i++) {
@@ -107,6 +152,9 @@ typedef struct threads_run {
     atomic_size_t next;
     atomic_size_t failed;
     atomic_uint connect_failed;
+    atomic_uint encrypted;
+    pthread_mutex_t mu; /* tls */
+    char tls[96];       /* one connection's version and cipher */
     pthread_barrier_t start, stop;
 } threads_run;
 
@@ -119,6 +167,13 @@ static void *worker(void *arg)
     if (!m) {
         fprintf(stderr, "threads: %s\n", err);
         atomic_fetch_add(&t->connect_failed, 1);
+    } else if (mysql_get_ssl_cipher(m)) {
+        atomic_fetch_add(&t->encrypted, 1);
+        bench_sample one = {0};
+        bench_conn_tls(m, &one);
+        pthread_mutex_lock(&t->mu);
+        memcpy(t->tls, one.tls, sizeof t->tls);
+        pthread_mutex_unlock(&t->mu);
     }
     /* Connecting stays outside the timed region, as for amysql's pool. */
     pthread_barrier_wait(&t->start);
@@ -151,6 +206,8 @@ int bench_threads(const bench_work *w, unsigned k, bench_sample *s)
     atomic_init(&t.next, 0);
     atomic_init(&t.failed, 0);
     atomic_init(&t.connect_failed, 0);
+    atomic_init(&t.encrypted, 0);
+    pthread_mutex_init(&t.mu, NULL);
     pthread_t *tids = calloc(k, sizeof *tids);
     if (!tids)
         return -1;
@@ -176,6 +233,10 @@ int bench_threads(const bench_work *w, unsigned k, bench_sample *s)
     free(tids);
     pthread_barrier_destroy(&t.start);
     pthread_barrier_destroy(&t.stop);
+    pthread_mutex_destroy(&t.mu);
+    s->conns = k - atomic_load(&t.connect_failed);
+    s->conns_tls = atomic_load(&t.encrypted);
+    memcpy(s->tls, t.tls, sizeof s->tls);
     size_t done = atomic_load(&t.next);
     s->failed = atomic_load(&t.failed);
     if (done < w->n) /* every connection broke before the end */

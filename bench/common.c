@@ -160,8 +160,34 @@ static int decode(const char *s, size_t len, char *out, size_t outlen)
     return 0;
 }
 
-/* Just what the baselines need from mysql://user:pass@host:port/db?socket=:
- * the library's own parser is internal to it. */
+/* The value of key in a DSN's query ("?a=1&key=v..."), or NULL. */
+static const char *query_value(const char *q, const char *key)
+{
+    size_t kl = strlen(key);
+    for (const char *s = q; (s = strstr(s, key)); s += kl)
+        if ((s[-1] == '?' || s[-1] == '&') && s[kl] == '=')
+            return s + kl + 1;
+    return NULL;
+}
+
+/* ssl_mode's value: 0 plaintext, 1 encrypted, 2 encrypted and verified;
+ * -1 for preferred or an unknown mode. */
+static int ssl_level(const char *v, size_t len, int *level)
+{
+    static const char *const names[] = {"disabled", "required", "verify_ca",
+                                        "verify_identity"};
+    static const int levels[] = {0, 1, 2, 2};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strlen(names[i]) == len && !strncmp(v, names[i], len)) {
+            *level = levels[i];
+            return 0;
+        }
+    return -1;
+}
+
+/* Just what the baselines need from
+ * mysql://user:pass@host:port/db?socket=&ssl_mode=&ssl_ca=: the library's
+ * own parser is internal to it. */
 int bench_parse_dsn(const char *dsn, bench_conninfo *ci, char *err,
                     size_t errlen)
 {
@@ -216,11 +242,27 @@ int bench_parse_dsn(const char *dsn, bench_conninfo *ci, char *err,
         p += dl;
     }
     if (*p == '?') {
-        const char *s = strstr(p, "socket=");
-        if (s && (s[-1] == '?' || s[-1] == '&')) {
-            s += 7;
-            if (decode(s, strcspn(s, "&"), ci->socket, sizeof ci->socket))
-                return -1;
+        const char *s = query_value(p, "socket");
+        if (s && decode(s, strcspn(s, "&"), ci->socket, sizeof ci->socket))
+            return -1;
+        s = query_value(p, "ssl_ca");
+        if (s && decode(s, strcspn(s, "&"), ci->ssl_ca, sizeof ci->ssl_ca)) {
+            snprintf(err, errlen, "DSN ssl_ca too long");
+            return -1;
+        }
+        s = query_value(p, "ssl_mode");
+        if (s && ssl_level(s, strcspn(s, "&"), &ci->tls) != 0) {
+            /* preferred ("TLS if offered") has no one way to say it to
+             * every Connector/C version: the baselines want a mode that
+             * fixes what they run. */
+            snprintf(err, errlen,
+                     "DSN ssl_mode: the blocking baselines take disabled, "
+                     "required, verify_ca or verify_identity");
+            return -1;
+        }
+        if (ci->tls == 2 && !ci->ssl_ca[0]) {
+            snprintf(err, errlen, "DSN: a verifying ssl_mode needs ssl_ca");
+            return -1;
         }
     }
     if (!ci->host[0])
@@ -228,11 +270,55 @@ int bench_parse_dsn(const char *dsn, bench_conninfo *ci, char *err,
     return 0;
 }
 
+int bench_dsn_has_key(const char *dsn, const char *key)
+{
+    const char *q = strchr(dsn, '?');
+    return q && query_value(q, key) != NULL;
+}
+
+char *bench_dsn_tls(const char *dsn, const char *ca)
+{
+    size_t n = strlen(dsn) + 3 * strlen(ca) + 64;
+    char *out = malloc(n);
+    if (!out)
+        return NULL;
+    const char *q = strchr(dsn, '?');
+    size_t o = q ? (size_t)(q - dsn) : strlen(dsn);
+    memcpy(out, dsn, o);
+    char sep = '?';
+    /* Every key but the ssl_* ones (the library refuses a key given
+     * twice), in their order. */
+    for (const char *k = q ? q + 1 : NULL; k && *k;) {
+        size_t len = strcspn(k, "&");
+        if (strncmp(k, "ssl_", 4) != 0 && len) {
+            out[o++] = sep;
+            memcpy(out + o, k, len);
+            o += len;
+            sep = '&';
+        }
+        k += len;
+        if (*k == '&')
+            k++;
+    }
+    o += (size_t)snprintf(out + o, n - o,
+                          "%cssl_mode=verify_identity&ssl_ca=", sep);
+    for (const unsigned char *c = (const unsigned char *)ca; *c; c++) {
+        if (isalnum(*c) || strchr("-._~/", *c))
+            out[o++] = (char)*c;
+        else
+            o += (size_t)snprintf(out + o, n - o, "%%%02X", *c);
+    }
+    out[o] = '\0';
+    return out;
+}
+
 char *bench_dsn_with(const char *dsn, const char *params)
 {
     size_t n = strlen(dsn) + strlen(params) + 2;
     char *s = malloc(n);
-    if (s)
+    if (s && !*params) /* the library refuses an empty key */
+        snprintf(s, n, "%s", dsn);
+    else if (s)
         snprintf(s, n, "%s%c%s", dsn, strchr(dsn, '?') ? '&' : '?', params);
     return s;
 }

@@ -23,6 +23,19 @@
  *             [--pool P] [--pipeline D] [--rows-per-insert R] [--repeat R]
  *       W6 one client: N rows into an emptied bulk1, checked after.
  *
+ *   amy_bench --one STALL [--tls] [--pool CONNS] [--n N]
+ *             [--reset-on-release 0|1] [--repeat R]
+ *       The loop's longest stall (bench/stall.c) while CONNS (200)
+ *       connections open and then N (20,000) queries run over them.
+ *
+ * TLS: W1T (W1 over TLS against plaintext, same rounds) and STALL run on
+ * the same server with TLS: --dsn made to say ssl_mode=verify_identity
+ * and ssl_ca=FILE (--ssl-ca, default $AMY_TEST_TLS_DIR/ca.pem), or
+ * --tls-dsn DSN; --tls makes a --one run use it. A DSN without ssl_mode
+ * gets ssl_mode=disabled: the library's default is preferred, and the
+ * plaintext lines must stay plaintext. Every run checks afterwards that
+ * its connections were encrypted, or not, as its DSN says.
+ *
  * With AMY_BENCH_PERF_CTL (and
  *       AMY_BENCH_PERF_ACK) naming perf's --control fifos, perf counts the
  *       timed regions only.
@@ -46,6 +59,10 @@
 #define MAX_ROUNDS  32
 #define MAX_CONFIGS 24
 #define TABLE_ROWS  10000
+/* The DSN table's defaults for pool and pipeline (README): what a pool
+ * made without those keys runs with, for labels only. */
+#define LIB_POOL     4
+#define LIB_PIPELINE 16
 
 /* W6 (rows to insert) uses C_BLOCKING and C_AMY for one INSERT per row,
  * and two clients of its own: multi-row INSERTs and amy_exec_batch. */
@@ -72,6 +89,9 @@ typedef struct config {
      * rows per statement of the multi-row INSERT client. */
     size_t n;
     unsigned per_stmt;
+    /* W1T: the run connects over TLS (bench_g.tls_dsn); amysql with pool
+     * 0: a DSN without pool and pipeline keys, the library's defaults. */
+    int tls;
 } config;
 
 typedef struct workload {
@@ -89,6 +109,7 @@ static int opt_rounds = 3;
 static int opt_w6_rounds = 3;
 static unsigned opt_per_stmt = 1000;
 static int opt_quick;
+static int opt_reset = 1; /* --one STALL: reset_on_release */
 static const char *opt_only;
 static const char *opt_data;
 
@@ -462,9 +483,13 @@ static void label(const config *c, char *buf, size_t len)
         snprintf(buf, len, "K=%u", c->k);
         break;
     default:
-        snprintf(buf, len, "%spool=%u pipeline=%u",
-                 c->n ? "amy_query_params per row, " : "", c->pool,
-                 c->pipeline);
+        if (!c->pool)
+            snprintf(buf, len, "library defaults (pool=%u pipeline=%u)",
+                     LIB_POOL, LIB_PIPELINE);
+        else
+            snprintf(buf, len, "%spool=%u pipeline=%u",
+                     c->n ? "amy_query_params per row, " : "", c->pool,
+                     c->pipeline);
         if (c->collect_us)
             snprintf(buf + strlen(buf), len - strlen(buf),
                      ", libev io_collect %g ms", c->collect_us / 1000.0);
@@ -484,7 +509,7 @@ static unsigned in_flight(const config *c)
     case C_THREADS:
         return c->k;
     default:
-        return c->pool * c->pipeline;
+        return c->pool ? c->pool * c->pipeline : LIB_POOL * LIB_PIPELINE;
     }
 }
 
@@ -516,7 +541,17 @@ static int run_insert(const workload *w, const config *c, bench_sample *s)
     return rc;
 }
 
+static int run_config_tls(const workload *w, const config *c, bench_sample *s);
+
 static int run_config(const workload *w, const config *c, bench_sample *s)
+{
+    bench_g.use_tls = c->tls;
+    int rc = run_config_tls(w, c, s);
+    bench_g.use_tls = 0;
+    return rc;
+}
+
+static int run_config_tls(const workload *w, const config *c, bench_sample *s)
 {
     if (w->work.rows)
         return run_insert(w, c, s);
@@ -585,6 +620,8 @@ static void run_workload(workload *w)
                         w->work.rows ? "rows" : "statements");
             }
             c->s[c->ns++] = s;
+            if (c->tls)
+                snprintf(lb + strlen(lb), sizeof lb - strlen(lb), ", TLS");
             fprintf(stderr,
                     "  round %d  %-8s %-22s %8.3f s %9.0f %s/s  cpu %6.1f "
                     "us/%s  server %6.1f us/%s  setup %.2f s%s\n",
@@ -771,6 +808,321 @@ static void print_w6_table(const workload *w)
     fflush(stdout);
 }
 
+/* W1T: the best configuration of client among those over TLS (tls 1) or
+ * plaintext (tls 0). */
+static const config *find_tls(const workload *w, int client, int tls)
+{
+    const config *best = NULL;
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        if (c->client == client && c->tls == tls &&
+            (!best || cstat(c, w, M_QPS).med > cstat(best, w, M_QPS).med))
+            best = c;
+    }
+    return best;
+}
+
+/* The plaintext line of the same client and configuration as c. */
+static const config *plain_twin(const workload *w, const config *c)
+{
+    for (int i = 0; i < w->nc; i++) {
+        const config *o = &w->c[i];
+        if (!o->tls && o->client == c->client && o->k == c->k &&
+            o->pool == c->pool && o->pipeline == c->pipeline &&
+            o->coalesce_us == c->coalesce_us)
+            return o;
+    }
+    return NULL;
+}
+
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384" of c's runs, "" if none; "mixed" when
+ * runs differed. Every connection's state was checked after each run. */
+static const char *tls_of(const config *c)
+{
+    const char *t = "";
+    for (int i = 0; i < c->ns; i++) {
+        if (!*t)
+            t = c->s[i].tls;
+        else if (c->s[i].tls[0] && strcmp(t, c->s[i].tls))
+            return "mixed";
+    }
+    return t;
+}
+
+/* A target line: a over b, the ratio of medians and the paired ratios. */
+static void target_line(const workload *w, const config *a, const config *b,
+                        const char *what, double target)
+{
+    if (!a || !b)
+        return;
+    char la[64], lbl[64];
+    label(a, la, sizeof la);
+    label(b, lbl, sizeof lbl);
+    stat3 p = paired(a, b, w);
+    double r = cstat(a, w, M_QPS).med / cstat(b, w, M_QPS).med;
+    printf("- amysql over TLS, %s: %.0f q/s ÷ %s (%s%s, %.0f q/s) = "
+           "**%.2f×** (paired per round: median %.2f×, %.2f–%.2f)",
+           la, cstat(a, w, M_QPS).med, what, lbl, b->tls ? ", TLS" : "",
+           cstat(b, w, M_QPS).med, r, p.med, p.min, p.max);
+    if (target > 0)
+        printf("; target ≥ %.1f×: **%s**", target,
+               p.med >= target ? "met" : "not met");
+    printf("\n");
+}
+
+static void print_w1t_table(const workload *w)
+{
+    const config *thr = find_tls(w, C_THREADS, 1);
+    printf("\n### %s: %s\n\n", w->id, w->title);
+    printf("| client | config | connection | in flight | queries/s median "
+           "(min–max) | wall s | client CPU µs/q (%% in kernel) | server CPU "
+           "µs/q | × best threads over TLS (paired min–max) | TLS ÷ "
+           "plaintext, same config (paired min–max) |\n");
+    printf("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
+    const char *cipher = "";
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        char lb[64], rt[64], rp[64], fl[64] = "";
+        label(c, lb, sizeof lb);
+        stat3 q = cstat(c, w, M_QPS), wall = cstat(c, w, M_WALL);
+        stat3 cpu = cstat(c, w, M_CPU), scpu = cstat(c, w, M_SCPU);
+        stat3 sys = cstat(c, w, M_SYS);
+        fmt_ratio(rt, sizeof rt, c, thr, w);
+        const config *twin = c->tls ? plain_twin(w, c) : NULL;
+        fmt_ratio(rp, sizeof rp, c, twin, w);
+        failure_note(c, "statements", fl, sizeof fl);
+        if (c->tls && !cipher[0])
+            cipher = tls_of(c);
+        const char *mark = c->tls && (c == thr || c->coalesce_us) ? "**" : "";
+        printf("| %s%s%s | %s%s | %s | %u | %s%.0f%s (%.0f–%.0f) | %.3f | "
+               "%.1f (%.0f%%) | ",
+               mark, client_names[c->client], mark, lb, fl,
+               c->tls ? "TLS, verified" : "plaintext", in_flight(c), mark,
+               q.med, mark, q.min, q.max, wall.med, cpu.med, sys.med);
+        if (scpu.med < 0)
+            printf("n/a");
+        else
+            printf("%.1f", scpu.med);
+        printf(" | %s | %s |\n", rt, rp);
+    }
+    printf("\nTLS lines: every connection encrypted (%s), the server's "
+           "certificate verified against the test CA: amysql "
+           "`ssl_mode=verify_identity&ssl_ca=...`, the baselines "
+           "`MYSQL_OPT_SSL_CA` + `MYSQL_OPT_SSL_VERIFY_SERVER_CERT`. "
+           "Plaintext lines: `ssl_mode=disabled`, no connection encrypted. "
+           "Both checked after every run (amysql: `amy_stats.conns_encrypted`; "
+           "the baselines: `mysql_get_ssl_cipher`). Handshakes are outside "
+           "the timed region, as connecting is for every line.\n",
+           cipher[0] ? cipher : "?");
+    printf("\nTargets (issue 12), judged on the median of the per-round "
+           "paired ratios:\n");
+    const config *best = NULL, *defaults = NULL;
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        if (c->client == C_AMY && c->tls && c->coalesce_us)
+            best = c;
+        if (c->client == C_AMY && c->tls && !c->pool)
+            defaults = c;
+    }
+    target_line(w, best, thr, "the best threads over TLS", 1.5);
+    target_line(w, best, best ? plain_twin(w, best) : NULL, "amysql plaintext",
+                0.7);
+    target_line(w, defaults, thr, "the best threads over TLS", 0);
+    target_line(w, defaults, defaults ? plain_twin(w, defaults) : NULL,
+                "amysql plaintext", 0);
+    const config *tplain = find_tls(w, C_THREADS, 0);
+    if (thr && tplain && tplain->k == thr->k) {
+        stat3 p = paired(thr, tplain, w);
+        printf("- for comparison, threads K=%u over TLS ÷ the same "
+               "plaintext: %.2f× (paired %.2f–%.2f)\n",
+               thr->k, cstat(thr, w, M_QPS).med / cstat(tplain, w, M_QPS).med,
+               p.min, p.max);
+    }
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------------ */
+/* STALL                                                                    */
+/* ------------------------------------------------------------------------ */
+
+#define STALL_CONNS 200
+
+typedef struct stall_variant {
+    int tls, reset;
+    bench_stall s[MAX_ROUNDS];
+    int ns, retried;
+} stall_variant;
+
+static void stall_label(const stall_variant *v, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s, reset_on_release=%d%s",
+             v->tls ? "TLS (verify_identity)" : "plaintext", v->reset,
+             v->reset ? " (default)" : "");
+}
+
+typedef enum {
+    G_CGAP,
+    G_CWALL,
+    G_QGAP,
+    G_QFIRST,
+    G_QANS,
+    G_QCPU,
+    G_QWAIT,
+    G_QNIV,
+    G_QWALL
+} gap_metric;
+
+static stat3 vstat(const stall_variant *v, gap_metric m)
+{
+    double x[MAX_ROUNDS];
+    for (int i = 0; i < v->ns; i++) {
+        const bench_stall *s = &v->s[i];
+        switch (m) {
+        case G_CGAP:
+            x[i] = s->connect.gap * 1e3;
+            break;
+        case G_CWALL:
+            x[i] = s->connect.wall;
+            break;
+        case G_QGAP:
+            x[i] = s->query.gap * 1e3;
+            break;
+        case G_QFIRST:
+            x[i] = s->query.first * 1e3;
+            break;
+        case G_QANS:
+            x[i] = (double)s->query.answered;
+            break;
+        case G_QCPU:
+            x[i] = s->query.cpu * 1e3;
+            break;
+        case G_QWAIT:
+            x[i] = s->query.wait * 1e3;
+            break;
+        case G_QNIV:
+            x[i] = (double)s->query.nivcsw;
+            break;
+        case G_QWALL:
+            x[i] = s->query.wall;
+            break;
+        }
+    }
+    return stats(x, v->ns);
+}
+
+static int stall_one(stall_variant *v, size_t n, bench_stall *s)
+{
+    bench_g.use_tls = v->tls;
+    int rc = bench_stall_run(STALL_CONNS, n, v->reset, s);
+    bench_g.use_tls = 0;
+    return rc;
+}
+
+static void stall_suite(size_t n)
+{
+    stall_variant vs[] = {{.tls = 1, .reset = 1},
+                          {.tls = 0, .reset = 1},
+                          {.tls = 1, .reset = 0},
+                          {.tls = 0, .reset = 0}};
+    int nv = (int)(sizeof vs / sizeof *vs);
+    fprintf(stderr,
+            "== STALL: longest gap between 1 ms ticks, %d connections "
+            "opened, then %zu queries (%d variants x %d rounds)\n",
+            STALL_CONNS, n, nv, opt_rounds);
+    for (int r = 0; r < opt_rounds; r++) {
+        for (int j = 0; j < nv; j++) {
+            stall_variant *v = &vs[(j + r) % nv];
+            char lb[96];
+            stall_label(v, lb, sizeof lb);
+            bench_stall s;
+            for (int attempt = 0;; attempt++) {
+                refresh_server_pid();
+                if (stall_one(v, n, &s) != 0) {
+                    fprintf(stderr, "STALL %s: could not run\n", lb);
+                    exit(1);
+                }
+                if (!s.failed || attempt == 2)
+                    break;
+                v->retried++;
+                fprintf(stderr,
+                        "  round %d  %s: %zu queries failed: run "
+                        "again\n",
+                        r + 1, lb, s.failed);
+            }
+            v->s[v->ns++] = s;
+            fprintf(stderr,
+                    "  round %d  %-46s connect %6.3f s gap %6.2f ms  "
+                    "queries %6.3f s gap %6.2f ms (first %5.2f; %llu "
+                    "answered, cpu %5.2f ms, waited %5.2f ms, %ld "
+                    "preempted)%s\n",
+                    r + 1, lb, s.connect.wall, s.connect.gap * 1e3,
+                    s.query.wall, s.query.gap * 1e3, s.query.first * 1e3,
+                    (unsigned long long)s.query.answered, s.query.cpu * 1e3,
+                    s.query.wait * 1e3, s.query.nivcsw,
+                    s.failed ? "  FAILURES" : "");
+        }
+    }
+    printf("\n### STALL: the loop's longest stall, %d connections opened "
+           "(%d `amy_pool_acquire` gathered, then released), then %zu × "
+           "`SELECT i` gathered over them (pool=%d pipeline=16)\n\n",
+           STALL_CONNS, STALL_CONNS, n, STALL_CONNS);
+    printf("| connections | connect: longest gap ms, median (max) | connect "
+           "s | queries: longest gap ms, median (max) | queries: first gap "
+           "(the first kick) ms, median (max) | in the longest gap: answers "
+           "read | loop on a core ms | loop waiting for a core ms | "
+           "preempted | queries s |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    const char *cipher = "";
+    for (int i = 0; i < nv; i++) {
+        const stall_variant *v = &vs[i];
+        char lb[96], note[64] = "";
+        stall_label(v, lb, sizeof lb);
+        size_t failed = 0;
+        for (int k = 0; k < v->ns; k++) {
+            failed += v->s[k].failed;
+            if (v->tls && !cipher[0])
+                cipher = v->s[k].tls;
+        }
+        if (failed)
+            snprintf(note, sizeof note, " **(%zu queries failed)**", failed);
+        else if (v->retried)
+            snprintf(note, sizeof note, " (%d runs repeated)", v->retried);
+        stat3 cg = vstat(v, G_CGAP), cw = vstat(v, G_CWALL);
+        stat3 qg = vstat(v, G_QGAP), qf = vstat(v, G_QFIRST);
+        stat3 qa = vstat(v, G_QANS), qc = vstat(v, G_QCPU);
+        stat3 qn = vstat(v, G_QNIV), qw = vstat(v, G_QWALL);
+        stat3 qt = vstat(v, G_QWAIT);
+        char wait[32] = "n/a";
+        if (qt.min >= 0)
+            snprintf(wait, sizeof wait, "%.1f", qt.med);
+        printf("| %s%s | %.1f (%.1f) | %.3f | **%.1f** (%.1f) | %.1f (%.1f) "
+               "| %.0f | %.1f | %s | %.0f | %.3f |\n",
+               lb, note, cg.med, cg.max, cw.med, qg.med, qg.max, qf.med, qf.max,
+               qa.med, qc.med, wait, qn.med, qw.med);
+    }
+    printf("\n%d rounds, the variants interleaved; medians, and the largest "
+           "of the rounds in brackets. A 1 ms `ev_timer` ticks on the pool's "
+           "loop; libev runs timers only between loop iterations, so a gap "
+           "is one iteration (all the callbacks of ready watchers, then the "
+           "poll). Connect phase: from the first `amy_pool_acquire` to their "
+           "gather resolved (TLS connects run on the pool's dialer thread, "
+           "plaintext ones on the loop). Query phase: from the first loop run "
+           "after the releases and the %zu `amy_query` (made before it, the "
+           "caller's time) until all resolved; its first gap is the first "
+           "kick, which sends the %d `COM_RESET_CONNECTION` of the released "
+           "connections (reset_on_release=1) or the first bursts of queries "
+           "(0). For the longest gap of the query phase (medians over "
+           "rounds): the queries that resolved inside it, the time the loop "
+           "thread was on a core in it (`CLOCK_THREAD_CPUTIME_ID`) and "
+           "runnable but waiting for one (the scheduler's run_delay, "
+           "`/proc/thread-self/schedstat`; the two add up to the gap), and "
+           "the involuntary context switches (the process's; the dialer "
+           "thread sleeps then). "
+           "TLS: %s.\n",
+           opt_rounds, n, STALL_CONNS, cipher[0] ? cipher : "?");
+    fflush(stdout);
+}
+
 /* gnuplot blocks, one per series, x = queries in flight. */
 static void write_chart_data(const workload *w, const char *dir)
 {
@@ -922,8 +1274,12 @@ static void w4_suite(size_t n)
 /* Main                                                                     */
 /* ------------------------------------------------------------------------ */
 
+static int no_tls_suite; /* no TLS server given: W1T and STALL not wanted */
+
 static int wanted(const char *id)
 {
+    if (no_tls_suite && (!strcmp(id, "W1T") || !strcmp(id, "STALL")))
+        return 0;
     if (!opt_only)
         return 1;
     size_t n = strlen(id);
@@ -1040,7 +1396,11 @@ static void usage(void)
             "[--io-collect-us US] [--coalesce-us US]\n"
             "       amy_bench --one W6 --client batch|amy|blocking|multi "
             "[--n N] [--pool P] [--pipeline D] [--rows-per-insert R] "
-            "[--repeat R]\n");
+            "[--repeat R]\n"
+            "       amy_bench --one STALL [--pool CONNS] [--n N] "
+            "[--reset-on-release 0|1] [--repeat R]\n"
+            "       TLS (W1T, STALL, --one ... --tls): [--ssl-ca FILE] "
+            "(default $AMY_TEST_TLS_DIR/ca.pem) or [--tls-dsn DSN]\n");
     exit(2);
 }
 
@@ -1060,6 +1420,8 @@ static unsigned long num_arg(const char *s)
 static bench_work make_work(const char *id, size_t n)
 {
     bench_work w = {0};
+    if (!strcmp(id, "W1T"))
+        id = "W1"; /* the same statements, over TLS */
     if (!strcmp(id, "W1") || !strcmp(id, "W4")) {
         w.n = n ? n : (!strcmp(id, "W1") ? 20000 : 100000);
         w.sql = (const char *const *)sql_list(w.n, !strcmp(id, "W1") ? 1 : 4,
@@ -1092,6 +1454,29 @@ static int run_one(const char *id, const char *client, unsigned pool,
                    unsigned pipeline, unsigned k, size_t n, int repeat,
                    int machine, const char *sql)
 {
+    if (!strcmp(id, "STALL")) {
+        unsigned conns = pool ? pool : STALL_CONNS;
+        for (int r = 0; r < repeat; r++) {
+            bench_stall s;
+            if (bench_stall_run(conns, n ? n : 20000, opt_reset, &s) != 0)
+                return 1;
+            printf("STALL %s reset_on_release=%d: %u connections (%u "
+                   "encrypted) connect %.3f s longest gap %.2f ms (%lu "
+                   "ticks); %zu queries %.3f s longest gap %.2f ms, first "
+                   "%.2f ms, in it %llu answered, loop cpu %.2f ms, waited "
+                   "for a core %.2f ms, %ld involuntary %ld voluntary "
+                   "switches (%lu ticks); failed %zu\n",
+                   bench_g.use_tls ? "TLS" : "plaintext", opt_reset, s.conns,
+                   s.conns_tls, s.connect.wall, s.connect.gap * 1e3,
+                   s.connect.ticks, n ? n : 20000, s.query.wall,
+                   s.query.gap * 1e3, s.query.first * 1e3,
+                   (unsigned long long)s.query.answered, s.query.cpu * 1e3,
+                   s.query.wait * 1e3, s.query.nivcsw, s.query.nvcsw,
+                   s.query.ticks, s.failed);
+            fflush(stdout);
+        }
+        return 0;
+    }
     bench_work w = make_work(id, n);
     if (w.rows) {
         if (ensure_bulk_table() != 0)
@@ -1186,7 +1571,8 @@ int main(int argc, char **argv)
     unsigned pool = 0, pipeline = 0, k = 0;
     size_t n = 0;
     int repeat = 1, machine = 0;
-    const char *sql = NULL;
+    const char *sql = NULL, *ssl_ca = NULL, *tls_dsn = NULL;
+    int one_tls = 0;
     bench_g.dsn = getenv("AMY_TEST_DSN");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -1197,6 +1583,8 @@ int main(int argc, char **argv)
             machine = 1;
         else if (!strcmp(a, "--timeline"))
             bench_g.timeline = 1;
+        else if (!strcmp(a, "--tls"))
+            one_tls = 1;
         else if (!v)
             usage();
         else if (!strcmp(a, "--dsn"))
@@ -1230,6 +1618,12 @@ int main(int argc, char **argv)
             repeat = (int)num_arg(v);
         else if (!strcmp(a, "--sql"))
             sql = v;
+        else if (!strcmp(a, "--ssl-ca"))
+            ssl_ca = v;
+        else if (!strcmp(a, "--tls-dsn"))
+            tls_dsn = v;
+        else if (!strcmp(a, "--reset-on-release"))
+            opt_reset = num_arg(v) != 0;
         else if (!strcmp(a, "--coalesce-us"))
             bench_g.coalesce_us = (unsigned)num_arg(v);
         else if (!strcmp(a, "--io-collect-us"))
@@ -1237,7 +1631,7 @@ int main(int argc, char **argv)
         else
             usage();
         if (strcmp(a, "--quick") && strcmp(a, "--machine") &&
-            strcmp(a, "--timeline"))
+            strcmp(a, "--timeline") && strcmp(a, "--tls"))
             i++;
     }
     if (!bench_g.dsn) {
@@ -1254,10 +1648,62 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
+    /* The library's default is ssl_mode=preferred, and the test server
+     * offers TLS: a DSN that says nothing runs plaintext, as the figures
+     * of every earlier run did. */
+    if (!bench_dsn_has_key(bench_g.dsn, "ssl_mode")) {
+        char *d = bench_dsn_with(bench_g.dsn, "ssl_mode=disabled");
+        if (!d)
+            return 1;
+        bench_g.dsn = d; /* for the process's life */
+    }
     if (bench_parse_dsn(bench_g.dsn, &bench_g.ci, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return 2;
     }
+    /* The same server over TLS: --tls-dsn, or --dsn verified against a CA
+     * (--ssl-ca, else the test server's). */
+    char ca_buf[1024];
+    const char *tls_dir = getenv("AMY_TEST_TLS_DIR");
+    if (!ssl_ca && tls_dir && *tls_dir) {
+        snprintf(ca_buf, sizeof ca_buf, "%s/ca.pem", tls_dir);
+        ssl_ca = ca_buf;
+    }
+    bench_g.tls_dsn = tls_dsn;
+    if (!bench_g.tls_dsn && ssl_ca &&
+        !(bench_g.tls_dsn = bench_dsn_tls(bench_g.dsn, ssl_ca)))
+        return 1;
+    if (bench_g.tls_dsn) {
+        if (bench_parse_dsn(bench_g.tls_dsn, &bench_g.tls_ci, err,
+                            sizeof err) != 0) {
+            fprintf(stderr, "TLS DSN: %s\n", err);
+            return 2;
+        }
+        if (!bench_g.tls_ci.tls) {
+            fprintf(stderr, "--tls-dsn must ask for TLS (ssl_mode)\n");
+            return 2;
+        }
+    }
+    if (!opt_only && !bench_g.tls_dsn) {
+        /* The whole suite without --only: W1T and STALL only when there is
+         * a TLS server to run them on. */
+        no_tls_suite = 1;
+        if (!one)
+            fprintf(stderr, "no CA (--ssl-ca, --tls-dsn, AMY_TEST_TLS_DIR): "
+                            "W1T and STALL are left out\n");
+    }
+    if (!bench_g.tls_dsn &&
+        (one_tls || (!one && (wanted("W1T") || wanted("STALL"))))) {
+        fprintf(stderr, "TLS runs need a CA: --ssl-ca FILE, --tls-dsn DSN "
+                        "or AMY_TEST_TLS_DIR\n");
+        return 2;
+    }
+    if (!one && wanted("W1T") && bench_g.ci.tls) {
+        fprintf(stderr, "W1T compares TLS with plaintext: --dsn must be "
+                        "plaintext (ssl_mode=disabled)\n");
+        return 2;
+    }
+    bench_g.use_tls = one_tls;
     /* Before any thread exists: mysql_library_init is not thread-safe. */
     if (mysql_library_init(0, NULL, NULL) != 0) {
         fprintf(stderr, "mysql_library_init failed\n");
@@ -1278,10 +1724,11 @@ int main(int argc, char **argv)
 
     if (one)
         return run_one(one, client, pool, pipeline, k, n, repeat, machine, sql);
+    bench_g.use_tls = 0;
 
     print_machine(version);
 
-    static workload W[6];
+    static workload W[7];
     int nw = 0;
     size_t q = opt_quick ? 10 : 1; /* --quick: a tenth of the work */
 
@@ -1353,15 +1800,48 @@ int main(int argc, char **argv)
         add(w, C_THREADS, 1000, 0);
         add(w, C_AMY, 1000, 1)->warm = &w->work;
     }
+    if (wanted("W1T")) {
+        workload *w = &W[nw++];
+        w->id = "W1T";
+        w->title = "W1 over TLS: the same 20,000 point selects, gathered, "
+                   "on the same server with TLS (verified) against "
+                   "plaintext, in the same rounds";
+        w->work = make_work("W1T", 20000 / q);
+        static bench_work warm;
+        warm = w->work;
+        warm.n = w->work.n / 10;
+        config *c = add(w, C_BLOCKING, 0, 0);
+        c->tls = 1;
+        add(w, C_THREADS, 16, 0)->tls = 1;
+        add(w, C_THREADS, 64, 0)->tls = 1;
+        add(w, C_THREADS, 16, 0); /* what TLS costs the threads */
+        /* W1's best tuned configuration and the library's defaults, each
+         * over TLS and plaintext: the pairs give TLS ÷ plaintext. */
+        for (int tls = 1; tls >= 0; tls--) {
+            c = add(w, C_AMY, 4, 128);
+            c->warm = &warm;
+            c->coalesce_us = 300;
+            c->tls = tls;
+            c = add(w, C_AMY, 0, 0);
+            c->warm = &warm;
+            c->tls = tls;
+        }
+    }
 
     for (int i = 0; i < nw; i++) {
         run_workload(&W[i]);
+        if (!strcmp(W[i].id, "W1T")) {
+            print_w1t_table(&W[i]);
+            continue;
+        }
         print_table(&W[i]);
         if (opt_data && !strcmp(W[i].id, "W1"))
             write_chart_data(&W[i], opt_data);
     }
     if (wanted("W4"))
         w4_suite(100000 / q);
+    if (wanted("STALL"))
+        stall_suite(20000 / q);
     if (wanted("W6")) {
         /* After W4, as it was printed before W6 existed. */
         workload *w = &W[nw++];

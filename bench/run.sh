@@ -7,15 +7,21 @@
 # server in $AMY_TEST_DSN (scripts/dev.sh bench sets both up). Prints the
 # tables, renders bench/w1.png with gnuplot and rewrites the generated parts
 # of bench/RESULTS.md (between their BEGIN/END markers; the rest is kept):
-# one for W1-W5, one for W6 (bulk insert), each run by its own amy_bench
-# process with its own date, duration and load averages.
+# one for W1-W5, one for W6 (bulk insert), one for TLS (W1T: W1 over TLS
+# against plaintext; STALL: the loop's longest stall while 200 connections
+# open and serve 20,000 queries), each run by its own amy_bench process with
+# its own date, duration and load averages. The TLS part needs the test
+# server's CA ($AMY_TEST_TLS_DIR, which scripts/testdb.sh env exports); a
+# full run without it leaves that part out.
 #
 #   AMY_BENCH_ROUNDS=N   rounds per configuration (default 5)
 #   AMY_BENCH_W6_ROUNDS=N  rounds for W6 (default 3: its blocking client
 #                        takes ~30 s a run)
 #   AMY_BENCH_ONLY=W1,W4 run only these workloads (RESULTS.md is then left
 #                        alone: it must hold a whole run), except
-#                        AMY_BENCH_ONLY=W6, which rewrites the W6 part only
+#                        AMY_BENCH_ONLY=W6, which rewrites the W6 part only,
+#                        and AMY_BENCH_ONLY=TLS, which runs W1T and STALL and
+#                        rewrites the TLS part only
 #   AMY_BENCH_OWN_SERVER=1  run against a private server started for the run
 #                        (scripts/testdb.sh in a temporary state dir, first
 #                        free port from 33161) and stopped after it: on a
@@ -39,6 +45,8 @@ BEGIN='<!-- BEGIN bench/run.sh output: rewritten by every run -->'
 END='<!-- END bench/run.sh output -->'
 BEGIN_W6='<!-- BEGIN bench/run.sh W6 output: rewritten by every full run and by AMY_BENCH_ONLY=W6 -->'
 END_W6='<!-- END bench/run.sh W6 output -->'
+BEGIN_TLS='<!-- BEGIN bench/run.sh TLS output: rewritten by every full run and by AMY_BENCH_ONLY=TLS -->'
+END_TLS='<!-- END bench/run.sh TLS output -->'
 
 die() {
 	printf 'bench: %s\n' "$*" >&2
@@ -108,6 +116,7 @@ load_warn() {
 # $tmp/NAME.md, its duration and load averages to NAME_* variables.
 main_elapsed='' main_load_before='' main_load_after=''
 w6_elapsed='' w6_load_before='' w6_load_after=''
+tls_elapsed='' tls_load_before='' tls_load_after=''
 run_part() {
 	local name=$1 only=$2 t0 lb
 	lb=$(loadavg)
@@ -119,14 +128,28 @@ run_part() {
 	printf -v "${name}_load_after" '%s' "$(loadavg)"
 }
 
-main_part=0 w6_part=0
+# W1T and STALL need the server's CA; amy_bench finds it there.
+have_tls=0
+[[ -n ${AMY_TEST_TLS_DIR:-} && -f $AMY_TEST_TLS_DIR/ca.pem ]] && have_tls=1
+
+main_part=0 w6_part=0 tls_part=0
 if [[ -z $ONLY ]]; then
 	run_part main W1,W2,W3,W4,W5
 	run_part w6 W6
 	main_part=1 w6_part=1
+	if ((have_tls)); then
+		run_part tls W1T,STALL
+		tls_part=1
+	else
+		printf 'bench: AMY_TEST_TLS_DIR has no ca.pem: the TLS part (W1T, STALL) is left out\n' >&2
+	fi
 elif [[ $ONLY == W6 ]]; then
 	run_part w6 W6
 	w6_part=1
+elif [[ $ONLY == TLS ]]; then
+	((have_tls)) || die "AMY_BENCH_ONLY=TLS needs the test server's CA in \$AMY_TEST_TLS_DIR (eval \"\$(scripts/testdb.sh env)\")"
+	run_part tls W1T,STALL
+	tls_part=1
 else
 	run_part only "$ONLY"
 fi
@@ -156,13 +179,17 @@ if ((main_part)) || [[ $ONLY == *W1* ]]; then
 		printf 'bench: gnuplot not found: no chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
 	fi
 fi
-for part in main w6 only; do
+for part in main w6 tls only; do
 	v=${part}_elapsed
-	[[ -n ${!v:-} ]] && printf 'bench: %s took %d s\n' \
-		"$([[ $part == w6 ]] && echo W6 || echo 'the suite')" "${!v}" >&2
+	case $part in
+	w6) what=W6 ;;
+	tls) what='the TLS part' ;;
+	*) what='the suite' ;;
+	esac
+	[[ -n ${!v:-} ]] && printf 'bench: %s took %d s\n' "$what" "${!v}" >&2
 done
 
-if ((!main_part && !w6_part)); then
+if ((!main_part && !w6_part && !tls_part)); then
 	printf 'bench: AMY_BENCH_ONLY set: %s left unchanged\n' "$RESULTS" >&2
 	exit 0
 fi
@@ -193,6 +220,18 @@ if ((w6_part)); then
 	} >"$tmp/generated_w6.md"
 fi
 
+if ((tls_part)); then
+	{
+		printf '%s\n' "$BEGIN_TLS"
+		printf '## TLS: W1 over TLS and the loop stall, latest run\n\n'
+		printf -- '- command: `%s` (%s rounds)\n' "$how" "$ROUNDS"
+		printf -- '- when: %s; commit %s; the TLS part took %d s; 1-minute load average %s before, %s after\n' \
+			"$when" "$commit" "$tls_elapsed" "$tls_load_before" "$tls_load_after"
+		cat "$tmp/tls.md"
+		printf '%s\n' "$END_TLS"
+	} >"$tmp/generated_tls.md"
+fi
+
 # replace_section FILE BEGIN END GENERATED: the lines from BEGIN to END
 # replaced by GENERATED, everything around them kept (the hand-written
 # analysis). 1 when FILE lacks the markers.
@@ -220,6 +259,18 @@ if ((w6_part)) && ! replace_section "$RESULTS" "$BEGIN_W6" "$END_W6" "$tmp/gener
 		cat "$tmp/results.md" >"$RESULTS"
 	else
 		cat "$tmp/generated_w6.md" >>"$RESULTS"
+	fi
+fi
+if ((tls_part)) && ! replace_section "$RESULTS" "$BEGIN_TLS" "$END_TLS" "$tmp/generated_tls.md"; then
+	# First TLS run: its section goes right after the W6 one.
+	if grep -qxF -- "$END_W6" "$RESULTS"; then
+		awk -v e="$END_W6" -v gen="$tmp/generated_tls.md" '
+			{ print }
+			$0 == e { print ""; while ((getline line < gen) > 0) print line }
+		' "$RESULTS" >"$tmp/results.md"
+		cat "$tmp/results.md" >"$RESULTS"
+	else
+		cat "$tmp/generated_tls.md" >>"$RESULTS"
 	fi
 fi
 printf 'bench: %s updated\n' "$RESULTS" >&2
