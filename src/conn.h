@@ -117,8 +117,8 @@ typedef struct amy__conn {
     amy__wbuf w;
     void *ssl; /* the session's OpenSSL SSL when encrypted, else NULL */
     amy__dial *dial; /* the dialer's, while it connects c->mysql */
-    const char *dial_why; /* static text: why the dial failed, if not the
-                             connector's error */
+    const char *dial_why; /* why the dial failed, if not the connector's
+                             error (valid until finish() copied it) */
     unsigned dial_err;    /* and its client error number */
 
     /* Result sets of the oldest in-flight query, read so far. */

@@ -17,7 +17,7 @@
  *
  * The connector waits through our io_wait hook on this thread, which also
  * watches the wake pipe, so a cancel or the pool's end cuts a connect
- * short. A name lookup inside the connect cannot be cut short: a dialer
+ * short, and keeps the dial's connect_timeout_ms. A name lookup inside the connect cannot be cut short: a dialer
  * freed then leaves its thread to finish alone (orphan), and the thread
  * frees the dialer when it ends.
  *
@@ -129,8 +129,10 @@ static int ms_left(const struct timespec *t)
 }
 
 /* The connector's waits (MARIADB_OPT_IO_WAIT). On the dialer's thread it
- * waits for the socket or the wake pipe, with no timeout of its own: the
- * loop keeps connect_timeout_ms and cancels. Elsewhere it waits as the
+ * waits for the socket or the wake pipe, until the dial's own deadline
+ * (connect_timeout_ms from when the thread started it; the connector's
+ * timeouts are in seconds, and one of them is misread as milliseconds in
+ * its TLS handshake). Elsewhere it waits as the
  * connector's own would. Returns > 0 ready, 0 timed out, -1 error. */
 static int io_wait(my_socket fd, my_bool is_read, int timeout)
 {
