@@ -789,7 +789,7 @@ static const char *tls_explained(amy__conn *c, char *buf, size_t len)
                  "%s)",
                  e,
                  k->tls->mode == AMY__SSL_VERIFY_CA ? "verify_ca"
-                                                     : "verify_identity",
+                                                    : "verify_identity",
                  k->tls->ca ? k->tls->ca : k->tls->capath);
     else
         return e;

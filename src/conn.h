@@ -115,7 +115,7 @@ typedef struct amy__conn {
 
     /* Requests written by us, not the connector (wire.c). */
     amy__wbuf w;
-    void *ssl; /* the session's OpenSSL SSL when encrypted, else NULL */
+    void *ssl;       /* the session's OpenSSL SSL when encrypted, else NULL */
     amy__dial *dial; /* the dialer's, while it connects c->mysql */
     const char *dial_why; /* why the dial failed, if not the connector's
                              error (valid until finish() copied it) */

@@ -82,11 +82,11 @@ struct amy__dial {
 
 struct amy__dialer {
     pthread_mutex_t mu;
-    pthread_cond_t cv;    /* the thread: work or quit; the loop: exited */
-    amy__link queue;      /* QUEUED (and canceled DONE ones to close) */
-    amy__link done;       /* DONE, for the loop */
-    amy__dial *running;   /* RUNNING */
-    int wake[2];          /* pipe: readable = cut the running dial short */
+    pthread_cond_t cv;  /* the thread: work or quit; the loop: exited */
+    amy__link queue;    /* QUEUED (and canceled DONE ones to close) */
+    amy__link done;     /* DONE, for the loop */
+    amy__dial *running; /* RUNNING */
+    int wake[2];        /* pipe: readable = cut the running dial short */
     pthread_t thread;
     unsigned char started, quit, exited, orphan;
 
@@ -253,8 +253,8 @@ static void *thread_main(void *arg)
             pthread_cond_wait(&d->cv, &d->mu);
         if (amy__list_empty(&d->queue))
             break; /* quit, and nothing left to close */
-        amy__dial *j = AMY__CONTAINER(amy__list_first(&d->queue), amy__dial,
-                                      link);
+        amy__dial *j =
+            AMY__CONTAINER(amy__list_first(&d->queue), amy__dial, link);
         amy__list_remove(&j->link);
         if (j->canceled || d->quit) {
             pthread_mutex_unlock(&d->mu);
@@ -327,10 +327,10 @@ static void async_cb(struct ev_loop *loop, ev_async *w, int revents)
      * the pool (and this dialer: then free_pending). */
     while (!d->free_pending) {
         pthread_mutex_lock(&d->mu);
-        amy__dial *j = amy__list_empty(&d->done)
-                           ? NULL
-                           : AMY__CONTAINER(amy__list_first(&d->done),
-                                            amy__dial, link);
+        amy__dial *j =
+            amy__list_empty(&d->done)
+                ? NULL
+                : AMY__CONTAINER(amy__list_first(&d->done), amy__dial, link);
         if (j)
             amy__list_remove(&j->link);
         pthread_mutex_unlock(&d->mu);

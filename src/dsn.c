@@ -45,7 +45,10 @@ struct key_def {
 static const char *const ssl_modes[] = {
     "disabled", "preferred", "required", "verify_ca", "verify_identity", NULL};
 
-#define TLS_STRING(k) {#k, KEY_STRING, offsetof(amy__dsn, k), 0, 0, 0, NULL}
+#define TLS_STRING(k)                                                          \
+    {                                                                          \
+#k, KEY_STRING, offsetof(amy__dsn, k), 0, 0, 0, NULL                   \
+    }
 
 static const struct key_def keys[] = {
     {"pool", KEY_UINT, offsetof(amy__dsn, pool), 1, 65535,
@@ -60,7 +63,8 @@ static const struct key_def keys[] = {
      86400000, 0, NULL},
     {"idle_timeout_ms", KEY_UINT, offsetof(amy__dsn, idle_timeout_ms), 0,
      86400000, 0, NULL},
-    {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0, NULL},
+    {"queue_max", KEY_UINT, offsetof(amy__dsn, queue_max), 0, 4294967295u, 0,
+     NULL},
     {"multi_statements", KEY_UINT, offsetof(amy__dsn, multi_statements), 0, 1,
      0, NULL},
     {"stmt_cache", KEY_UINT, offsetof(amy__dsn, stmt_cache), 0, 65535,
@@ -407,7 +411,8 @@ static int set_key(struct parser *p, const struct key_def *k, const char *val,
         /* Case-insensitive: MySQL's clients spell them in capitals. */
         for (unsigned i = 0; k->names[i]; i++) {
             size_t j = 0;
-            while (j < vlen && k->names[i][j] && lower(val[j]) == k->names[i][j])
+            while (j < vlen && k->names[i][j] &&
+                   lower(val[j]) == k->names[i][j])
                 j++;
             if (j == vlen && !k->names[i][j]) {
                 *(unsigned *)(void *)field = i;
@@ -563,9 +568,9 @@ void amy__dsn_clear(amy__dsn *d)
     free(d->database);
     free(d->socket);
     free(d->charset);
-    char **tls[] = {&d->ssl_ca,      &d->ssl_capath, &d->ssl_cert,
-                    &d->ssl_key,     &d->ssl_cipher, &d->tls_version,
-                    &d->ssl_crl,     &d->ssl_crlpath, &d->ssl_fp};
+    char **tls[] = {&d->ssl_ca,  &d->ssl_capath,  &d->ssl_cert,
+                    &d->ssl_key, &d->ssl_cipher,  &d->tls_version,
+                    &d->ssl_crl, &d->ssl_crlpath, &d->ssl_fp};
     for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++)
         free(*tls[i]);
     for (unsigned i = 0; i < d->ninit; i++)

@@ -495,8 +495,7 @@ static int connect_error_is_permanent(unsigned e)
     }
     /* 2026: TLS refused (a certificate that does not verify, a server
      * without TLS when ssl_mode requires it): configuration, not luck. */
-    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */ ||
-           e == 2026;
+    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */ || e == 2026;
 }
 
 /* Fails the futures that have waited connect_timeout_ms for a connection
