@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -28,11 +29,17 @@ typedef unsigned char uchar; /* ma_tls.h uses it before ma_pvio.h has it */
 
 #include "tls.h"
 
-static int failf(char *err, size_t errlen, const char *key, const char *fmt,
-                 const char *a, const char *b)
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static int
+failf(char *err, size_t errlen, const char *key, const char *fmt, ...)
 {
     char what[400];
-    snprintf(what, sizeof what, fmt, a, b ? b : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     snprintf(err, errlen, "invalid value for '%s': %s", key, what);
     return -1;
 }
@@ -79,14 +86,14 @@ static int check_version(const char *v, char *out, size_t outlen, char *err,
         while (m && isspace((unsigned char)s[m - 1]))
             m--;
         size_t i = 0;
-        while (i < 2 && !(strlen(known[i]) == m &&
-                          strncasecmp(known[i], s, m) == 0))
+        while (i < 2 &&
+               !(strlen(known[i]) == m && strncasecmp(known[i], s, m) == 0))
             i++;
         if (i == 2)
             return failf(err, errlen, "tls_version",
                          "\"%.64s\" (expected TLSv1.2, TLSv1.3, or both "
-                         "separated by a comma)%s",
-                         v, NULL);
+                         "separated by a comma)",
+                         v);
         if (!strstr(out, known[i]))
             snprintf(out + strlen(out), outlen - strlen(out), "%s%s",
                      out[0] ? "," : "", known[i]);
@@ -118,8 +125,7 @@ static int check_fp(const char *fp, char *err, size_t errlen)
     return failf(err, errlen, "ssl_fp",
                  "expected the server certificate's SHA-1 fingerprint: 40 hex "
                  "digits, colons between pairs allowed (openssl x509 "
-                 "-fingerprint -sha1)%s%s",
-                 NULL, NULL);
+                 "-fingerprint -sha1)");
 }
 
 /* Loads what the files hold into a scratch context, as the connector
@@ -167,8 +173,7 @@ static int load_files(const amy__tls_cfg *t, char *err, size_t errlen)
     if (t->cipher && SSL_CTX_set_cipher_list(ctx, t->cipher) != 1 &&
         SSL_CTX_set_ciphersuites(ctx, t->cipher) != 1) {
         failf(err, errlen, "ssl_cipher",
-              "\"%.200s\" names no cipher this OpenSSL knows%s", t->cipher,
-              NULL);
+              "\"%.200s\" names no cipher this OpenSSL knows", t->cipher);
         goto out;
     }
     rc = 0;
@@ -178,8 +183,7 @@ out:
     return rc;
 }
 
-int amy__tls_check(const amy__dsn *d, amy__tls_cfg *t, char *err,
-                   size_t errlen)
+int amy__tls_check(const amy__dsn *d, amy__tls_cfg *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->mode = d->ssl_mode;
