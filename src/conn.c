@@ -1183,8 +1183,7 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
         return NULL;
     }
     amy__donelist_init(&c->done);
-    int unix_socket = cfg->socket || strcmp(cfg->host, "localhost") == 0;
-    c->tls_asked = cfg->tls && amy__tls_wanted(cfg->tls, unix_socket);
+    c->tls_asked = cfg->tls && amy__tls_wanted(cfg->tls, cfg->unix_socket);
     /* Non-blocking mode must be set before any _start (default stack). A
      * TLS connect is made with the blocking API by the dialer, which
      * switches the handle over once connected. */
@@ -1198,7 +1197,7 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     }
     mysql_options(c->mysql, MYSQL_SET_CHARSET_NAME, cfg->charset);
     unsigned tcp = MYSQL_PROTOCOL_TCP;
-    if (!unix_socket)
+    if (!cfg->unix_socket)
         mysql_options(c->mysql, MYSQL_OPT_PROTOCOL, &tcp);
     my_bool no = 0;
     /* Reconnecting would run a blocking connect (and DNS) inside a query. */

@@ -39,6 +39,7 @@ typedef struct amy__conn_cfg {
     const amy__tls_cfg *tls;
     amy__dialer *dialer;
     const char *tls_host;
+    unsigned char unix_socket; /* host is "localhost": the Unix socket */
 } amy__conn_cfg;
 
 /* A query sent on a connection and not yet answered, oldest first. */

@@ -201,6 +201,7 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .tls_host = p->tls.mode == AMY__SSL_VERIFY_IDENTITY && !unix_socket
                         ? d->host
                         : NULL,
+        .unix_socket = (unsigned char)unix_socket,
     };
     /* The sweep closes idle connections that sat idle_timeout_ms, or
      * outlived max_lifetime_ms, within a quarter of the shorter. */
@@ -272,10 +273,8 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
         const amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
         out->in_flight += amy__conn_inflight(c);
         out->stmts_open += amy__stmt_open(c);
-        if (c->ssl) {
-            out->conns_encrypted++;
+        if (c->ssl && !out->conns_encrypted++) /* the first one's names */
             amy__tls_describe(c->ssl, &out->tls_version, &out->tls_cipher);
-        }
     }
     return AMY_OK;
 }

@@ -14,6 +14,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include "amysql.h"
 
 /* Every integration test program runs on its own loop. */
@@ -120,6 +124,26 @@ static inline void itest_exec(amy_pool *p, const char *sql)
 }
 
 /* The single value of a one-row, one-column result, as a string. */
+/*
+ * A TCP listener on 127.0.0.1 that accepts connections (the kernel does,
+ * from its backlog) and never says a word: a server that hangs during the
+ * connect. Returns its socket (close it when done); *port gets its port.
+ */
+static inline int itest_silent_listener(unsigned *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(s, 16), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
 static inline const char *itest_value(const amy_future *f)
 {
     return amy_result_value(amy_future_result(f), 0, 0, NULL);

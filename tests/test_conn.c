@@ -115,18 +115,12 @@ static void test_refused_port(void **state)
  * connect deadline fails the queries instead of hanging. */
 static void test_silent_server_connect_timeout(void **state)
 {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(s, 16), 0);
-    socklen_t len = sizeof a;
-    getsockname(s, (struct sockaddr *)&a, &len);
+    unsigned port;
+    int s = itest_silent_listener(&port);
     char dsn[256], err[256];
     snprintf(dsn, sizeof dsn,
              "mysql://amy:amy_pw@127.0.0.1:%u/db?connect_timeout_ms=200&pool=2",
-             ntohs(a.sin_port));
+             port);
     amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
     assert_non_null(p);
     amy_future *fs[3];
