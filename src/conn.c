@@ -330,6 +330,7 @@ static void watch_idle(amy__conn *c)
 
 static void disarm(amy__conn *c)
 {
+    amy__turns_leave(&c->turn);
     ev_io_stop(c->loop, &c->io);
     ev_timer_stop(c->loop, &c->wait_timer);
     ev_timer_stop(c->loop, &c->coalesce_timer);
@@ -1118,6 +1119,12 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     if (c->op != AMY__OP_NONE || c->read_pending) {
+        if (ready == MYSQL_WAIT_READ && amy__turns_wait(loop, &c->turn)) {
+            /* Stopped while it waits: level-triggered, it would be
+             * reported again at every iteration meanwhile. */
+            ev_io_stop(loop, &c->io);
+            return;
+        }
         resume(c, ready);
         return;
     }
@@ -1134,8 +1141,24 @@ static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents)
     amy__conn *c = w->data;
     if (c->pumping || c->state != AMY__C_READY)
         return;
-    if (c->op != AMY__OP_NONE || c->read_pending)
+    if ((c->op != AMY__OP_NONE || c->read_pending) &&
+        !amy__turns_wait(loop, &c->turn))
         resume(c, MYSQL_WAIT_READ);
+}
+
+/* A connection that waited its turn to read (turns.h): as io_cb would
+ * have (a connect in progress too). */
+static void turn_cb(amy__turn *t)
+{
+    amy__conn *c = AMY__CONTAINER(t, amy__conn, turn);
+    if (c->pumping)
+        return; /* being driven: it arms its watcher when done */
+    if (c->op == AMY__OP_NONE && !c->read_pending) {
+        /* Driven meanwhile, and idle now: watched as idle again. */
+        ev_io_start(c->loop, &c->io);
+        return;
+    }
+    resume(c, MYSQL_WAIT_READ);
 }
 
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1215,6 +1238,7 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     c->coalesce_timer.data = c;
     ev_init(&c->connect_timer, connect_timer_cb);
     c->connect_timer.data = c;
+    c->turn.run = turn_cb;
     c->state = AMY__C_CONNECTING;
 
     if (cfg->connect_timeout_ms && !c->tls_asked) {

@@ -14,6 +14,7 @@
 #include "op.h"
 #include "owner.h"
 #include "tls.h"
+#include "turns.h"
 #include "wire.h"
 
 /* What a connection is told by whoever makes it: where to connect, as whom,
@@ -108,6 +109,7 @@ typedef struct amy__conn {
     ev_timer wait_timer;     /* the connector's MYSQL_WAIT_TIMEOUT */
     ev_timer coalesce_timer; /* read_coalesce_us: lets answers pile up */
     ev_timer connect_timer;  /* our connect_timeout_ms deadline */
+    amy__turn turn;          /* waiting its turn to read (turns.h) */
 
     /* In-flight ring, oldest at head. */
     amy__slot *ring;
