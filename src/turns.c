@@ -1,7 +1,7 @@
 /*
  * Turns (see turns.h): a FIFO of connections waiting to read, served by a
- * check watcher at the end of each iteration while an idle watcher keeps
- * the poll from blocking.
+ * check watcher at the start of each iteration's callbacks, while an idle
+ * watcher keeps the poll from blocking.
  */
 #include "turns.h"
 
@@ -13,7 +13,7 @@
 static _Thread_local struct {
     struct ev_loop *loop; /* the thread's loop, once used */
     amy__link fifo;
-    ev_check serve; /* end of an iteration: the waiting ones' turn */
+    ev_check serve; /* right after a poll: the waiting ones' turn */
     ev_idle awake;  /* while any waits, the poll does not block */
 } T;
 

@@ -6,10 +6,11 @@
  * server had the cores), one iteration that read them all kept the
  * caller's timers waiting 20-50 ms. Past a budget of the iteration's time,
  * a connection that wants to read waits its turn instead: it joins a FIFO
- * (its watcher stopped), and the waiting ones are served at the end of
- * each following iteration, oldest first, as long as that iteration is
- * within budget (at least one per iteration, so each is served however
- * long other callbacks take). While any waits, newcomers queue behind
+ * (its watcher stopped), and the waiting ones are served first in each
+ * following iteration, right after its poll (libev runs check watchers
+ * before the iteration's other callbacks), oldest first, within the
+ * budget (at least one per iteration, so each is served however long
+ * other callbacks take); the iteration's timers run next. While any waits, newcomers queue behind
  * them: no connection is passed over twice.
  *
  * One loop per thread (amysql's rule): the FIFO and its two watchers are
