@@ -85,9 +85,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "conn.h"
 #include "dial.h"
 #include "future.h"
+#include "netpeek.h"
 #include "op.h"
 #include "owner.h"
 #include "queue.h"
@@ -108,6 +110,7 @@ static void fail_all(amy__conn *c, int status, unsigned err,
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void connect_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void grace_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 static int is_lost_error(unsigned e)
 {
@@ -342,6 +345,7 @@ static void stop_watchers(amy__conn *c)
     disarm(c);
     ev_io_stop(c->loop, &c->wio);
     ev_timer_stop(c->loop, &c->connect_timer);
+    ev_timer_stop(c->loop, &c->grace_timer);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -416,12 +420,90 @@ static void maybe_kill_head(amy__conn *c)
     c->kill_active = 1;
     c->kills_pending++;
     c->owner->kill(c->owner_self, c);
+    /* A server that went silent, or drips its answer a byte at a time,
+     * never finishes it, KILL or not: past the grace the connection goes
+     * instead of the pool (with pool=1 it would never serve again). */
+    if (c->cfg->kill_grace_ms && c->state == AMY__C_READY) {
+        ev_timer_set(&c->grace_timer, c->cfg->kill_grace_ms / 1000.0, 0.);
+        ev_timer_start(c->loop, &c->grace_timer);
+    }
+}
+
+/* Whether text may answer with several result sets: unless
+ * multi_statements, only a statement that is not known to give exactly
+ * one (CALL, EXECUTE, a compound BEGIN ... END, SET STATEMENT ... FOR,
+ * anything this does not recognise). Run only when a server announces
+ * more results, or a future leaves: never per query. */
+static int sql_may_have_more(const char *q, size_t n)
+{
+    static const char *const one[] = {
+        "SELECT",    "INSERT",   "UPDATE", "DELETE",  "REPLACE",  "SHOW",
+        "DO",        "WITH",     "VALUES", "START",   "COMMIT",   "ROLLBACK",
+        "SAVEPOINT", "RELEASE",  "USE",    "KILL",    "TRUNCATE", "CREATE",
+        "DROP",      "ALTER",    "RENAME", "GRANT",   "REVOKE",   "LOCK",
+        "UNLOCK",    "DESCRIBE", "DESC",   "EXPLAIN", "PREPARE",  "DEALLOCATE",
+        "OPTIMIZE",  "ANALYZE",  "CHECK",  "REPAIR",  NULL};
+    size_t i = 0;
+    for (;;) { /* blanks and comments; an executable one may hold a CALL */
+        while (i < n && (q[i] == ' ' || (q[i] >= '\t' && q[i] <= '\r')))
+            i++;
+        if (i + 1 < n && q[i] == '/' && q[i + 1] == '*') {
+            if (i + 2 < n && (q[i + 2] == '!' || q[i + 2] == 'M'))
+                return 1;
+            const char *e = NULL;
+            for (size_t j = i + 2; j + 1 < n; j++)
+                if (q[j] == '*' && q[j + 1] == '/') {
+                    e = q + j + 2;
+                    break;
+                }
+            if (!e)
+                return 1;
+            i = (size_t)(e - q);
+        } else if (i < n && (q[i] == '#' ||
+                             (i + 2 < n && q[i] == '-' && q[i + 1] == '-' &&
+                              (q[i + 2] == ' ' ||
+                               (q[i + 2] >= '\t' && q[i + 2] <= '\r'))))) {
+            while (i < n && q[i] != '\n')
+                i++;
+        } else {
+            break;
+        }
+    }
+    size_t w = 0;
+    while (i + w < n && ((q[i + w] | 0x20) >= 'a' && (q[i + w] | 0x20) <= 'z'))
+        w++;
+    if (i + w < n && (q[i + w] == '_' || q[i + w] == '$' ||
+                      (q[i + w] >= '0' && q[i + w] <= '9') ||
+                      (unsigned char)q[i + w] >= 0x80))
+        return 1; /* an identifier, not a keyword */
+    for (const char *const *k = one; *k; k++) {
+        size_t m = strlen(*k), j = 0;
+        if (m != w)
+            continue;
+        while (j < m && (q[i + j] & ~0x20) == (*k)[j])
+            j++;
+        if (j == m)
+            return 0;
+    }
+    return 1;
+}
+
+/* Whether the future of slot s (or the one that left it) may have more
+ * result sets than the one just read: see sql_may_have_more. */
+static int may_have_more(const amy__conn *c, const amy__slot *s)
+{
+    if (c->cfg->multi_statements)
+        return 1;
+    if (!s->f)
+        return s->may_more;
+    return sql_may_have_more(s->f->sql, s->f->sql_len);
 }
 
 /* The future of slot s left while in flight: drop it, stop it on the
  * server once it is the oldest in flight. */
 static void detach(amy__conn *c, amy__slot *s)
 {
+    s->may_more = (unsigned char)sql_may_have_more(s->f->sql, s->f->sql_len);
     s->f = NULL;
     maybe_kill_head(c);
     if (s->op->detached)
@@ -466,6 +548,8 @@ static amy_future *ring_pop(amy__conn *c)
         f->slot = NULL;
         f->conn = NULL;
     }
+    if (s->killed && ev_is_active(&c->grace_timer))
+        ev_timer_stop(c->loop, &c->grace_timer); /* it answered in time */
     kill_record_expire(c);
     maybe_kill_head(c);
     return f;
@@ -651,8 +735,13 @@ void amy__conn_break(amy__conn *c, const amy__err *e)
     snprintf(msg, sizeof msg, "%s", e->msg);
     snprintf(sqlstate, sizeof sqlstate, "%s", e->sqlstate);
     if (!err) {
-        err = 2013;
-        snprintf(msg, sizeof msg, "Lost connection to server");
+        /* The connector failed inside (a column count it could not
+         * allocate for, ...) and left the rest of the answer unread. */
+        err = 2000;
+        snprintf(msg, sizeof msg,
+                 "the client library failed reading the answer without "
+                 "saying why (no error number); the connection is closed, "
+                 "since the rest of the answer may still be unread");
         snprintf(sqlstate, sizeof sqlstate, "HY000");
     }
     unsent_back_to_queue(c);
@@ -718,8 +807,19 @@ static void unsent_back_to_queue(amy__conn *c)
  * them all to the head's future. */
 int amy__conn_after_result(amy__conn *c)
 {
-    if (mysql_more_results(c->mysql))
+    if (mysql_more_results(c->mysql)) {
+        if (!may_have_more(c, &c->ring[c->head])) {
+            /* Read on, and this query takes the next one's answer. */
+            amy__err e = {2027, "HY000",
+                          "the server announced more result sets than the "
+                          "query can have (one statement, multi_statements "
+                          "off): the connection is closed, so that no query "
+                          "gets another's answer"};
+            amy__conn_break(c, &e);
+            return NOTHING;
+        }
         return start_next(c);
+    }
     amy__conn_complete(c, NULL);
     return NOTHING;
 }
@@ -733,7 +833,7 @@ static int answered(amy__conn *c, int op)
         return NOTHING;
     }
     if (op == AMY__OP_READ ? c->bret != 0 : c->iret != 0) {
-        if (amy__is_client_error(mysql_errno(c->mysql)))
+        if (amy__breaks_stream(mysql_errno(c->mysql)))
             amy__conn_break(c, NULL);
         else {
             amy__err e = amy__conn_err(c); /* the server stopped at this */
@@ -756,7 +856,7 @@ static int stored(amy__conn *c)
     c->res = NULL;
     if (!res) {
         amy__err e = amy__conn_err(c);
-        if (amy__is_client_error(e.no))
+        if (amy__breaks_stream(e.no))
             amy__conn_break(c, &e);
         else
             amy__conn_complete(c, &e);
@@ -776,6 +876,10 @@ static int stored(amy__conn *c)
 static const char *tls_explained(amy__conn *c, char *buf, size_t len)
 {
     const char *e = mysql_error(c->mysql);
+    if (mysql_errno(c->mysql) == 5010) { /* CR_PLUGIN_NOT_ALLOWED */
+        snprintf(buf, len, "%s%s", e, amy__auth_refused_hint());
+        return buf;
+    }
     if (!c->tls_asked || mysql_errno(c->mysql) != 2026)
         return e;
     const amy__conn_cfg *k = c->cfg;
@@ -976,6 +1080,22 @@ static int next_op(amy__conn *c)
          * waits until half of it has answered, so each write carries many
          * queries. */
         unsigned before = c->count;
+        size_t stray;
+        if (before == 0 && (stray = amy__net_unread(c->mysql, c->ssl))) {
+            /* Every answer asked for has been read: these bytes are
+             * answers nobody asked for, which the next query would take
+             * for its own. (Those still in the socket are found by the
+             * peek above, or by io_cb while idle.) */
+            char msg[200];
+            snprintf(msg, sizeof msg,
+                     "the server sent %zu bytes nobody asked for (nothing "
+                     "was in flight): the connection is closed, so that no "
+                     "query gets another's answer",
+                     stray);
+            amy__err e = {2027, "HY000", msg};
+            amy__conn_break(c, &e);
+            return NOTHING;
+        }
         if (c->count <= c->cap / 2 && take_work(c) == NOTHING)
             return NOTHING;
         if (c->count > 0 && c->ring[c->head].op->begin) {
@@ -1161,6 +1281,29 @@ static void turn_cb(amy__turn *t)
     resume(c, MYSQL_WAIT_READ);
 }
 
+/* kill_grace_ms after the head was killed, it has not answered. */
+static void grace_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy__conn *c = w->data;
+    if (c->state != AMY__C_READY || c->count == 0 || !c->ring[c->head].killed)
+        return;
+    if (c->pumping) { /* a callback runs the loop inside drive: soon */
+        ev_timer_set(w, 0.001, 0.);
+        ev_timer_start(loop, w);
+        return;
+    }
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "the server did not answer a query that timed out or was "
+             "canceled within kill_grace_ms (%u ms) of killing it: the "
+             "connection is closed",
+             c->cfg->kill_grace_ms);
+    amy__err e = {2013, "HY000", msg};
+    c->pumping = 1;
+    amy__conn_break(c, &e);
+    drive_end(c);
+}
+
 static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy__conn *c = w->data;
@@ -1227,6 +1370,12 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     mysql_options(c->mysql, MYSQL_OPT_RECONNECT, &no);
     unsigned no_infile = 0; /* LOAD DATA LOCAL reads files synchronously */
     mysql_options(c->mysql, MYSQL_OPT_LOCAL_INFILE, &no_infile);
+    /* Only the plugins the pool allows (auth_plugins=): a server must not
+     * talk the connector into sending the password in clear, or into
+     * pre-4.1 authentication. */
+    if (cfg->auth_plugins)
+        mysql_optionsv(c->mysql, MARIADB_OPT_RESTRICTED_AUTH,
+                       cfg->auth_plugins);
 
     ev_init(&c->io, io_cb);
     c->io.data = c;
@@ -1238,6 +1387,8 @@ amy__conn *amy__conn_new(struct ev_loop *loop, const amy__conn_cfg *cfg,
     c->coalesce_timer.data = c;
     ev_init(&c->connect_timer, connect_timer_cb);
     c->connect_timer.data = c;
+    ev_init(&c->grace_timer, grace_timer_cb);
+    c->grace_timer.data = c;
     c->turn.run = turn_cb;
     c->state = AMY__C_CONNECTING;
 

@@ -32,8 +32,13 @@ typedef struct amy__conn_cfg {
     size_t pipeline_bytes; /* their request bytes at most (if more than one) */
     unsigned read_coalesce_us;
     unsigned connect_timeout_ms; /* 0: none */
-    unsigned stmt_cache;         /* prepared statements kept (stmt.c) */
-    amy_stats *stats; /* where the op kinds count (statement cache) */
+    /* A query killed after its future left (timed out, canceled) that has
+     * not answered this long after the kill was asked for costs its
+     * connection (0: wait for ever). */
+    unsigned kill_grace_ms;
+    const char *auth_plugins; /* the connector's restricted_auth list */
+    unsigned stmt_cache;      /* prepared statements kept (stmt.c) */
+    amy_stats *stats;         /* where the op kinds count (statement cache) */
     /* TLS: when amy__tls_wanted, the connect runs on the dialer's thread,
      * to tls_host (the DSN's host name, which verify_identity checks;
      * else the address in host). */
@@ -56,6 +61,9 @@ typedef struct amy__slot {
      * reached the server (amy__conn_head_sent). */
     unsigned char sent_by_op;
     unsigned char killed; /* KILL QUERY was sent for it */
+    /* Set when its future left: its text may answer with several result
+     * sets (see may_have_more in conn.c; the text is gone with f). */
+    unsigned char may_more;
 } amy__slot;
 
 /* See the state machine at the top of conn.c. */
@@ -80,6 +88,18 @@ enum amy__cop {
 static inline int amy__is_client_error(unsigned e)
 {
     return (e >= 2000 && e < 3000) || (e >= 5000 && e < 6000);
+}
+
+/* Whether a failure with error number e leaves the stream in doubt, so
+ * that the connection must close: a client error, or one with no number
+ * (the connector failed inside, e.g. allocating for the column count the
+ * server announced, with the rest of that answer unread). Only an error
+ * the server sent leaves the stream where the next answer begins; a
+ * connection kept after any other would give each later query the answer
+ * of the one before it. */
+static inline int amy__breaks_stream(unsigned e)
+{
+    return e == 0 || amy__is_client_error(e);
 }
 
 /* An error to report: the connection's, or a statement's. */
@@ -109,6 +129,7 @@ typedef struct amy__conn {
     ev_timer wait_timer;     /* the connector's MYSQL_WAIT_TIMEOUT */
     ev_timer coalesce_timer; /* read_coalesce_us: lets answers pile up */
     ev_timer connect_timer;  /* our connect_timeout_ms deadline */
+    ev_timer grace_timer;    /* kill_grace_ms, for a killed head */
     amy__turn turn;          /* waiting its turn to read (turns.h) */
 
     /* In-flight ring, oldest at head. */

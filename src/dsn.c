@@ -78,6 +78,10 @@ static const struct key_def keys[] = {
      2592000000u, 0, NULL},
     {"reset_on_release", KEY_UINT, offsetof(amy__dsn, reset_on_release), 0, 1,
      1, NULL},
+    {"kill_grace_ms", KEY_UINT, offsetof(amy__dsn, kill_grace_ms), 0, 86400000,
+     AMY__DSN_DEFAULT_KILL_GRACE_MS, NULL},
+    {"auth_plugins", KEY_STRING, offsetof(amy__dsn, auth_plugins), 0, 0, 0,
+     NULL},
     {"ssl_mode", KEY_ENUM, offsetof(amy__dsn, ssl_mode), 0, 0,
      AMY__SSL_PREFERRED, ssl_modes},
     TLS_STRING(ssl_ca),
@@ -568,6 +572,7 @@ void amy__dsn_clear(amy__dsn *d)
     free(d->database);
     free(d->socket);
     free(d->charset);
+    free(d->auth_plugins);
     char **tls[] = {&d->ssl_ca,  &d->ssl_capath,  &d->ssl_cert,
                     &d->ssl_key, &d->ssl_cipher,  &d->tls_version,
                     &d->ssl_crl, &d->ssl_crlpath, &d->ssl_fp};

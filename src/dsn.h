@@ -27,6 +27,8 @@ typedef struct amy__dsn {
     unsigned ninit;            /* how many (init= may be repeated) */
     unsigned max_lifetime_ms;  /* 0: connections live on */
     unsigned reset_on_release; /* 1: a pinned connection given back is reset */
+    unsigned kill_grace_ms;    /* a killed query's answer waits this long */
+    char *auth_plugins;        /* auth.c checks it; NULL: the default */
     unsigned ssl_mode;         /* enum amy__ssl_mode */
     /* TLS files and settings, percent-decoded; NULL if absent (tls.c
      * checks them when the pool is made). */
@@ -50,6 +52,7 @@ enum amy__ssl_mode {
 #define AMY__DSN_DEFAULT_PIPELINE_BYTES     65536u
 #define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define AMY__DSN_DEFAULT_STMT_CACHE         32u
+#define AMY__DSN_DEFAULT_KILL_GRACE_MS      2000u
 #define AMY__DSN_DEFAULT_CHARSET            "utf8mb4"
 #define AMY__DSN_MAX_INIT                   64u
 

@@ -104,7 +104,7 @@ static int reset_finish(amy__conn *c)
 {
     if (c->iret != 0) {
         amy__err e = amy__conn_err(c);
-        if (amy__is_client_error(e.no))
+        if (amy__breaks_stream(e.no))
             amy__conn_break(c, &e);
         else
             amy__conn_complete(c, &e); /* a server without the command */

@@ -171,6 +171,11 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         amy_pool_free(p);
         return NULL;
     }
+    if (amy__auth_list(d->auth_plugins, p->tls.mode >= AMY__SSL_VERIFY_CA,
+                       p->auth, errbuf, errlen) != 0) {
+        amy_pool_free(p);
+        return NULL;
+    }
     if (p->tls.mode != AMY__SSL_DISABLED &&
         !(p->dialer = amy__dialer_new(loop))) {
         set_err(errbuf, errlen, "out of memory");
@@ -194,6 +199,8 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .pipeline_bytes = d->pipeline_bytes,
         .read_coalesce_us = d->read_coalesce_us,
         .connect_timeout_ms = d->connect_timeout_ms,
+        .kill_grace_ms = d->kill_grace_ms,
+        .auth_plugins = p->auth,
         .stmt_cache = d->stmt_cache,
         .stats = &p->stats,
         .tls = &p->tls,
@@ -518,7 +525,8 @@ static int connect_error_is_permanent(unsigned e)
     }
     /* 2026: TLS refused (a certificate that does not verify, a server
      * without TLS when ssl_mode requires it): configuration, not luck. */
-    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */ || e == 2026;
+    return (e >= 1000 && e < 2000) || e == 2059 /* auth plugin */ ||
+           e == 2026 || e == 5010 /* plugin not in auth_plugins */;
 }
 
 /* Fails the futures that have waited connect_timeout_ms for a connection

@@ -5,6 +5,7 @@
 #include <ev.h>
 
 #include "amysql.h"
+#include "auth.h"
 #include "conn.h"
 #include "dial.h"
 #include "dsn.h"
@@ -29,7 +30,8 @@ struct amy_pool {
     char *endpoint;      /* "host:port" or the socket, for messages */
     amy__conn_cfg cfg;   /* what its connections are told */
     amy__tls_cfg tls;    /* the DSN's ssl_* keys, checked */
-    amy__dialer *dialer; /* connects those that may use TLS; NULL when
+    char auth[AMY__AUTH_LIST_MAX]; /* the plugins allowed (auth.h) */
+    amy__dialer *dialer;           /* connects those that may use TLS; NULL when
                             ssl_mode=disabled */
 
     amy__link conns; /* every connection (c->olink), lent ones too */

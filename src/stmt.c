@@ -314,10 +314,11 @@ static int harmless_client_error(unsigned e)
            e == CR_OUT_OF_MEMORY;
 }
 
-/* A client error after which the connection cannot be trusted. */
+/* An error after which the connection cannot be trusted: a client error,
+ * or one without a number (amy__breaks_stream). */
 static int breaks_connection(unsigned e)
 {
-    return amy__is_client_error(e) && !harmless_client_error(e);
+    return amy__breaks_stream(e) && !harmless_client_error(e);
 }
 
 static int grow_binds(amy__stmts *st, size_t n)
@@ -788,7 +789,10 @@ static int stmt_failed(amy__conn *c, const amy__err *e)
 {
     amy__stmts *st = stmts_of(c);
     amy_future *f = head_f(c);
-    if (breaks_connection(e->no)) {
+    /* Running out of memory here may be halfway through reading the
+     * answer (a column count or row too large to allocate for): the rest
+     * would be read as the next statement's answer. */
+    if (breaks_connection(e->no) || e->no == CR_OUT_OF_MEMORY) {
         amy__conn_break(c, e); /* fails the head and the rest */
         return NOTHING;
     }
