@@ -128,6 +128,8 @@ static void test_defaults(void **state)
     assert_int_equal(d.query_timeout_ms, 0);
     assert_int_equal(d.stmt_cache, AMY__DSN_DEFAULT_STMT_CACHE);
     assert_int_equal(d.read_coalesce_us, 0);
+    assert_int_equal(d.kill_grace_ms, AMY__DSN_DEFAULT_KILL_GRACE_MS);
+    assert_null(d.auth_plugins);
     amy__dsn_clear(&d);
 }
 
@@ -286,8 +288,11 @@ static void test_number_bounds(void **state)
     amy__dsn d;
     parse_ok("mysql://h:1?pool=1&pipeline=1&pipeline_bytes=1024"
              "&connect_timeout_ms=0&query_timeout_ms=0&stmt_cache=0"
-             "&read_coalesce_us=100000",
+             "&read_coalesce_us=100000&kill_grace_ms=0"
+             "&auth_plugins=client_ed25519",
              &d);
+    assert_int_equal(d.kill_grace_ms, 0);
+    assert_string_equal(d.auth_plugins, "client_ed25519");
     assert_int_equal(d.stmt_cache, 0);
     assert_int_equal(d.read_coalesce_us, 100000);
     assert_int_equal(d.port, 1);
@@ -366,6 +371,10 @@ static const struct bad bad_cases[] = {
     {"mysql://u:" PW "@h/db?pool=65536", "\"65536\" (expected an integer "
                                          "1..65535)"},
     {"mysql://u:" PW "@h/db?pool=-1", "invalid value for 'pool': \"-1\""},
+    {"mysql://u:" PW "@h/db?kill_grace_ms=86400001",
+     "invalid value for 'kill_grace_ms': \"86400001\" (expected an integer "
+     "0..86400000)"},
+    {"mysql://u:" PW "@h/db?auth_plugins=", "empty value for 'auth_plugins'"},
     {"mysql://u:" PW "@h/db?stmt_cache=65536",
      "invalid value for 'stmt_cache': \"65536\" (expected an integer "
      "0..65535)"},
