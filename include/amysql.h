@@ -170,6 +170,29 @@ AMY_EXPORT const char *amy_status_name(int status);
  *           reset_on_release=0|1  reset a pinned connection's session when
  *                                 it is given back (default 1); see
  *                                 amy_conn_release
+ *           kill_grace_ms=N       a query killed after its future left
+ *                                 (timed out, canceled) that has not
+ *                                 answered N ms after the kill costs its
+ *                                 connection: it is closed, the queries
+ *                                 pipelined behind it fail AMY_ECONNLOST,
+ *                                 the unsent ones move (default 2000; 0 =
+ *                                 wait for ever: a silent server then
+ *                                 holds the connection for good)
+ *           auth_plugins=LIST     the authentication plugins the server may
+ *                                 pick (comma-separated; any other, also
+ *                                 by an auth switch, is refused before a
+ *                                 byte of the password goes out: errno
+ *                                 5010, AMY_ECONNECT). Default:
+ *                                 mysql_native_password, client_ed25519,
+ *                                 auth_gssapi_client, parsec, and with
+ *                                 ssl_mode=verify_ca or verify_identity
+ *                                 also caching_sha2_password and
+ *                                 sha256_password (they send the password
+ *                                 over TLS or under a key the server
+ *                                 gives). mysql_clear_password and dialog
+ *                                 are refused here unless ssl_mode is
+ *                                 verify_ca or verify_identity;
+ *                                 mysql_old_password always
  *         TLS (MySQL's names; values percent-encoded; README "TLS"):
  *           ssl_mode=M            disabled, preferred (default: TLS when the
  *                                 server offers it, unverified; never over

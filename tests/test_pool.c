@@ -412,6 +412,20 @@ static void test_bad_arguments(void **state)
     assert_null(amy_pool_new(loop, NULL, err, sizeof err));
     assert_null(amy_pool_new(loop, "postgres://h", err, sizeof err));
     assert_non_null(strstr(err, "mysql://"));
+    /* auth_plugins= is checked here, against ssl_mode. */
+    char big[256];
+    assert_null(amy_pool_new(loop,
+                             "mysql://u:pw@127.0.0.1/db?ssl_mode=required&"
+                             "auth_plugins=mysql_clear_password",
+                             big, sizeof big));
+    assert_non_null(strstr(big, "auth_plugins: mysql_clear_password"));
+    amy_pool *v = amy_pool_new(loop,
+                               "mysql://u:pw@127.0.0.1/db?ssl_mode=disabled&"
+                               "auth_plugins=client_ed25519,caching_sha2_"
+                               "password",
+                               big, sizeof big);
+    assert_non_null(v);
+    amy_pool_free(v);
     amy_pool_free(NULL);
     amy_pool_free(p);
 }
