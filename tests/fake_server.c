@@ -453,7 +453,7 @@ static void relay(fk_conn *k)
                     break;
                 const unsigned char *pl = h + 4;
                 fk_mode m = mode_now(fk);
-                if (h[3] == 0 && len > 0 && pl[0] == 0x03 &&
+                if (h[3] == 0 && len > 0 && (pl[0] == 0x03 || pl[0] == 0x16) &&
                     memmem(pl, len, FK_MARK, strlen(FK_MARK)) &&
                     m != FK_RELAY && m < FK_AUTH_UNKNOWN) {
                     count_hostile(fk);

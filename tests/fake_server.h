@@ -7,7 +7,7 @@
  *   - the greeting it passes on offers neither TLS, compression,
  *     CLIENT_DEPRECATE_EOF nor MariaDB's extended capabilities, so that
  *     the answers it makes up itself are in the classic 4.1 form;
- *   - a COM_QUERY whose text contains FK_MARK gets the misbehaviour of the
+ *   - a COM_QUERY or COM_STMT_PREPARE whose text contains FK_MARK gets the misbehaviour of the
  *     current mode instead of the real server's answer (the real server
  *     never sees it);
  *   - in a handshake mode, a new connection gets no real server at all but

@@ -270,6 +270,57 @@ static void test_call_keeps_more_results(void **state)
     amy_pool_free(p);
 }
 
+/* The other kinds of query, on a server gone silent: a prepared statement
+ * (its COM_STMT_PREPARE is marked) and a stream. Their deadline, then the
+ * grace, then the pool serves again. */
+static void on_row(const char *const *values, const size_t *lengths,
+                   size_t ncols, void *arg)
+{
+    (void)values;
+    (void)lengths;
+    (void)ncols;
+    (*(int *)arg)++;
+}
+
+static void test_kinds_on_silent_server(void **state)
+{
+    (void)state;
+    relay_up();
+    amy_pool *p = relay_pool(NULL);
+    serves_normally(p, 1);
+    fk_set_mode(fk, FK_SILENT);
+    amy_value v = amy_val_int64(5);
+    int calls = 0, rows = 0;
+    amy_future *x = amy_exec(p, "SELECT ? /* " FK_MARK " */", &v, 1);
+    assert_non_null(x);
+    assert_int_equal(amy_future_set_timeout(x, 300), AMY_OK);
+    amy_future_then(x, count_cb, &calls);
+    assert_int_equal(amy_future_wait(x), AMY_ETIMEDOUT);
+    /* Once the grace closed that connection, a new one serves. */
+    fk_set_mode(fk, FK_RELAY);
+    serves_normally(p, 1);
+    fk_set_mode(fk, FK_SILENT);
+    amy_future *s = amy_query_stream(p, "SELECT '" FK_MARK "' FROM seq_1_to_10",
+                                     on_row, &rows);
+    assert_non_null(s);
+    assert_int_equal(amy_future_set_timeout(s, 300), AMY_OK);
+    amy_future_then(s, count_cb, &calls);
+    assert_int_equal(amy_future_wait(s), AMY_ETIMEDOUT);
+    assert_int_equal(rows, 0);
+    fk_set_mode(fk, FK_RELAY);
+    serves_normally(p, 20);
+    amy_future *y = amy_exec(p, "SELECT ?", &v, 1);
+    assert_int_equal(amy_future_set_timeout(y, 30000), AMY_OK);
+    assert_int_equal(amy_future_wait(y), AMY_OK);
+    assert_string_equal(itest_value(y), "5");
+    amy_future_free(y);
+    assert_int_equal(fk_hostile_answers(fk), 2);
+    assert_int_equal(calls, 2);
+    amy_future_free(x);
+    amy_future_free(s);
+    amy_pool_free(p);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The handshake                                                            */
 /* ------------------------------------------------------------------------ */
@@ -386,6 +437,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_more_results_pipelined, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_call_keeps_more_results, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_kinds_on_silent_server, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_auth_unknown_plugin, setup,
                                         teardown),
