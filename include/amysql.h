@@ -463,10 +463,19 @@ static inline amy_value amy_val_time(amy_type type, amy_time t)
  *         free them when this returns. May be NULL when n is 0.
  *
  * The values are written into the statement as literals when it is sent,
- * escaped by the connection that sends it (mysql_real_escape_string: its
- * character set, and NO_BACKSLASH_ESCAPES when the server reported it), so
- * these queries pipeline like any other. Doubles are written so that they
- * read back with the same bits, as DOUBLE; blobs as hexadecimal.
+ * escaped by the connection that sends it in its character set
+ * (mysql_real_escape_string), so these queries pipeline like any other.
+ * TEXT is written with quotes doubled and nothing else escaped, which the
+ * server reads alike whether NO_BACKSLASH_ESCAPES is on or off, so a SET
+ * sql_mode still in flight ahead of the query cannot change how it reads.
+ * When the statement or a TEXT value holds a backslash byte (0x5c, also as
+ * the second byte of a multibyte character), the two modes read it
+ * differently: the query is then escaped for the mode the server reported
+ * with its last answer, and so is sent only once nothing is in flight on
+ * its connection (it does not pipeline behind other queries). A statement
+ * that changes sql_mode must therefore not share a query (multi_statements)
+ * with parameters. Doubles are written so that they read back with the
+ * same bits, as DOUBLE; blobs as hexadecimal.
  *
  * Returns a future as amy_query does. It resolves AMY_EINVAL, with a message,
  * when the number of placeholders is not n, or a value cannot be written

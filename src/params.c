@@ -177,6 +177,18 @@ size_t amy__params_count(const char *sql, size_t len)
     return count_mode(sql, len, true);
 }
 
+int amy__params_need_mode(const char *sql, size_t len, const amy_value *v,
+                          size_t n)
+{
+    if (memchr(sql, '\\', len))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].type == AMY_TYPE_TEXT && v[i].v.bytes.ptr &&
+            memchr(v[i].v.bytes.ptr, '\\', v[i].v.bytes.len))
+            return 1;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Bound                                                                    */
 /* ------------------------------------------------------------------------ */

@@ -34,6 +34,23 @@ typedef size_t (*amy__escape_fn)(void *arg, char *dst, const char *src,
 size_t amy__params_count(const char *sql, size_t len);
 
 /*
+ * Whether rendering sql with v[0, n) depends on NO_BACKSLASH_ESCAPES: 1 when
+ * the SQL or a TEXT value holds a backslash byte (0x5c), 0 otherwise.
+ *
+ * Without one, a TEXT literal escaped with quotes doubled and nothing else
+ * is read alike in both modes, and so is the SQL around it (the two modes
+ * differ only in what a backslash means), so the query may be rendered
+ * whatever mode the connection last reported: queries pipelined behind a
+ * SET sql_mode reach the server in the mode it has then. With one, the
+ * literal must be written for the mode the server will read it in, known
+ * only once nothing is in flight. A 0x5c that is the second byte of a
+ * multibyte character counts too: deciding that would take the charset,
+ * and erring this way costs only pipelining.
+ */
+int amy__params_need_mode(const char *sql, size_t len, const amy_value *v,
+                          size_t n);
+
+/*
  * Upper bound of what amy__params_render writes for these arguments,
  * terminating NUL included, so that one allocation holds the query.
  * SIZE_MAX if the sizes overflow.

@@ -813,6 +813,9 @@ amy_future *amy__pool_submit(amy_pool *p, amy__queue *q, const amy__op *op,
         return f;
     if (op == &amy__op_params && n == 0)
         f->op = &amy__op_text; /* checked: no placeholder, nothing to render */
+    else if (op == &amy__op_params &&
+             amy__params_need_mode(sql, len, params, n))
+        f->op = &amy__op_params_mode;
     amy__pool_enqueue(p, q ? q : &p->q, f);
     return f;
 }

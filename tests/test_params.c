@@ -469,6 +469,78 @@ static void test_render_mode_follows_escaper(void **state)
     assert_non_null(strstr(err, "0 placeholders but 1 value was given"));
 }
 
+/*
+ * Whether a query's literals depend on NO_BACKSLASH_ESCAPES: only a
+ * backslash byte in the SQL or in a TEXT value makes them. Queries without
+ * one are rendered with quotes doubled and pipeline freely; those with one
+ * wait until nothing is in flight on their connection, when the mode the
+ * server last reported is the mode it will read them in (before, a SET
+ * sql_mode still on its way let ') OR 1=1 -- through).
+ */
+static void test_need_mode(void **state)
+{
+    (void)state;
+    const char *sql = "SELECT ?, ?";
+    size_t len = strlen(sql);
+    amy_value plain[] = {text("it's \"a\" -- ?"), text("")};
+    assert_int_equal(amy__params_need_mode(sql, len, plain, 2), 0);
+    amy_value others[] = {i64(-1), bytes(AMY_TYPE_BLOB, "\\'", 2),
+                          bytes(AMY_TYPE_TEXT, NULL, 0), dbl(1.5),
+                          tm(AMY_TYPE_DATE, 2024, 1, 2, 0, 0, 0, 0, 0)};
+    assert_int_equal(amy__params_need_mode("?,?,?,?,?", 9, others, 5), 0);
+    amy_value slash[] = {text("x"), text("a\\b")};
+    assert_int_equal(amy__params_need_mode(sql, len, slash, 2), 1);
+    /* in sjis 0x95 0x5c is one character, but counts all the same */
+    amy_value sjis = text("\x95\\");
+    assert_int_equal(amy__params_need_mode("?", 1, &sjis, 1), 1);
+    /* the SQL's own literals are scanned differently in the two modes */
+    const char *lit = "SELECT 'a\\', ?";
+    assert_int_equal(amy__params_need_mode(lit, strlen(lit), plain, 1), 1);
+    assert_int_equal(amy__params_need_mode(lit, 10, NULL, 0), 1);
+    assert_int_equal(amy__params_need_mode(sql, len, NULL, 0), 0);
+}
+
+/* Where the quote opening s ends, read as the server reads it. */
+static size_t literal_end(const char *s, size_t len, int backslash)
+{
+    size_t i = 1;
+    while (i < len) {
+        if (s[i] == '\\' && backslash)
+            i += 2;
+        else if (s[i] == '\'' && i + 1 < len && s[i + 1] == '\'')
+            i += 2;
+        else if (s[i] == '\'')
+            return i + 1;
+        else
+            i++;
+    }
+    return (size_t)-1; /* unterminated */
+}
+
+/* What that rests on: with quotes doubled, a value without a backslash is
+ * one literal, of the same bytes, in both modes. */
+static void test_quotes_doubled_read_alike(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "''\"\0\n\r\032?*/-#; a\x81\x95\xbf\xff";
+    srand(7);
+    for (int k = 0; k < 2000; k++) {
+        char v[24];
+        size_t n = (size_t)rand() % sizeof v;
+        for (size_t i = 0; i < n; i++)
+            v[i] = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+        amy_value x = bytes(AMY_TYPE_TEXT, v, n);
+        assert_int_equal(amy__params_need_mode("?", 1, &x, 1), 0);
+        size_t len;
+        char err[64];
+        char *out = render_n("?", 1, &x, 1, esc_double, &len, err, sizeof err);
+        assert_non_null(out);
+        assert_int_equal(literal_end(out, len, 1), len);
+        assert_int_equal(literal_end(out, len, 0), len);
+        free(out);
+    }
+}
+
 static void test_render_injection(void **state)
 {
     (void)state;
@@ -877,6 +949,8 @@ int main(void)
         cmocka_unit_test(test_render_text_no_backslash_escapes),
         cmocka_unit_test(test_render_mode_follows_escaper),
         cmocka_unit_test(test_render_injection),
+        cmocka_unit_test(test_need_mode),
+        cmocka_unit_test(test_quotes_doubled_read_alike),
         cmocka_unit_test(test_render_text_in_executable_comment),
         cmocka_unit_test(test_render_text_binary),
         cmocka_unit_test(test_render_blob),

@@ -36,6 +36,8 @@
  * The mode is set by the DSN's init= statements, which have run and
  * answered before a connection serves: the connector's escaper then knows
  * the mode from the server status that came with the answer.
+ * test_mode_set_at_runtime changes it with a SET that has not answered yet
+ * when the queries behind it are written.
  *
  * The seed is printed; AMY_TEST_SEED=N repeats a run. AMY_TEST_CHARSET_VALUES
  * sets the number of values per charset and mode (default 100000, 2000
@@ -410,6 +412,72 @@ static void test_cp932(void **state)
     run_one("cp932", 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The mode changed at runtime                                              */
+/* ------------------------------------------------------------------------ */
+
+static amy_conn *acquire(amy_pool *p)
+{
+    amy_future *f = amy_pool_acquire(p);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    amy_conn *c = amy_future_conn(f);
+    assert_non_null(c);
+    amy_future_free(f);
+    return c;
+}
+
+/*
+ * A SET sql_mode and, pipelined right behind it on the same connection,
+ * SELECT HEX(?) of values written to break out of a literal escaped for
+ * the other mode. Before the fix the value was escaped for the mode of the
+ * last answer read, the SET's still being on its way: ') OR 1=1 -- made
+ * the query select 1 once NO_BACKSLASH_ESCAPES was on, \') OR 1=1 -- once
+ * it was off. Each must come back as its own bytes, right behind the SET
+ * and afterwards.
+ */
+static void mode_flip(const char *dsn_params, const char *set)
+{
+    static const char *const evil[] = {
+        "') OR 1=1 -- ", "\\') OR 1=1 -- ",    "\\", "'", "\\'",
+        "a\\\\'b",       "\x95\\' OR 1=1 -- ", /* sjis: 0x95 0x5c is one character */
+    };
+    amy_pool *p = itest_pool(loop, dsn_params);
+    for (size_t i = 0; i < sizeof evil / sizeof *evil; i++) {
+        amy_conn *c = acquire(p);
+        amy_value v = amy_val_text(evil[i], strlen(evil[i]));
+        amy_future *s = amy_conn_query(c, set);
+        amy_future *q = amy_conn_query_params(c, "SELECT HEX(?)", &v, 1);
+        amy_future *q2 = amy_conn_query_params(c, "SELECT HEX(?)", &v, 1);
+        amy_future *fs[] = {s, q, q2};
+        amy_future *g = amy_gather(fs, 3);
+        amy_future_wait(g);
+        char want[64];
+        hex((const unsigned char *)evil[i], strlen(evil[i]), want);
+        for (int k = 0; k < 3; k++)
+            if (amy_future_status(fs[k]) != AMY_OK)
+                fail_msg("%s then value %zu: %s", set, i,
+                         amy_future_error(fs[k]));
+        assert_string_equal(itest_value(q), want);
+        assert_string_equal(itest_value(q2), want);
+        amy_future_free(g);
+        for (int k = 0; k < 3; k++)
+            amy_future_free(fs[k]);
+        amy_conn_release(c); /* the reset puts the session's mode back */
+    }
+    amy_pool_free(p);
+}
+
+static void test_mode_set_at_runtime(void **state)
+{
+    (void)state;
+    mode_flip("pool=1", "SET sql_mode=CONCAT(@@sql_mode, "
+                        "',NO_BACKSLASH_ESCAPES')");
+    mode_flip("pool=1&init=SET%20sql_mode%3D'NO_BACKSLASH_ESCAPES'",
+              "SET sql_mode=''");
+    mode_flip("pool=1&charset=sjis", "SET sql_mode=CONCAT(@@sql_mode, "
+                                     "',NO_BACKSLASH_ESCAPES')");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_big5),
         cmocka_unit_test(test_sjis),
         cmocka_unit_test(test_cp932),
+        cmocka_unit_test(test_mode_set_at_runtime),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
