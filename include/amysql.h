@@ -458,7 +458,10 @@ static inline amy_value amy_val_time(amy_type type, amy_time t)
  *
  * sql:    the statement; a '?' inside a string literal, a quoted identifier
  *         or a comment is not a placeholder (one inside an executable
- *         comment is, as the server runs it).
+ *         comment is, as the server runs it). It is read in the pool's
+ *         charset (the DSN key, whose multibyte characters are taken whole,
+ *         as the server takes them; change it with that key, never with
+ *         SET NAMES, which escaping would not follow).
  * params: n values, copied (text and blob bytes included): the caller may
  *         free them when this returns. May be NULL when n is 0.
  *

@@ -109,9 +109,11 @@ int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
         snprintf(err, errlen, "out of memory rendering the parameters");
         return -1;
     }
+    const MARIADB_CHARSET_INFO *cs = m->charset;
+    amy__mbchar_fn mb = cs && cs->char_maxlen > 1 ? cs->mb_valid : NULL;
     size_t r = amy__params_render(sql, sql_len, params, n,
-                                  need_mode ? escape : escape_quotes, m, out,
-                                  err, errlen);
+                                  need_mode ? escape : escape_quotes, m, mb,
+                                  out, err, errlen);
     int rc = r == (size_t)-1 ? -1 : amy__wire_query(w, out, r);
     if (rc && r != (size_t)-1)
         snprintf(err, errlen, "out of memory buffering the query");

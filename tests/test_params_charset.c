@@ -413,6 +413,64 @@ static void test_cp932(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Multibyte characters in the SQL itself                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The placeholders of a statement whose own literals hold a character with
+ * a second byte 0x5c (in '...') or 0x60 (in `...`): the scan must read it
+ * whole, as the server does. Read byte by byte, '?' in the second literal
+ * was taken for the placeholder, and the value, written there, was code:
+ * the query gained a column CURRENT_USER(). amy_exec counts placeholders
+ * the same way (it refused these statements, 0 placeholders for 1 value).
+ */
+static void sql_literals(const char *charset, unsigned char lead)
+{
+    char params[64];
+    snprintf(params, sizeof params, "charset=%s", charset);
+    amy_pool *p = itest_pool(loop, params);
+    char quoted[96], ident[96];
+    snprintf(quoted, sizeof quoted,
+             "SELECT HEX('%c\\') AS h, '?' AS q, HEX(?) AS v", lead);
+    snprintf(ident, sizeof ident, "SELECT 1 AS `%c`?`, HEX(?) AS v", lead);
+    const char *evil = "x` , CURRENT_USER() AS injected -- ";
+    char want[96];
+    hex((const unsigned char *)evil, strlen(evil), want);
+    amy_value v = amy_val_text(evil, strlen(evil));
+    const char *sqls[] = {quoted, ident};
+    for (int k = 0; k < 2; k++) {
+        for (int exec = 0; exec < 2; exec++) {
+            amy_future *f = exec ? amy_exec(p, sqls[k], &v, 1)
+                                 : amy_query_params(p, sqls[k], &v, 1);
+            if (amy_future_wait(f) != AMY_OK)
+                fail_msg("%s %s: %s", charset, exec ? "amy_exec" : "params",
+                         amy_future_error(f));
+            const amy_result *r = amy_future_result(f);
+            size_t nc = amy_result_ncols(r);
+            assert_int_equal(nc, k == 0 ? 3 : 2);
+            assert_string_equal(amy_result_value(r, 0, nc - 1, NULL), want);
+            if (k == 0) {
+                char h[8];
+                snprintf(h, sizeof h, "%02X5C", lead);
+                assert_string_equal(amy_result_value(r, 0, 0, NULL), h);
+                assert_string_equal(amy_result_value(r, 0, 1, NULL), "?");
+            }
+            amy_future_free(f);
+        }
+    }
+    amy_pool_free(p);
+}
+
+static void test_multibyte_sql(void **state)
+{
+    (void)state;
+    sql_literals("gbk", 0x81);
+    sql_literals("big5", 0xa4);
+    sql_literals("sjis", 0x95);
+    sql_literals("cp932", 0x95);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The mode changed at runtime                                              */
 /* ------------------------------------------------------------------------ */
 
@@ -485,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_big5),
         cmocka_unit_test(test_sjis),
         cmocka_unit_test(test_cp932),
+        cmocka_unit_test(test_multibyte_sql),
         cmocka_unit_test(test_mode_set_at_runtime),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
