@@ -512,9 +512,18 @@ AMY_EXPORT amy_future *amy_query_params(amy_pool *pool, const char *sql,
  * every value as text, written the way the text protocol writes it
  * (integers exactly, BIGINT UNSIGNED included; DECIMAL as the server sent
  * it; DATE, TIME and DATETIME with as many fractional digits as the column
- * declares; bytes as they are, NUL included). Doubles are written with the
+ * declares; bytes as they are, NUL included). DOUBLE is written with the
  * fewest digits that read back to the same double, so amy_result_double
- * gives exactly the value the server sent. A CALL gives one result per
+ * gives exactly the value the server sent. FLOAT is written byte for byte
+ * as the text protocol writes it: the float's value rounded to 6
+ * significant digits (FLT_DIG, exact ties to even), trailing zeros dropped,
+ * in the fixed or scientific notation the server gives a DOUBLE ("1234570"
+ * for 1234567, "16777200" for 16777216, "3.40282e38" for FLT_MAX,
+ * "1.4013e-45" for the smallest subnormal); with a declared scale,
+ * FLOAT(M,D), exactly D decimals of its value ("0.1000000015" for 0.1 in a
+ * FLOAT(20,10)). So amy_result_double gives the same number from either
+ * protocol, which for FLOAT is the rounded one, not the float's bits: keep
+ * values that must come back exactly in DOUBLE. A CALL gives one result per
  * result set it returns, then its final status.
  *
  * Returns a future as amy_query does (NULL only when memory runs out). It
