@@ -458,15 +458,27 @@ static inline amy_value amy_val_time(amy_type type, amy_time t)
  *
  * sql:    the statement; a '?' inside a string literal, a quoted identifier
  *         or a comment is not a placeholder (one inside an executable
- *         comment is, as the server runs it).
+ *         comment is, as the server runs it). It is read in the pool's
+ *         charset (the DSN key, whose multibyte characters are taken whole,
+ *         as the server takes them; change it with that key, never with
+ *         SET NAMES, which escaping would not follow).
  * params: n values, copied (text and blob bytes included): the caller may
  *         free them when this returns. May be NULL when n is 0.
  *
  * The values are written into the statement as literals when it is sent,
- * escaped by the connection that sends it (mysql_real_escape_string: its
- * character set, and NO_BACKSLASH_ESCAPES when the server reported it), so
- * these queries pipeline like any other. Doubles are written so that they
- * read back with the same bits, as DOUBLE; blobs as hexadecimal.
+ * escaped by the connection that sends it in its character set
+ * (mysql_real_escape_string), so these queries pipeline like any other.
+ * TEXT is written with quotes doubled and nothing else escaped, which the
+ * server reads alike whether NO_BACKSLASH_ESCAPES is on or off, so a SET
+ * sql_mode still in flight ahead of the query cannot change how it reads.
+ * When the statement or a TEXT value holds a backslash byte (0x5c, also as
+ * the second byte of a multibyte character), the two modes read it
+ * differently: the query is then escaped for the mode the server reported
+ * with its last answer, and so is sent only once nothing is in flight on
+ * its connection (it does not pipeline behind other queries). A statement
+ * that changes sql_mode must therefore not share a query (multi_statements)
+ * with parameters. Doubles are written so that they read back with the
+ * same bits, as DOUBLE; blobs as hexadecimal.
  *
  * Returns a future as amy_query does. It resolves AMY_EINVAL, with a message,
  * when the number of placeholders is not n, or a value cannot be written
@@ -500,9 +512,18 @@ AMY_EXPORT amy_future *amy_query_params(amy_pool *pool, const char *sql,
  * every value as text, written the way the text protocol writes it
  * (integers exactly, BIGINT UNSIGNED included; DECIMAL as the server sent
  * it; DATE, TIME and DATETIME with as many fractional digits as the column
- * declares; bytes as they are, NUL included). Doubles are written with the
+ * declares; bytes as they are, NUL included). DOUBLE is written with the
  * fewest digits that read back to the same double, so amy_result_double
- * gives exactly the value the server sent. A CALL gives one result per
+ * gives exactly the value the server sent. FLOAT is written byte for byte
+ * as the text protocol writes it: the float's value rounded to 6
+ * significant digits (FLT_DIG, exact ties to even), trailing zeros dropped,
+ * in the fixed or scientific notation the server gives a DOUBLE ("1234570"
+ * for 1234567, "16777200" for 16777216, "3.40282e38" for FLT_MAX,
+ * "1.4013e-45" for the smallest subnormal); with a declared scale,
+ * FLOAT(M,D), exactly D decimals of its value ("0.1000000015" for 0.1 in a
+ * FLOAT(20,10)). So amy_result_double gives the same number from either
+ * protocol, which for FLOAT is the rounded one, not the float's bits: keep
+ * values that must come back exactly in DOUBLE. A CALL gives one result per
  * result set it returns, then its final status.
  *
  * Returns a future as amy_query does (NULL only when memory runs out). It

@@ -211,11 +211,14 @@ static int params_write(amy__conn *c, amy_future *f, size_t *len, char *err,
                         size_t errlen)
 {
     return amy__wire_params(&c->w, c->mysql, f->sql, f->sql_len, f->params,
-                            f->nparams, len, err, errlen);
+                            f->nparams, f->op == &amy__op_params_mode, len, err,
+                            errlen);
 }
 
 const amy__op amy__op_text = {.name = "query", .write = amy__conn_write_text};
 const amy__op amy__op_params = {.name = "query_params", .write = params_write};
+const amy__op amy__op_params_mode = {
+    .name = "query_params", .drained = 1, .write = params_write};
 
 /* Puts f in flight: a request we write joins the write buffer. -1 (f
  * failed, and settled on the done list) when it cannot be written. */

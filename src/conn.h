@@ -194,8 +194,10 @@ static inline int amy__conn_accepts(const amy__conn *c, const amy_future *f)
         return 1;
     /* A kind that runs alone starts on an empty connection, and nothing
      * follows it until it completes: its calls must not wait behind, or
-     * be mixed with, anyone else's. */
-    if (f->op->alone || c->ring[c->head].op->alone)
+     * be mixed with, anyone else's. A drained one starts on an empty
+     * connection too: it is written from the state the last answer
+     * reported, which an answer still to come could change. */
+    if (f->op->alone || f->op->drained || c->ring[c->head].op->alone)
         return 0;
     /* Bounded request bytes in flight: with large requests and large
      * answers both sides would otherwise block writing. */

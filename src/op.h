@@ -31,6 +31,11 @@ typedef struct amy__op {
     /* It needs the connection to itself: taken only when nothing is in
      * flight, and nothing is taken after it until it completes. */
     unsigned char alone;
+    /* It is written from the session state the last answer reported (an
+     * amy_query_params literal that depends on NO_BACKSLASH_ESCAPES):
+     * taken only when nothing is in flight, so that no answer still to
+     * come can change that state. Others may follow it. */
+    unsigned char drained;
     /* It is never sent: a connection that takes it calls this instead,
      * which settles f (acquire hands the connection over). */
     void (*taken)(struct amy__conn *c, amy_future *f);
@@ -78,6 +83,9 @@ typedef struct amy__stream {
 /* The built-in kinds (conn.c). */
 extern const amy__op amy__op_text;   /* amy_query */
 extern const amy__op amy__op_params; /* amy_query_params */
+/* amy_query_params whose rendering depends on the escaping mode
+ * (amy__params_need_mode): drained. */
+extern const amy__op amy__op_params_mode;
 /* The others, each from its own file. */
 extern const amy__op amy__op_stream;  /* op_stream.c */
 extern const amy__op amy__op_exec;    /* stmt.c */

@@ -3,8 +3,10 @@
  *
  * The scanner follows the MariaDB lexer (sql_lex.cc) only as far as it
  * decides where a '?' is code: quoted strings and identifiers, the three
- * comment forms and executable comments. Where a charset could change the
- * answer it errs towards "comment", since a '?' wrongly left alone makes
+ * comment forms and executable comments. It reads the multibyte
+ * characters of the connection's charset whole, as the lexer does. Where
+ * a charset could still change the answer (which bytes are spaces after
+ * "--") it errs towards "comment", since a '?' wrongly left alone makes
  * the server report a syntax error, while a value wrongly substituted into
  * a comment could end it early.
  */
@@ -54,9 +56,20 @@ struct scan {
     const char *s;
     size_t len;
     size_t i;
-    bool backslash; /* backslash escapes inside '...' and "..." */
-    bool exec;      /* inside an executable comment */
+    bool backslash;    /* backslash escapes inside '...' and "..." */
+    bool exec;         /* inside an executable comment */
+    amy__mbchar_fn mb; /* the charset's multibyte characters, or NULL */
 };
+
+/* The length of the multibyte character at s[i], 0 when there is none.
+ * Every lead byte of the charsets a connection may use is >= 0x80. */
+static unsigned mbchar(amy__mbchar_fn mb, const char *s, size_t len, size_t i)
+{
+    if (mb == NULL || (unsigned char)s[i] < 0x80)
+        return 0;
+    unsigned l = mb(s + i, s + len);
+    return l > 1 && l <= len - i ? l : 0;
+}
 
 /*
  * MariaDB starts a -- comment when the next byte is a space or control
@@ -69,13 +82,19 @@ static bool dash_comment_follows(unsigned char c)
     return c <= 0x20 || c >= 0x7f;
 }
 
-/* Returns the index just past the quote that closes the one at s[i]. */
-static size_t skip_quoted(const char *s, size_t len, size_t i, bool backslash)
+/* Returns the index just past the quote that closes the one at s[i]. A
+ * multibyte character is skipped whole, as the server does (its second
+ * byte may look like a backslash or a backquote). */
+static size_t skip_quoted(const char *s, size_t len, size_t i, bool backslash,
+                          amy__mbchar_fn mb)
 {
     char q = s[i];
     size_t j = i + 1;
     while (j < len) {
-        if (s[j] == '\\' && backslash) {
+        unsigned l = mbchar(mb, s, len, j);
+        if (l) {
+            j += l;
+        } else if (s[j] == '\\' && backslash) {
             j += 2;
         } else if (s[j] == q) {
             if (j + 1 < len && s[j + 1] == q)
@@ -112,6 +131,11 @@ static bool scan_next(struct scan *sc, size_t *at)
     size_t i = sc->i;
 
     while (i < len) {
+        unsigned l = mbchar(sc->mb, s, len, i);
+        if (l) { /* code too: a character of an identifier, say */
+            i += l;
+            continue;
+        }
         switch (s[i]) {
         case '?':
             *at = i;
@@ -119,10 +143,10 @@ static bool scan_next(struct scan *sc, size_t *at)
             return true;
         case '\'':
         case '"':
-            i = skip_quoted(s, len, i, sc->backslash);
+            i = skip_quoted(s, len, i, sc->backslash, sc->mb);
             break;
         case '`': /* identifiers never take backslash escapes */
-            i = skip_quoted(s, len, i, false);
+            i = skip_quoted(s, len, i, false, sc->mb);
             break;
         case '#':
             i = skip_line(s, len, i + 1);
@@ -163,18 +187,31 @@ static bool scan_next(struct scan *sc, size_t *at)
     return false;
 }
 
-static size_t count_mode(const char *sql, size_t len, bool backslash)
+static size_t count_mode(const char *sql, size_t len, bool backslash,
+                         amy__mbchar_fn mb)
 {
-    struct scan sc = {sql, len, 0, backslash, false};
+    struct scan sc = {sql, len, 0, backslash, false, mb};
     size_t n = 0, at;
     while (scan_next(&sc, &at))
         n++;
     return n;
 }
 
-size_t amy__params_count(const char *sql, size_t len)
+size_t amy__params_count(const char *sql, size_t len, amy__mbchar_fn mb)
 {
-    return count_mode(sql, len, true);
+    return count_mode(sql, len, true, mb);
+}
+
+int amy__params_need_mode(const char *sql, size_t len, const amy_value *v,
+                          size_t n)
+{
+    if (memchr(sql, '\\', len))
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].type == AMY_TYPE_TEXT && v[i].v.bytes.ptr &&
+            memchr(v[i].v.bytes.ptr, '\\', v[i].v.bytes.len))
+            return 1;
+    return 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -571,10 +608,11 @@ static bool escaper_uses_backslash(amy__escape_fn esc, void *esc_arg)
 
 size_t amy__params_render(const char *sql, size_t len, const amy_value *v,
                           size_t n, amy__escape_fn esc, void *esc_arg,
-                          char *out, char *err, size_t errlen)
+                          amy__mbchar_fn mb, char *out, char *err,
+                          size_t errlen)
 {
     bool backslash = escaper_uses_backslash(esc, esc_arg);
-    size_t count = count_mode(sql, len, backslash);
+    size_t count = count_mode(sql, len, backslash, mb);
     if (count != n) {
         set_err(err, errlen,
                 "the SQL has %zu placeholder%s but %zu value%s %s given", count,
@@ -583,7 +621,7 @@ size_t amy__params_render(const char *sql, size_t len, const amy_value *v,
         return RENDER_FAILED;
     }
 
-    struct scan sc = {sql, len, 0, backslash, false};
+    struct scan sc = {sql, len, 0, backslash, false, mb};
     size_t o = 0, from = 0, at, k = 0;
     while (scan_next(&sc, &at)) {
         memcpy(out + o, sql + from, at - from);

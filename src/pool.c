@@ -157,7 +157,9 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         return NULL;
     }
     const amy__dsn *d = &p->dsn;
-    if (d->charset && !mariadb_get_charset_by_name(d->charset)) {
+    const MARIADB_CHARSET_INFO *cs = mariadb_get_charset_by_name(
+        d->charset ? d->charset : AMY__DSN_DEFAULT_CHARSET);
+    if (!cs) {
         char msg[160];
         snprintf(msg, sizeof msg,
                  "invalid value for 'charset': \"%.64s\" is not a character "
@@ -167,6 +169,7 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         amy_pool_free(p);
         return NULL;
     }
+    p->mbchar = cs->char_maxlen > 1 ? cs->mb_valid : NULL;
     if (amy__tls_check(d, &p->tls, errbuf, errlen) != 0) {
         amy_pool_free(p);
         return NULL;
@@ -775,7 +778,7 @@ amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
     /* Placeholders are checked when parameters are given (prepared
      * statements check their own). */
     if (op == &amy__op_params && (n || params)) {
-        size_t want = amy__params_count(sql, len);
+        size_t want = amy__params_count(sql, len, p->mbchar);
         if (want != n) {
             char msg[128];
             snprintf(msg, sizeof msg,
@@ -813,6 +816,9 @@ amy_future *amy__pool_submit(amy_pool *p, amy__queue *q, const amy__op *op,
         return f;
     if (op == &amy__op_params && n == 0)
         f->op = &amy__op_text; /* checked: no placeholder, nothing to render */
+    else if (op == &amy__op_params &&
+             amy__params_need_mode(sql, len, params, n))
+        f->op = &amy__op_params_mode;
     amy__pool_enqueue(p, q ? q : &p->q, f);
     return f;
 }
@@ -831,7 +837,8 @@ amy_future *amy__pool_submit_exec(amy_pool *p, amy__queue *q, const char *sql,
         return amy__pool_failed(p, AMY_EINVAL, "too many values");
     size_t len = strlen(sql);
     char err[256];
-    if (amy__stmt_check(sql, len, v, nrows, ncols, batch, err, sizeof err))
+    if (amy__stmt_check(sql, len, v, nrows, ncols, batch, p->mbchar, err,
+                        sizeof err))
         return amy__pool_failed(p, AMY_EINVAL, err);
     amy_future *f = amy__pool_make(p, batch ? &amy__op_batch : &amy__op_exec,
                                    sql, len, v, nrows * ncols, 0, q != NULL);

@@ -29,6 +29,9 @@ struct amy_pool {
     char *resolve_error; /* set when the host name did not resolve */
     char *endpoint;      /* "host:port" or the socket, for messages */
     amy__conn_cfg cfg;   /* what its connections are told */
+    /* The multibyte characters of its charset (mb_valid of the connector's
+     * charset), NULL for single bytes: placeholders are counted with them */
+    unsigned int (*mbchar)(const char *p, const char *end);
     amy__tls_cfg tls;    /* the DSN's ssl_* keys, checked */
     char auth[AMY__AUTH_LIST_MAX]; /* the plugins allowed (auth.h) */
     amy__dialer *dialer;           /* connects those that may use TLS; NULL when

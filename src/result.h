@@ -79,12 +79,14 @@ amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
                                   uint64_t insert_id, unsigned *err);
 
 /*
- * A FLOAT or DOUBLE value as text (result_bin.c): the fewest digits that
- * read back to exactly x (as a float when is_float), laid out as the server
- * lays out doubles; `decimals` < 31 (a declared scale) pads them with
- * zeros to that many fractional digits when they fit in it. out has room
- * for AMY__NUMBUF bytes; no NUL is written. Returns the length.
- * Independent of the C locale.
+ * A FLOAT or DOUBLE value as text (result_bin.c). A DOUBLE: the fewest
+ * digits that read back to exactly x, laid out as the server lays out
+ * doubles; `decimals` < 31 (a declared scale) pads them with zeros to that
+ * many fractional digits when they fit in it. A FLOAT (is_float, x its
+ * value): as the server writes it, 6 significant digits laid out the same
+ * way, or exactly `decimals` decimals when < 31. out has room for
+ * AMY__NUMBUF bytes; no NUL is written. Returns the length. Independent of
+ * the C locale.
  */
 #define AMY__NUMBUF 400
 size_t amy__format_real(double x, int is_float, unsigned decimals, char *out);

@@ -9,9 +9,16 @@
  * (finding their digits is most of the work, better done once) and the
  * block is trimmed to what the second pass wrote.
  *
+ * FLOAT is written as the server writes it, byte for byte: the float's
+ * value rounded to 6 significant digits (FLT_DIG), trailing zeros dropped,
+ * laid out as a double ("1234570" for 1234567, "3.40282e38" for FLT_MAX,
+ * "1.4013e-45" for the smallest subnormal), or with a declared scale D
+ * exactly D decimals of its value ("0.1000000015" for 0.1 in FLOAT(20,10)).
+ * The text does not always read back to the same float (neither does the
+ * text protocol's): amy_result_double gives the same number whichever
+ * protocol carried the value.
+ *
  * Where the text differs from the text protocol's, on purpose:
- * - FLOAT: the server writes 6 significant digits (1234567 -> "1234570");
- *   here the fewest that read back to the same float ("1234567").
  * - DOUBLE with a declared scale too small for its digits (PI() has 6, the
  *   text protocol says "3.141593"): the fewest digits that read back to the
  *   same double ("3.141592653589793"). A scale that holds them is kept, as
@@ -134,33 +141,22 @@ static int trim(const char *dg, int n)
     return n;
 }
 
-/* Whether digits dg x 10^e read back to |x| (to the float |x| when
- * is_float, through strtof and through strtod as amy_result_double reads
- * it). The string has no decimal point, which strtod would take from the
- * locale. */
-static int reads_back(const char *dg, int n, int e, double x, int is_float)
+/* Whether digits dg x 10^e read back to |x| through strtod, as
+ * amy_result_double reads it. The string has no decimal point, which
+ * strtod would take from the locale. */
+static int reads_back(const char *dg, int n, int e, double x)
 {
     char buf[AMY__NUMBUF + 16];
     memcpy(buf, dg, (size_t)n);
     buf[n + put_exp(buf + n, e)] = '\0';
-    double y = strtod(buf, NULL);
-    if (!is_float)
-        return y == fabs(x);
-    float f = (float)fabs(x);
-    return (float)y == f && strtof(buf, NULL) == f;
+    return strtod(buf, NULL) == fabs(x);
 }
 
 /* Whether x is a power of two with a full mantissa (not subnormal): the
  * values below it are closer together than those above, so the nearest
  * decimal of some length may fall short while the next one up reads back. */
-static int binade_edge(double x, int is_float)
+static int binade_edge(double x)
 {
-    if (is_float) {
-        float f = (float)x;
-        uint32_t u;
-        memcpy(&u, &f, sizeof u);
-        return (u & 0x7fffffu) == 0 && (u & 0x7f800000u) != 0;
-    }
     uint64_t u;
     memcpy(&u, &x, sizeof u);
     return (u & 0xfffffffffffffu) == 0 && (u & 0x7ff0000000000000u) != 0;
@@ -189,18 +185,16 @@ static int round_shorter(const char *top, int hi, int etop, int p, char *dg,
 
 /*
  * The fewest significant digits of |x| that read back, into dg (returns
- * how many) with the power of ten of the first. Fewer than 15 digits (6
- * for a float) show as trailing zeros of the 15-digit rounding, except
- * for subnormals, whose precision is lower: those start from 1. Every
- * rounding comes from one printf of the longest (17 or 9 digits, which
- * always reads back): printf costs more than all the rest.
+ * how many) with the power of ten of the first. Fewer than 15 digits show
+ * as trailing zeros of the 15-digit rounding, except for subnormals, whose
+ * precision is lower: those start from 1. Every rounding comes from one
+ * printf of the longest (17 digits, which always reads back): printf costs
+ * more than all the rest.
  */
-static int shortest_digits(double x, int is_float, char *dg, int *exp10)
+static int shortest_digits(double x, char *dg, int *exp10)
 {
-    double ax = fabs(x);
-    int sub = is_float ? ax < FLT_MIN : ax < DBL_MIN;
-    int lo = sub ? 1 : is_float ? 6 : 15, hi = is_float ? 9 : 17;
-    int edge = binade_edge(x, is_float);
+    int lo = fabs(x) < DBL_MIN ? 1 : 15, hi = 17;
+    int edge = binade_edge(x);
     char top[24];
     int etop;
     round_digits(x, hi, top, &etop);
@@ -208,7 +202,7 @@ static int shortest_digits(double x, int is_float, char *dg, int *exp10)
         if (!round_shorter(top, hi, etop, p, dg, exp10))
             round_digits(x, p, dg, exp10);
         int n = trim(dg, p);
-        if (reads_back(dg, n, *exp10 - (n - 1), x, is_float))
+        if (reads_back(dg, n, *exp10 - (n - 1), x))
             return n;
         if (edge) {
             char up[24];
@@ -216,7 +210,7 @@ static int shortest_digits(double x, int is_float, char *dg, int *exp10)
             memcpy(up, dg, (size_t)p);
             bump(up, p, &e);
             n = trim(up, p);
-            if (reads_back(up, n, e - (n - 1), x, is_float)) {
+            if (reads_back(up, n, e - (n - 1), x)) {
                 memcpy(dg, up, (size_t)n);
                 *exp10 = e;
                 return n;
@@ -290,6 +284,48 @@ static size_t scaled(int neg, const char *dg, int n, int decpt, unsigned dec,
     return (size_t)(o - out);
 }
 
+/*
+ * x with exactly dec decimals, correctly rounded (exact ties to even), in
+ * fixed notation: the server's my_fcvt, which it uses for a FLOAT of
+ * declared scale. printf rounds the same way; its decimal point, whatever
+ * the locale makes it, becomes '.'.
+ */
+static size_t fixed_decimals(double x, unsigned dec, char *out)
+{
+    char buf[AMY__NUMBUF];
+    int len = snprintf(buf, sizeof buf, "%.*f", (int)dec, x);
+    size_t o = 0;
+    int point = 0;
+    for (int i = 0; i < len; i++) {
+        char c = buf[i];
+        if ((c >= '0' && c <= '9') || c == '-')
+            out[o++] = c;
+        else if (!point++)
+            out[o++] = '.';
+    }
+    return o;
+}
+
+/*
+ * A FLOAT as the server writes it (Float::to_string): with no declared
+ * scale, my_gcvt's FLOAT form, which is the float's value (as a double,
+ * exact) rounded to FLT_DIG = 6 significant digits, exact ties to even as
+ * printf and the server's dtoa both do, trailing zeros dropped, laid out as
+ * a double; with a scale, my_fcvt's.
+ */
+static size_t format_float(double x, unsigned decimals, char *out)
+{
+    if (decimals < NOT_FIXED_DEC)
+        return fixed_decimals(x, decimals, out);
+    char dg[24];
+    int exp10;
+    round_digits(x, FLT_DIG, dg, &exp10);
+    int n = trim(dg, FLT_DIG);
+    if (x == 0)
+        exp10 = 0; /* "0", as printf's 0.00000e+00 */
+    return layout(signbit(x) != 0, dg, n, exp10 + 1, out);
+}
+
 size_t amy__format_real(double x, int is_float, unsigned decimals, char *out)
 {
     if (isnan(x)) {
@@ -300,9 +336,11 @@ size_t amy__format_real(double x, int is_float, unsigned decimals, char *out)
         memcpy(out, x < 0 ? "-inf" : "inf", 4 - (x > 0));
         return 4 - (size_t)(x > 0);
     }
+    if (is_float)
+        return format_float(x, decimals, out);
     char dg[24];
     int exp10;
-    int n = shortest_digits(x, is_float, dg, &exp10);
+    int n = shortest_digits(x, dg, &exp10);
     int neg = signbit(x) != 0, decpt = exp10 + 1;
     /* A scale too small to hold every digit is ignored: exactness first. */
     if (decimals < NOT_FIXED_DEC && n - decpt <= (int)decimals)

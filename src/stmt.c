@@ -160,10 +160,10 @@ static int int_column(const amy_value *v, size_t nrows, size_t ncols,
 }
 
 int amy__stmt_check(const char *sql, size_t len, const amy_value *v,
-                    size_t nrows, size_t ncols, int batch, char *err,
-                    size_t errlen)
+                    size_t nrows, size_t ncols, int batch, amy__mbchar_fn mb,
+                    char *err, size_t errlen)
 {
-    size_t want = amy__params_count(sql, len);
+    size_t want = amy__params_count(sql, len, mb);
     if (want != ncols) {
         snprintf(err, errlen,
                  "the statement has %zu placeholder%s but %zu value%s per "

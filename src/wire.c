@@ -81,9 +81,27 @@ static size_t escape(void *arg, char *dst, const char *src, size_t len)
     return (size_t)mysql_real_escape_string(arg, dst, src, (unsigned long)len);
 }
 
+/*
+ * Quotes doubled, multibyte characters of the connection's charset kept
+ * whole, nothing else touched: the form the connector writes under
+ * NO_BACKSLASH_ESCAPES, which the server reads alike in both modes when
+ * there is no backslash. It exports only mysql_real_escape_string, which
+ * picks the form from the server status, so the flag is set for the call.
+ */
+static size_t escape_quotes(void *arg, char *dst, const char *src, size_t len)
+{
+    MYSQL *m = arg;
+    unsigned int status = m->server_status;
+    m->server_status |= SERVER_STATUS_NO_BACKSLASH_ESCAPES;
+    size_t r =
+        (size_t)mysql_real_escape_string(m, dst, src, (unsigned long)len);
+    m->server_status = status;
+    return r;
+}
+
 int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
-                     const amy_value *params, size_t n, size_t *len, char *err,
-                     size_t errlen)
+                     const amy_value *params, size_t n, int need_mode,
+                     size_t *len, char *err, size_t errlen)
 {
     size_t bound = amy__params_bound(sql, sql_len, params, n);
     char *out = bound == SIZE_MAX ? NULL : malloc(bound);
@@ -91,8 +109,11 @@ int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
         snprintf(err, errlen, "out of memory rendering the parameters");
         return -1;
     }
-    size_t r = amy__params_render(sql, sql_len, params, n, escape, m, out, err,
-                                  errlen);
+    const MARIADB_CHARSET_INFO *cs = m->charset;
+    amy__mbchar_fn mb = cs && cs->char_maxlen > 1 ? cs->mb_valid : NULL;
+    size_t r = amy__params_render(sql, sql_len, params, n,
+                                  need_mode ? escape : escape_quotes, m, mb,
+                                  out, err, errlen);
     int rc = r == (size_t)-1 ? -1 : amy__wire_query(w, out, r);
     if (rc && r != (size_t)-1)
         snprintf(err, errlen, "out of memory buffering the query");

@@ -23,12 +23,15 @@ typedef struct amy__wbuf {
  * ENOMEM. */
 int amy__wire_query(amy__wbuf *w, const char *sql, size_t len);
 
-/* Appends COM_QUERY for sql with n parameters rendered for connection m
- * (its character set and escaping mode); *len gets the rendered length.
- * 0, or -1 with a message in err. */
+/* Appends COM_QUERY for sql with n parameters rendered for connection m in
+ * its character set; *len gets the rendered length. TEXT values are
+ * escaped for the NO_BACKSLASH_ESCAPES mode m last reported when
+ * need_mode, else with quotes doubled only, which both modes read alike
+ * (amy__params_need_mode says which is allowed). 0, or -1 with a message
+ * in err. */
 int amy__wire_params(amy__wbuf *w, MYSQL *m, const char *sql, size_t sql_len,
-                     const amy_value *params, size_t n, size_t *len, char *err,
-                     size_t errlen);
+                     const amy_value *params, size_t n, int need_mode,
+                     size_t *len, char *err, size_t errlen);
 
 /* Writes to socket fd what it takes now. 0 when everything went, 1 when the
  * socket is full (the rest waits), -1 when the connection broke (errno). */

@@ -88,7 +88,7 @@ static size_t esc_logging(void *arg, char *dst, const char *src, size_t len)
 
 static size_t cnt(const char *sql)
 {
-    return amy__params_count(sql, strlen(sql));
+    return amy__params_count(sql, strlen(sql), NULL);
 }
 
 /*
@@ -103,8 +103,8 @@ static char *render_n(const char *sql, size_t sqllen, const amy_value *v,
     size_t bound = amy__params_bound(sql, sqllen, v, n);
     char *out = malloc(bound);
     assert_non_null(out);
-    size_t r =
-        amy__params_render(sql, sqllen, v, n, esc, NULL, out, err, errlen);
+    size_t r = amy__params_render(sql, sqllen, v, n, esc, NULL, NULL, out, err,
+                                  errlen);
     if (r == (size_t)-1) {
         free(out);
         return NULL;
@@ -207,8 +207,8 @@ static void test_count_plain(void **state)
     assert_int_equal(cnt("SELECT a FROM t WHERE a=? AND b=?"), 2);
     assert_int_equal(cnt("???"), 3);
     /* the length is honoured, not a NUL */
-    assert_int_equal(amy__params_count("? ?", 1), 1);
-    assert_int_equal(amy__params_count("?\0?", 3), 2);
+    assert_int_equal(amy__params_count("? ?", 1, NULL), 1);
+    assert_int_equal(amy__params_count("?\0?", 3, NULL), 2);
 }
 
 static void test_count_strings(void **state)
@@ -469,6 +469,151 @@ static void test_render_mode_follows_escaper(void **state)
     assert_non_null(strstr(err, "0 placeholders but 1 value was given"));
 }
 
+/*
+ * gbk's multibyte characters as the connector's tables have them: a lead
+ * byte 0x81-0xfe, a second byte 0x40-0x7e or 0x80-0xfe (0x5c and 0x60
+ * among them). big5, sjis and cp932 differ in the ranges only.
+ */
+static unsigned gbk_char(const char *p, const char *end)
+{
+    if (end - p < 2)
+        return 0;
+    unsigned char a = (unsigned char)p[0], b = (unsigned char)p[1];
+    return a >= 0x81 && a <= 0xfe &&
+                   ((b >= 0x40 && b <= 0x7e) || (b >= 0x80 && b <= 0xfe))
+               ? 2
+               : 0;
+}
+
+/* Renders in gbk, which must succeed, and compares with want. */
+static void expect_gbk(const char *sql, const char *value, amy__escape_fn esc,
+                       const char *want)
+{
+    amy_value v = text(value);
+    size_t bound = amy__params_bound(sql, strlen(sql), &v, 1);
+    char *out = malloc(bound), err[128] = "";
+    assert_non_null(out);
+    size_t r = amy__params_render(sql, strlen(sql), &v, 1, esc, NULL, gbk_char,
+                                  out, err, sizeof err);
+    if (r == (size_t)-1)
+        print_error("render of %s failed: %s\n", sql, err);
+    assert_true(r < bound);
+    assert_string_equal(out, want);
+    free(out);
+}
+
+/*
+ * A multibyte character whose second byte is a backslash (0x95 0x5c, say)
+ * or a backquote ends no string or identifier for the server: the scan
+ * reads it whole. Read byte by byte, the first literal below ended at the
+ * quote before the first '?', which was then taken for the placeholder,
+ * and the value landed in the server's literal '?', where it was code: on
+ * a server, ", CURRENT_USER() AS injected -- " added a column (sjis), and
+ * so did the backquote form (gbk 0x81 0x60).
+ */
+static void test_count_multibyte(void **state)
+{
+    (void)state;
+    const char *s1 = "SELECT '\x95\\', '?', ?";
+    assert_int_equal(amy__params_count(s1, strlen(s1), gbk_char), 1);
+    expect_gbk(s1, ", 1 -- ", esc_backslash, "SELECT '\x95\\', '?', ', 1 -- '");
+    expect_gbk(s1, ", 1 -- ", esc_double, "SELECT '\x95\\', '?', ', 1 -- '");
+
+    const char *s2 = "SELECT 1 AS `\x81`?`, ? AS v";
+    assert_int_equal(amy__params_count(s2, strlen(s2), gbk_char), 1);
+    expect_gbk(s2, "x` , 2 -- ", esc_backslash,
+               "SELECT 1 AS `\x81`?`, 'x` , 2 -- ' AS v");
+
+    /* in code: a backquote as second byte opens no identifier */
+    const char *s3 = "SELECT \x81` AS x, `a?b`, ?";
+    assert_int_equal(amy__params_count(s3, strlen(s3), gbk_char), 1);
+    expect_gbk(s3, "v", esc_backslash, "SELECT \x81` AS x, `a?b`, 'v'");
+
+    /* not a character (0x27 is no second byte), so the quote ends it */
+    const char *s4 = "SELECT '\x81', ?";
+    assert_int_equal(amy__params_count(s4, strlen(s4), gbk_char), 1);
+    /* a lead byte last: nothing read past the end */
+    const char *s5 = "SELECT ?, '\x81";
+    assert_int_equal(amy__params_count(s5, strlen(s5), gbk_char), 1);
+    const char *s6 = "SELECT ? \x81";
+    assert_int_equal(amy__params_count(s6, strlen(s6), gbk_char), 1);
+    /* a single-byte charset: 0x5c is a backslash wherever it is */
+    assert_int_equal(amy__params_count(s1, strlen(s1), NULL), 1);
+    assert_int_equal(amy__params_count(s4, strlen(s4), NULL), 1);
+}
+
+/*
+ * Whether a query's literals depend on NO_BACKSLASH_ESCAPES: only a
+ * backslash byte in the SQL or in a TEXT value makes them. Queries without
+ * one are rendered with quotes doubled and pipeline freely; those with one
+ * wait until nothing is in flight on their connection, when the mode the
+ * server last reported is the mode it will read them in (before, a SET
+ * sql_mode still on its way let ') OR 1=1 -- through).
+ */
+static void test_need_mode(void **state)
+{
+    (void)state;
+    const char *sql = "SELECT ?, ?";
+    size_t len = strlen(sql);
+    amy_value plain[] = {text("it's \"a\" -- ?"), text("")};
+    assert_int_equal(amy__params_need_mode(sql, len, plain, 2), 0);
+    amy_value others[] = {i64(-1), bytes(AMY_TYPE_BLOB, "\\'", 2),
+                          bytes(AMY_TYPE_TEXT, NULL, 0), dbl(1.5),
+                          tm(AMY_TYPE_DATE, 2024, 1, 2, 0, 0, 0, 0, 0)};
+    assert_int_equal(amy__params_need_mode("?,?,?,?,?", 9, others, 5), 0);
+    amy_value slash[] = {text("x"), text("a\\b")};
+    assert_int_equal(amy__params_need_mode(sql, len, slash, 2), 1);
+    /* in sjis 0x95 0x5c is one character, but counts all the same */
+    amy_value sjis = text("\x95\\");
+    assert_int_equal(amy__params_need_mode("?", 1, &sjis, 1), 1);
+    /* the SQL's own literals are scanned differently in the two modes */
+    const char *lit = "SELECT 'a\\', ?";
+    assert_int_equal(amy__params_need_mode(lit, strlen(lit), plain, 1), 1);
+    assert_int_equal(amy__params_need_mode(lit, 10, NULL, 0), 1);
+    assert_int_equal(amy__params_need_mode(sql, len, NULL, 0), 0);
+}
+
+/* Where the quote opening s ends, read as the server reads it. */
+static size_t literal_end(const char *s, size_t len, int backslash)
+{
+    size_t i = 1;
+    while (i < len) {
+        if (s[i] == '\\' && backslash)
+            i += 2;
+        else if (s[i] == '\'' && i + 1 < len && s[i + 1] == '\'')
+            i += 2;
+        else if (s[i] == '\'')
+            return i + 1;
+        else
+            i++;
+    }
+    return (size_t)-1; /* unterminated */
+}
+
+/* What that rests on: with quotes doubled, a value without a backslash is
+ * one literal, of the same bytes, in both modes. */
+static void test_quotes_doubled_read_alike(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "''\"\0\n\r\032?*/-#; a\x81\x95\xbf\xff";
+    srand(7);
+    for (int k = 0; k < 2000; k++) {
+        char v[24];
+        size_t n = (size_t)rand() % sizeof v;
+        for (size_t i = 0; i < n; i++)
+            v[i] = alphabet[(size_t)rand() % (sizeof alphabet - 1)];
+        amy_value x = bytes(AMY_TYPE_TEXT, v, n);
+        assert_int_equal(amy__params_need_mode("?", 1, &x, 1), 0);
+        size_t len;
+        char err[64];
+        char *out = render_n("?", 1, &x, 1, esc_double, &len, err, sizeof err);
+        assert_non_null(out);
+        assert_int_equal(literal_end(out, len, 1), len);
+        assert_int_equal(literal_end(out, len, 0), len);
+        free(out);
+    }
+}
+
 static void test_render_injection(void **state)
 {
     (void)state;
@@ -543,8 +688,8 @@ static void test_render_blob(void **state)
     /* the escaper sees only its one-quote probe, never blob bytes */
     struct esc_log log = {0};
     char out[64], err[64];
-    size_t r = amy__params_render("?", 1, &v[2], 1, esc_logging, &log, out, err,
-                                  sizeof err);
+    size_t r = amy__params_render("?", 1, &v[2], 1, esc_logging, &log, NULL,
+                                  out, err, sizeof err);
     assert_int_equal(r, strlen("X'00FF275CC328'"));
     assert_int_equal(log.calls, 1);
     assert_int_equal(log.bytes, 1);
@@ -562,13 +707,14 @@ static void test_render_bytes_errors(void **state)
     /* TEXT needs an escaper; other types do not */
     char out[64], err[64] = "";
     v = text("x");
-    assert_int_equal(
-        amy__params_render("?", 1, &v, 1, NULL, NULL, out, err, sizeof err),
-        (size_t)-1);
+    assert_int_equal(amy__params_render("?", 1, &v, 1, NULL, NULL, NULL, out,
+                                        err, sizeof err),
+                     (size_t)-1);
     assert_non_null(strstr(err, "no escape function"));
     v = i64(5);
-    assert_int_equal(
-        amy__params_render("?", 1, &v, 1, NULL, NULL, out, err, sizeof err), 1);
+    assert_int_equal(amy__params_render("?", 1, &v, 1, NULL, NULL, NULL, out,
+                                        err, sizeof err),
+                     1);
     assert_string_equal(out, "5");
 }
 
@@ -701,13 +847,13 @@ static void test_count_mismatch(void **state)
 
     /* a small or absent error buffer is fine */
     char out[64], tiny[8];
-    assert_int_equal(amy__params_render("?", 1, v, 2, esc_backslash, NULL, out,
-                                        tiny, sizeof tiny),
+    assert_int_equal(amy__params_render("?", 1, v, 2, esc_backslash, NULL, NULL,
+                                        out, tiny, sizeof tiny),
                      (size_t)-1);
     assert_string_equal(tiny, "the SQL");
-    assert_int_equal(
-        amy__params_render("?", 1, v, 2, esc_backslash, NULL, out, NULL, 0),
-        (size_t)-1);
+    assert_int_equal(amy__params_render("?", 1, v, 2, esc_backslash, NULL, NULL,
+                                        out, NULL, 0),
+                     (size_t)-1);
 }
 
 static void test_unknown_type(void **state)
@@ -788,7 +934,7 @@ static void test_bound(void **state)
         fill(sql, sqllen, sql_alpha, sizeof sql_alpha - 1, &x);
         for (int mode = 0; mode < 2; mode++) {
             amy__escape_fn esc = mode ? esc_double : esc_backslash;
-            size_t n = amy__params_count(sql, sqllen);
+            size_t n = amy__params_count(sql, sqllen, NULL);
             amy_value v[64];
             char err[256];
             for (int attempt = 0; attempt < 2; attempt++) {
@@ -877,6 +1023,9 @@ int main(void)
         cmocka_unit_test(test_render_text_no_backslash_escapes),
         cmocka_unit_test(test_render_mode_follows_escaper),
         cmocka_unit_test(test_render_injection),
+        cmocka_unit_test(test_count_multibyte),
+        cmocka_unit_test(test_need_mode),
+        cmocka_unit_test(test_quotes_doubled_read_alike),
         cmocka_unit_test(test_render_text_in_executable_comment),
         cmocka_unit_test(test_render_text_binary),
         cmocka_unit_test(test_render_blob),

@@ -2,8 +2,9 @@
  * Tests for src/result_bin.c: a prepared statement's stored result, copied
  * by amy__result_from_stmt, must read as the same query's text-protocol
  * result copied by amy__result_from_res: same names, types, flags, NULLs,
- * bytes. FLOAT and DOUBLE must give back exactly the value the server sent
- * (the text may differ there; the differences are printed).
+ * bytes, FLOAT included (the server's 6 digits). DOUBLE must give back
+ * exactly the value the server sent (the text of one with a declared scale
+ * may differ; the differences are printed).
  *
  * The formatting of FLOAT and DOUBLE is also tested without a server. The
  * rest needs one (AMY_TEST_SOCKET_DSN or AMY_TEST_DSN; skipped without).
@@ -165,36 +166,30 @@ static double ten_to(int e)
     return x;
 }
 
-/* A FLOAT or DOUBLE cell of the binary result: it reads back to exactly
- * what the server sent. */
+/* A FLOAT or DOUBLE cell of the binary result. A DOUBLE reads back to
+ * exactly what the server sent; a FLOAT to it rounded to 6 significant
+ * digits, or to its declared scale dec. */
 static void check_real(const amy_result *b, size_t row, size_t col,
-                       double exact)
+                       double exact, unsigned dec)
 {
     double x;
     assert_int_equal(amy_result_double(b, row, col, &x), AMY_OK);
     if (b->cols[col].type == AMY_COL_FLOAT) {
-        float fx = (float)x, fe = (float)exact;
-        assert_memory_equal(&fx, &fe, sizeof fx);
+        double tol = dec < 31 ? 0.5 * ten_to(-(int)dec) : fabs(exact) * 5e-6;
+        assert_true(fabs(x - exact) <= tol * 1.000001);
     } else {
         assert_memory_equal(&x, &exact, sizeof x);
     }
 }
 
-/*
- * Whether the text protocol's FLOAT or DOUBLE cell reads back to exactly
- * what was sent (a float's subnormals aside: the server's 6 digits of them
- * are more than the fewest). Where it does, our text must be the same.
- */
+/* Whether the text protocol's DOUBLE cell reads back to exactly what was
+ * sent. Where it does, our text must be the same. */
 static int text_is_exact(const amy_result *t, size_t row, size_t col,
                          double exact)
 {
     double x;
     if (amy_result_double(t, row, col, &x) != AMY_OK)
         return 0;
-    if (t->cols[col].type == AMY_COL_FLOAT) {
-        float fx = (float)x, fe = (float)exact;
-        return fabsf(fe) >= FLT_MIN && memcmp(&fx, &fe, sizeof fx) == 0;
-    }
     return memcmp(&x, &exact, sizeof x) == 0;
 }
 
@@ -209,9 +204,10 @@ static const char *show(const char *s, size_t len, char *buf)
 
 /*
  * Runs sql through both protocols and asserts the results are the same
- * cell by cell. FLOAT cells and DOUBLE cells of a declared scale may differ
- * in text (printed): the binary result must read back exactly and the text
- * one must be the same value rounded. Returns the number of such cells.
+ * cell by cell, FLOAT included, byte for byte. DOUBLE cells of a declared
+ * scale may differ in text (printed): the binary result must read back
+ * exactly and the text one must be the same value rounded. Returns the
+ * number of such cells.
  */
 static size_t assert_same(MYSQL *m, const char *sql)
 {
@@ -242,21 +238,18 @@ static size_t assert_same(MYSQL *m, const char *sql)
             int same = tl == bl && memcmp(tv, bv, tl) == 0;
             double e = is_real(type) ? exact[r * t->ncols + c] : 0;
             if (is_real(type))
-                check_real(b, r, c, e);
-            if (!same && is_real(type) && !text_is_exact(t, r, c, e)) {
-                /* The server rounded: FLOAT to 6 digits, a DOUBLE to a
-                 * scale too small for it. An unscaled DOUBLE it writes
-                 * exactly. */
-                assert_true(type == AMY_COL_FLOAT || dec[c] < 31);
+                check_real(b, r, c, e, dec[c]);
+            if (!same && type == AMY_COL_DOUBLE && !text_is_exact(t, r, c, e)) {
+                /* The server rounded a DOUBLE to a scale too small for it.
+                 * An unscaled DOUBLE it writes exactly. */
+                assert_true(dec[c] < 31);
                 double tx;
                 assert_int_equal(amy_result_double(t, r, c, &tx), AMY_OK);
-                double tol = type == AMY_COL_FLOAT ? fabs(e) * 5e-6
-                                                   : 0.5 * ten_to(-(int)dec[c]);
+                double tol = 0.5 * ten_to(-(int)dec[c]);
                 assert_true(fabs(tx - e) <= tol * 1.000001);
                 if (diffs++ < 5)
-                    print_message("  accepted: %s %s: text '%.*s', binary "
-                                  "'%.*s'\n",
-                                  type == AMY_COL_FLOAT ? "FLOAT" : "DOUBLE",
+                    print_message("  accepted: DOUBLE %s: text '%.*s', "
+                                  "binary '%.*s'\n",
                                   t->colnames[c], (int)tl, tv, (int)bl, bv);
                 continue;
             }
@@ -398,6 +391,8 @@ static void test_format_double_cases(void **state)
     assert_string_equal(fmt(INFINITY, 0, 31, buf), "inf");
 }
 
+/* As MariaDB 10.11 writes them (SELECT of a FLOAT column holding x, or of
+ * FLOAT(M,D) with D = dec), byte for byte. */
 static void test_format_float_cases(void **state)
 {
     static const struct {
@@ -406,17 +401,33 @@ static void test_format_float_cases(void **state)
         const char *want;
     } cases[] = {
         {0.1f, 31, "0.1"},
-        {-0.0f, 31, "-0"},
-        {1234567.0f, 31, "1234567"},
-        {16777217.0f, 31, "16777216"},
-        {123456789.0f, 31, "123456790"},
-        {FLT_MAX, 31, "3.4028235e38"},
-        {1.4e-45f, 31, "1e-45"},
-        {1.17549435e-38f, 31, "1.1754944e-38"},
-        {1.2345678e-15f, 31, "0.0000000000000012345678"},
-        {1.5f, 3, "1.500"},
-        {0.1f, 3, "0.100"},
+        {0.0f, 31, "0"},
+        {-0.0f, 31, "-0"}, /* the server stores 0; an expression may not */
+        {1234567.0f, 31, "1234570"},
+        {1234565.0f, 31, "1234560"}, /* an exact tie: to even */
+        {16777216.0f, 31, "16777200"},
+        {16777217.0f, 31, "16777200"}, /* stored as 16777216 */
+        {123456789012.0f, 31, "123457000000"},
+        {FLT_MAX, 31, "3.40282e38"},
+        {-FLT_MAX, 31, "-3.40282e38"},
+        {1.4e-45f, 31, "1.4013e-45"}, /* the smallest subnormal */
+        {FLT_MIN, 31, "1.17549e-38"},
         {1e15f, 31, "1e15"},
+        {1e16f, 31, "1e16"},
+        {1.5e-5f, 31, "0.000015"},
+        {1e-15f, 31, "0.000000000000001"},
+        {0.000123456f, 31, "0.000123456"},
+        {1.5f, 39, "1.5"}, /* an expression's unfixed scale */
+        {0.1f, 2, "0.10"},
+        {0.1f, 10, "0.1000000015"},
+        {1.25f, 10, "1.2500000000"},
+        {1234567.0f, 2, "1234567.00"},
+        {16777216.0f, 10, "16777216.0000000000"},
+        {0.125f, 2, "0.12"}, /* an exact tie: to even */
+        {0.005f, 2, "0.00"},
+        {0.005f, 10, "0.0049999999"},
+        {-2.5f, 0, "-2"},
+        {1.5f, 3, "1.500"},
     };
     char buf[AMY__NUMBUF];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -424,8 +435,36 @@ static void test_format_float_cases(void **state)
                             cases[i].want);
 }
 
-/* Random doubles and floats read back bit for bit, with no more digits
- * than %.17g / %.9g, and in the form amy_result_double accepts. */
+/* The significant digits of a number's text and the power of ten of the
+ * first, leading and trailing zeros dropped ("0.0120" -> "12", -2). */
+static void digits_of(const char *s, char *dg, int *exp10)
+{
+    int n = 0, point = -1, first = -1, e = 0, pos = 0;
+    for (; *s && *s != 'e' && *s != 'E'; s++) {
+        if (*s == '.') {
+            point = pos;
+        } else if (*s >= '0' && *s <= '9') {
+            if (first < 0 && *s != '0')
+                first = pos;
+            if (first >= 0)
+                dg[n++] = *s;
+            pos++;
+        }
+    }
+    if (*s)
+        e = atoi(s + 1);
+    while (n > 1 && dg[n - 1] == '0')
+        n--;
+    dg[n] = '\0';
+    if (point < 0)
+        point = pos;
+    *exp10 = first < 0 ? 0 : point - first - 1 + e;
+}
+
+/* Random doubles read back bit for bit, with no more digits than %.17g,
+ * and in the form amy_result_double accepts. Random floats have glibc's
+ * %.6g digits (6 significant, correctly rounded), and read back within
+ * half a unit of the sixth. */
 static void test_format_real_reads_back(void **state)
 {
     char buf[AMY__NUMBUF];
@@ -439,14 +478,22 @@ static void test_format_real_reads_back(void **state)
             digits += buf[k] >= '1' && buf[k] <= '9';
         assert_true(digits <= 17);
 
-        float f = (float)x;
+        uint32_t u = (uint32_t)rnd();
+        float f;
+        memcpy(&f, &u, sizeof f);
         if (!isfinite(f))
             continue;
         len = amy__format_real(f, 1, 31, buf);
-        float g = (float)parse(buf, len);
-        assert_memory_equal(&f, &g, sizeof f);
+        y = parse(buf, len);
+        char want[16], got[16], g[32];
+        int we, ge;
+        snprintf(g, sizeof g, "%.6g", (double)f);
+        digits_of(g, want, &we);
         buf[len] = '\0';
-        assert_true(strtof(buf, NULL) == f);
+        digits_of(buf, got, &ge);
+        if (strcmp(want, got) != 0 || (f != 0 && we != ge))
+            fail_msg("float %a: '%s', %%.6g '%s'", (double)f, buf, g);
+        assert_true(fabs(y - f) <= fabs(f) * 5e-6);
     }
 }
 
@@ -572,7 +619,9 @@ static void test_expressions_match_text(void **state)
         " ROUND(0.1e0, 30), ROUND(1e0/3, 30), ROUND(1e23, 2),"
         " ROUND(123456789.123456789e0, 20), ROUND(0.125e0, 2), ROUND(0e0, 3)",
         "SELECT CAST(0.1 AS FLOAT), CAST(1.4e-45 AS FLOAT),"
-        " CAST(16777217 AS FLOAT), CAST(1e38 AS FLOAT)",
+        " CAST(16777217 AS FLOAT), CAST(1e38 AS FLOAT), CAST(-0e0 AS FLOAT),"
+        " CAST(-1234567 AS FLOAT), CAST(3.4028234663852886e38 AS FLOAT),"
+        " CAST(1e-40 AS FLOAT)",
         "SELECT DATE '2024-02-29', TIME '-838:59:59', TIME '838:59:59.999999',"
         " TIMESTAMP '2024-02-29 23:59:59.123456', CAST('10:00:00.5' AS TIME),"
         " CAST('10:00:00.5' AS TIME(3)), SEC_TO_TIME(1.5), SEC_TO_TIME(2e0),"
@@ -629,8 +678,85 @@ static void test_random_reals_match_text(void **state)
     }
     exec(m, "COMMIT");
     mysql_stmt_close(st);
-    size_t diffs = assert_same(m, "SELECT * FROM bres_reals ORDER BY id");
-    print_message("%zu of 5098 FLOATs differ in text only\n", diffs);
+    assert_int_equal(assert_same(m, "SELECT * FROM bres_reals ORDER BY id"), 0);
+    mysql_close(m);
+}
+
+/* A finite float from random bits: every sign, exponent and subnormal. */
+static float rnd_float(void)
+{
+    for (;;) {
+        uint32_t u = (uint32_t)(rnd() >> 32);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        if (isfinite(f))
+            return f;
+    }
+}
+
+/* A random double in (-lim, lim). */
+static double rnd_within(double lim)
+{
+    return ((double)(rnd() >> 11) / 9007199254740992.0 * 2 - 1) * lim;
+}
+
+/*
+ * 10,000 random float bit patterns and the edge values, bound as FLOAT
+ * parameters (exact), in a FLOAT column, and random values in FLOAT and
+ * DOUBLE columns of declared scales: the binary result's text is the text
+ * protocol's, byte for byte, FLOAT(M,D) included. DOUBLE(M,D) may differ
+ * where the server's rounding to the scale is not the nearest double (the
+ * count is printed).
+ */
+static void test_random_floats_match_text(void **state)
+{
+    static const float edges[] = {
+        1.4e-45f,    -1.4e-45f,    2.8e-45f,   1e-40f,          1.1754942e-38f,
+        FLT_MIN,     -FLT_MIN,     FLT_MAX,    -FLT_MAX,        16777216.0f,
+        16777217.0f, 0.1f,         1234567.0f, 1234565.0f,      0.0f,
+        -0.0f,       1e15f,        1e16f,      123456789012.0f, 1.5e-5f,
+        1e-15f,      0.000123456f, 999999.5f,  9999995.0f,      0.5f};
+    const size_t nedge = sizeof edges / sizeof edges[0], n = 10000 + nedge;
+    MYSQL *m = open_db();
+    exec(m, "CREATE TEMPORARY TABLE bres_floats (id INT PRIMARY KEY,"
+            " f FLOAT, f73 FLOAT(7,3), f2010 FLOAT(20,10),"
+            " d2 DOUBLE(12,2), d2510 DOUBLE(25,10))");
+    const char *ins = "INSERT INTO bres_floats VALUES (?, ?, ?, ?, ?, ?)";
+    MYSQL_STMT *st = mysql_stmt_init(m);
+    assert_int_equal(mysql_stmt_prepare(st, ins, strlen(ins)), 0);
+    int id;
+    float f, f73, f2010;
+    double d2, d2510;
+    MYSQL_BIND b[6];
+    memset(b, 0, sizeof b);
+    b[0].buffer_type = MYSQL_TYPE_LONG;
+    b[0].buffer = &id;
+    void *fb[] = {&f, &f73, &f2010};
+    for (int k = 0; k < 3; k++) {
+        b[1 + k].buffer_type = MYSQL_TYPE_FLOAT;
+        b[1 + k].buffer = fb[k];
+    }
+    b[4].buffer_type = MYSQL_TYPE_DOUBLE;
+    b[4].buffer = &d2;
+    b[5].buffer_type = MYSQL_TYPE_DOUBLE;
+    b[5].buffer = &d2510;
+    assert_int_equal(mysql_stmt_bind_param(st, b), 0);
+    exec(m, "BEGIN");
+    for (id = 0; id < (int)n; id++) {
+        f = (size_t)id < nedge ? edges[id] : rnd_float();
+        f73 = (float)rnd_within(9999);
+        f2010 = (float)rnd_within(1e9);
+        d2 = rnd_within(1e9);
+        d2510 = rnd_within(1e14);
+        if (mysql_stmt_execute(st))
+            print_error("%s\n", mysql_stmt_error(st));
+        assert_int_equal(mysql_stmt_errno(st), 0);
+    }
+    exec(m, "COMMIT");
+    mysql_stmt_close(st);
+    size_t diffs = assert_same(m, "SELECT * FROM bres_floats ORDER BY id");
+    print_message("%zu of %zu DOUBLE(M,D) cells differ in text only\n", diffs,
+                  2 * n);
     mysql_close(m);
 }
 
@@ -837,6 +963,7 @@ int main(void)
         cmocka_unit_test(test_types_match_text),
         cmocka_unit_test(test_expressions_match_text),
         cmocka_unit_test(test_random_reals_match_text),
+        cmocka_unit_test(test_random_floats_match_text),
         cmocka_unit_test(test_exact_values),
         cmocka_unit_test(test_many_rows_and_none),
         cmocka_unit_test(test_many_columns),

@@ -264,6 +264,72 @@ static void test_exec_typed_results(void **state)
     amy_pool_free(p);
 }
 
+/*
+ * FLOAT through both protocols: amy_exec writes a FLOAT as the server
+ * does (6 significant digits, or the declared scale's decimals of its
+ * value), so the texts are the same byte for byte, and amy_result_double
+ * gives the same number from either (the 6-digit one: the text protocol
+ * never had the float's bits). Values sent as doubles, stored as floats.
+ */
+static void test_exec_float_edges(void **state)
+{
+    static const struct {
+        double x;
+        const char *f, *f2010; /* NULL: the column stays NULL */
+    } cases[] = {
+        {1.401298464324817e-45, "1.4013e-45", "0.0000000000"},
+        {-1.401298464324817e-45, "-1.4013e-45", "0.0000000000"},
+        {9.99994610111476e-41, "9.99995e-41", NULL},
+        {1.1754943508222875e-38, "1.17549e-38", NULL},
+        {3.4028234663852886e38, "3.40282e38", NULL},
+        {-3.4028234663852886e38, "-3.40282e38", NULL},
+        {16777216, "16777200", "16777216.0000000000"},
+        {16777217, "16777200", "16777216.0000000000"}, /* stored 2^24 */
+        {0.1, "0.1", "0.1000000015"},
+        {1234567, "1234570", "1234567.0000000000"},
+        {1234565, "1234560", "1234565.0000000000"}, /* a tie: to even */
+        {-0.0, "0", "0.0000000000"},                /* the server stores 0 */
+        {1e-5, "0.00001", "0.0000100000"},
+    };
+    const size_t n = sizeof cases / sizeof cases[0];
+    amy_pool *p = itest_pool(loop, "pool=1");
+    itest_exec(p, "CREATE TEMPORARY TABLE fl (k INT PRIMARY KEY, f FLOAT, "
+                  "f2010 FLOAT(20,10))");
+    for (size_t i = 0; i < n; i++) {
+        amy_value v[3] = {amy_val_int64((int64_t)i), amy_val_double(cases[i].x),
+                          cases[i].f2010 ? amy_val_double(cases[i].x)
+                                         : amy_val_null()};
+        exec_done(p, "INSERT INTO fl VALUES (?, ?, ?)", v, 3);
+    }
+    amy_future *bin = exec_ok(p, "SELECT f, f2010 FROM fl ORDER BY k", NULL, 0);
+    amy_future *txt = amy_query(p, "SELECT f, f2010 FROM fl ORDER BY k");
+    assert_int_equal(amy_future_wait(txt), AMY_OK);
+    const amy_result *rb = amy_future_result(bin), *rt = amy_future_result(txt);
+    assert_int_equal(amy_result_nrows(rb), n);
+    assert_int_equal(amy_result_nrows(rt), n);
+    for (size_t i = 0; i < n; i++) {
+        const char *want[2] = {cases[i].f, cases[i].f2010};
+        for (size_t c = 0; c < 2; c++) {
+            const char *b = amy_result_value(rb, i, c, NULL);
+            const char *t = amy_result_value(rt, i, c, NULL);
+            if (!want[c]) {
+                assert_null(b);
+                assert_null(t);
+                continue;
+            }
+            assert_string_equal(t, want[c]); /* the server's text */
+            assert_string_equal(b, want[c]);
+            double db, dt;
+            assert_int_equal(amy_result_double(rb, i, c, &db), AMY_OK);
+            assert_int_equal(amy_result_double(rt, i, c, &dt), AMY_OK);
+            assert_memory_equal(&db, &dt, sizeof db);
+        }
+    }
+    amy_future_free(bin);
+    amy_future_free(txt);
+    amy_pool_free(p);
+}
+
 static void test_exec_injection(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
@@ -991,6 +1057,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exec_round_trip),
         cmocka_unit_test(test_exec_typed_results),
+        cmocka_unit_test(test_exec_float_edges),
         cmocka_unit_test(test_exec_injection),
         cmocka_unit_test(test_exec_errors),
         cmocka_unit_test(test_cache_hits),
