@@ -71,7 +71,8 @@ struct ev_loop;
     XX(EGATHER, -10, "at least one gathered future failed")                    \
     XX(ENULL, -11, "the value is SQL NULL")                                    \
     XX(ERANGE, -12, "the value is out of range for the type")                  \
-    XX(ETYPE, -13, "the value does not convert to the type")
+    XX(ETYPE, -13, "the value does not convert to the type")                   \
+    XX(ETOOBIG, -14, "the result is larger than max_result_bytes")
 
 enum {
     AMY_OK = 0,
@@ -193,6 +194,18 @@ AMY_EXPORT const char *amy_status_name(int status);
  *                                 are refused here unless ssl_mode is
  *                                 verify_ca or verify_identity;
  *                                 mysql_old_password always
+ *           max_result_bytes=N    the most memory, in bytes, one query's
+ *                                 buffered result may take, all its result
+ *                                 sets together (default 268435456 = 256
+ *                                 MiB; 0 = no limit). A larger one resolves
+ *                                 AMY_ETOOBIG: its rows are read off the
+ *                                 connection and dropped as they arrive,
+ *                                 so the connection goes on serving, and
+ *                                 the queries pipelined behind it get
+ *                                 their own answers. Rows are counted as
+ *                                 they are read, before the connector can
+ *                                 pile them up. amy_query_stream is not
+ *                                 bounded (it keeps no rows)
  *         TLS (MySQL's names; values percent-encoded; README "TLS"):
  *           ssl_mode=M            disabled, preferred (default: TLS when the
  *                                 server offers it, unverified; never over
@@ -319,6 +332,9 @@ AMY_EXPORT int amy_pool_stats(const amy_pool *pool, amy_stats *out);
  *   AMY_ECANCELED  amy_future_cancel, or freed while pending, or the pool
  *                  was freed.
  *   AMY_EQUEUEFULL queue_max queries were already waiting.
+ *   AMY_ETOOBIG    the result would take more than max_result_bytes (the
+ *                  DSN key; the message names the limit); it was read and
+ *                  dropped, and the connection stays in service.
  *   AMY_ECLIENT    the client library failed in another way.
  *   AMY_ENOMEM     memory ran out while copying the result.
  */

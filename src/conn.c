@@ -30,7 +30,9 @@
  *   READ     read_query_result for the oldest in-flight query (the
  *            connector adopts the packet numbers it reads, so it needs no
  *            state from the send).
- *   STORE    store_result when that answer carries a result set.
+ *   STORE    store_result when that answer carries a result set; its
+ *            rows are read one at a time into c->bound.rows, within
+ *            max_result_bytes (bound.c), not into the connector's memory.
  *   NEXT     next_result while the server says more results follow.
  *   KIND     a call of the op kind c->kind: a stream's fetch_row
  *            (op_stream.c), a prepared statement's phases (stmt.c, whose
@@ -279,6 +281,7 @@ static int start_read(amy__conn *c)
     c->mysql->net.last_errno = 0;
     c->mysql->net.last_error[0] = '\0';
     memcpy(c->mysql->net.sqlstate, "00000", 6);
+    amy__rowbuf_query(&c->bound.rows); /* a new head: nothing spent yet */
     c->op = AMY__OP_READ;
     c->read_pending = 0;
     return mysql_read_query_result_start(&c->bret, c->mysql);
@@ -288,6 +291,7 @@ static int start_store(amy__conn *c)
 {
     c->op = AMY__OP_STORE;
     c->res = NULL;
+    c->bound.collect = 1; /* its rows go to c->bound.rows (bound.c) */
     return mysql_store_result_start(&c->res, c->mysql);
 }
 
@@ -582,6 +586,11 @@ static void settle_error(amy__conn *c, amy_future *f, int status, unsigned err,
 
 /* One more result set of the oldest in-flight query (a statement of a
  * multi-statement query, or of a CALL); r NULL means memory ran out. */
+void amy__conn_too_big(amy__conn *c)
+{
+    c->too_big = 1;
+}
+
 void amy__conn_add_result(amy__conn *c, amy_result *r)
 {
     if (!r) {
@@ -625,8 +634,9 @@ void amy__conn_complete(amy__conn *c, const amy__err *e)
     int retry = failed && stray_kill(c, &c->ring[c->head], e->no);
     amy_future *f = ring_pop(c);
     amy_result *r = take_results(c);
-    int lost = c->results_lost;
+    int lost = c->results_lost, big = c->too_big;
     c->results_lost = 0;
+    c->too_big = 0;
     if (retry) {
         amy__result_free(r);
         give_back(c, f);
@@ -636,7 +646,19 @@ void amy__conn_complete(amy__conn *c, const amy__err *e)
         amy__result_free(r);
         return;
     }
-    if (failed) {
+    if (big) {
+        /* Before a server error of a later statement: the result sets
+         * the caller would have had are gone. */
+        char msg[256];
+        amy__result_free(r);
+        snprintf(msg, sizeof msg,
+                 "the result is larger than max_result_bytes=%zu (the DSN "
+                 "key; 0 = no limit): its rows were read and dropped, and the "
+                 "connection serves on; raise the limit, or read the rows "
+                 "with amy_query_stream",
+                 c->cfg->max_result_bytes);
+        settle_error(c, f, AMY_ETOOBIG, 0, NULL, msg);
+    } else if (failed) {
         amy__future_set_error(f, AMY_ESERVER, e->no, e->sqlstate, e->msg);
         amy__donelist_settle(&c->done, f, r);
     } else if (lost) {
@@ -714,6 +736,9 @@ static void fail_all(amy__conn *c, int status, unsigned err,
     close_handle(c);
     amy__result_free(take_results(c));
     c->results_lost = 0;
+    c->too_big = 0;
+    c->bound.collect = 0;
+    amy__rowbuf_clear(&c->bound.rows);
     amy__why why = {status == AMY_ECANCELED ? AMY_ECANCELED : AMY_ECONNLOST,
                     err, sqlstate, msg};
     c->owner->lost(c->owner_self, c, &why, &c->done);
@@ -857,6 +882,7 @@ static int stored(amy__conn *c)
 {
     MYSQL_RES *res = c->res;
     c->res = NULL;
+    c->bound.collect = 0; /* unused if it failed before the rows */
     if (!res) {
         amy__err e = amy__conn_err(c);
         if (amy__breaks_stream(e.no))
@@ -865,11 +891,18 @@ static int stored(amy__conn *c)
             amy__conn_complete(c, &e);
         return NOTHING;
     }
-    /* A result set generates no id: the connector's insert_id would still
-     * be the previous statement's. */
-    amy__conn_add_result(
-        c, amy__result_from_res(res, mysql_affected_rows(c->mysql), 0));
+    /* The rows were read into c->bound.rows (bound.c); a result set
+     * generates no id: the connector's insert_id would still be the
+     * previous statement's. */
+    amy__rowbuf *rows = &c->bound.rows;
+    amy_result *r =
+        amy__rowbuf_result(rows, mysql_fetch_fields(res), mysql_num_fields(res),
+                           mysql_affected_rows(c->mysql), 0);
     mysql_free_result(res); /* stored: no I/O */
+    if (!r && rows->over)
+        amy__conn_too_big(c);
+    else
+        amy__conn_add_result(c, r);
     return amy__conn_after_result(c);
 }
 
@@ -1001,6 +1034,9 @@ static int finish(amy__conn *c)
         if (c->tls_asked && tls_check(c) != 0)
             return NOTHING;
         c->thread_id = mysql_thread_id(c->mysql);
+        /* Only now, on the loop thread: a dial abandoned earlier is
+         * closed by the dialer, which must not find methods of ours. */
+        amy__bound_install(&c->bound, c->mysql, c->cfg->max_result_bytes);
         return c->cfg->ninit ? start_init(c, 0) : become_ready(c);
     case AMY__OP_INIT:
     case AMY__OP_INIT_NEXT:
@@ -1438,6 +1474,7 @@ void amy__conn_free(amy__conn *c)
     stop_watchers(c);
     amy__wire_free(&c->w);
     exts_free(c); /* none left once closed; for a handle never closed */
+    amy__bound_free(&c->bound);
     free(c->ring);
     free(c);
 }
@@ -1470,6 +1507,7 @@ void amy__conn_destroy(amy__conn *c, int status)
     amy__donelist done;
     amy__list_move(&done.list, &c->done.list);
     amy__wire_free(&c->w);
+    amy__bound_free(&c->bound);
     free(c->ring);
     free(c);
     amy__donelist_notify(&done);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "amysql.h"
+#include "bound.h"
 #include "dial.h"
 #include "future.h"
 #include "list.h"
@@ -38,6 +39,7 @@ typedef struct amy__conn_cfg {
     unsigned kill_grace_ms;
     const char *auth_plugins; /* the connector's restricted_auth list */
     unsigned stmt_cache;      /* prepared statements kept (stmt.c) */
+    size_t max_result_bytes;  /* a query's buffered results (0: any) */
     amy_stats *stats;         /* where the op kinds count (statement cache) */
     /* TLS: when amy__tls_wanted, the connect runs on the dialer's thread,
      * to tls_host (the DSN's host name, which verify_identity checks;
@@ -118,6 +120,7 @@ typedef struct amy__conn {
     unsigned char state, op;    /* enum amy__cstate, enum amy__cop */
     unsigned char pumping;      /* inside drive(): owners must not kick */
     unsigned char results_lost; /* memory ran out copying a result set */
+    unsigned char too_big;      /* the head's results passed the limit */
     unsigned char completed;    /* a call completed inside amy__conn_new */
     unsigned char connect_failed;
     unsigned char was_idle;     /* check the socket before reusing it */
@@ -147,6 +150,9 @@ typedef struct amy__conn {
 
     /* Result sets of the oldest in-flight query, read so far. */
     amy_result *rhead, *rtail;
+    /* Where its rows are read, within max_result_bytes (bound.h); its
+     * rows buffer serves the op kinds' result sets too. */
+    amy__bound bound;
 
     /* Outputs of the current connector call. */
     int iret;
@@ -242,6 +248,9 @@ int amy__conn_write_text(amy__conn *c, amy_future *f, size_t *len, char *err,
 void amy__conn_drive(amy__conn *c, int st);
 /* One more result set of the head query (NULL: memory ran out). */
 void amy__conn_add_result(amy__conn *c, amy_result *r);
+/* The head's rows passed max_result_bytes (they were read and dropped):
+ * it completes AMY_ETOOBIG. */
+void amy__conn_too_big(amy__conn *c);
 /* The connector's error of the last call on c's MYSQL handle. */
 amy__err amy__conn_err(amy__conn *c);
 /* A text result set of the head is done: the next one the server

@@ -11,6 +11,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,8 @@ static const struct key_def keys[] = {
      AMY__DSN_DEFAULT_KILL_GRACE_MS, NULL},
     {"auth_plugins", KEY_STRING, offsetof(amy__dsn, auth_plugins), 0, 0, 0,
      NULL},
+    {"max_result_bytes", KEY_SIZE, offsetof(amy__dsn, max_result_bytes), 0,
+     SIZE_MAX, AMY__DSN_DEFAULT_MAX_RESULT_BYTES, NULL},
     {"ssl_mode", KEY_ENUM, offsetof(amy__dsn, ssl_mode), 0, 0,
      AMY__SSL_PREFERRED, ssl_modes},
     TLS_STRING(ssl_ca),

@@ -30,6 +30,7 @@ typedef struct amy__dsn {
     unsigned kill_grace_ms;    /* a killed query's answer waits this long */
     char *auth_plugins;        /* auth.c checks it; NULL: the default */
     unsigned ssl_mode;         /* enum amy__ssl_mode */
+    size_t max_result_bytes;   /* a query's buffered results at most; 0: any */
     /* TLS files and settings, percent-decoded; NULL if absent (tls.c
      * checks them when the pool is made). */
     char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key, *ssl_cipher, *tls_version,
@@ -53,6 +54,7 @@ enum amy__ssl_mode {
 #define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define AMY__DSN_DEFAULT_STMT_CACHE         32u
 #define AMY__DSN_DEFAULT_KILL_GRACE_MS      2000u
+#define AMY__DSN_DEFAULT_MAX_RESULT_BYTES   268435456u /* 256 MiB */
 #define AMY__DSN_DEFAULT_CHARSET            "utf8mb4"
 #define AMY__DSN_MAX_INIT                   64u
 

@@ -174,6 +174,214 @@ amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
     return r;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Rows read one at a time                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* A cell's off for SQL NULL. */
+#define NO_VALUE SIZE_MAX
+
+/* Buffers up to this size are kept for the next result set (no malloc for
+ * the small results of a busy connection); larger ones go, or become the
+ * result block itself. */
+#define KEEP_BYTES 65536u
+
+/* The block the rows kept so far, plus `more` bytes, would take. */
+static size_t rowbuf_need(const amy__rowbuf *b, size_t cells, size_t more)
+{
+    size_t n = b->spent, add[] = {b->len, more, sizeof(amy__cell) * b->ncells,
+                                  sizeof(amy__cell) * cells};
+    for (size_t i = 0; i < sizeof add / sizeof add[0]; i++)
+        n = add[i] > SIZE_MAX - n ? SIZE_MAX : n + add[i];
+    return n;
+}
+
+/* Forgets the rows kept (their memory too, unless it is small). */
+static void rowbuf_empty(amy__rowbuf *b)
+{
+    b->len = b->ncells = b->nrows = 0;
+    if (b->cap > KEEP_BYTES) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+    if (b->ccap * sizeof *b->cells > KEEP_BYTES) {
+        free(b->cells);
+        b->cells = NULL;
+        b->ccap = 0;
+    }
+}
+
+/* Drops everything kept: the rest of the rows are only read. */
+static int rowbuf_drop(amy__rowbuf *b, int nomem)
+{
+    if (nomem)
+        b->nomem = 1;
+    else
+        b->over = 1;
+    rowbuf_empty(b);
+    return -1;
+}
+
+/* Room for `cells` more cells and `bytes` more data, within the limit. */
+static int rowbuf_room(amy__rowbuf *b, size_t cells, size_t bytes)
+{
+    if (b->over || b->nomem)
+        return -1;
+    if (b->limit && rowbuf_need(b, cells, bytes) > b->limit)
+        return rowbuf_drop(b, 0);
+    if (cells > b->ccap - b->ncells) {
+        size_t cap = b->ccap ? b->ccap : 16;
+        while (cap - b->ncells < cells) {
+            if (cap > SIZE_MAX / 2 / sizeof *b->cells)
+                return rowbuf_drop(b, 1);
+            cap *= 2;
+        }
+        amy__rowcell *c = realloc(b->cells, cap * sizeof *c);
+        if (!c)
+            return rowbuf_drop(b, 1);
+        b->cells = c;
+        b->ccap = cap;
+    }
+    if (bytes > b->cap - b->len) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap - b->len < bytes) {
+            if (cap > SIZE_MAX / 2)
+                return rowbuf_drop(b, 1);
+            cap *= 2;
+        }
+        char *d = realloc(b->data, cap);
+        if (!d)
+            return rowbuf_drop(b, 1);
+        b->data = d;
+        b->cap = cap;
+    }
+    return 0;
+}
+
+int amy__rowbuf_text_row(amy__rowbuf *b, char *const *values,
+                         const unsigned long *lens, size_t ncols)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < ncols; i++)
+        if (values[i])
+            bytes += (size_t)lens[i] + 1; /* each was in one packet */
+    if (rowbuf_room(b, ncols, bytes) != 0)
+        return -1;
+    amy__rowcell *cell = b->cells + b->ncells;
+    char *p = b->data + b->len;
+    for (size_t i = 0; i < ncols; i++, cell++) {
+        if (!values[i]) {
+            cell->off = NO_VALUE;
+            cell->len = 0;
+            continue;
+        }
+        memcpy(p, values[i], lens[i]);
+        p[lens[i]] = '\0';
+        cell->off = (size_t)(p - b->data);
+        cell->len = lens[i];
+        p += lens[i] + 1;
+    }
+    b->ncells += ncols;
+    b->len += bytes;
+    b->nrows++;
+    return 0;
+}
+
+int amy__rowbuf_row(amy__rowbuf *b, size_t ncols)
+{
+    if (rowbuf_room(b, ncols, 0) != 0)
+        return -1;
+    b->nrows++;
+    return 0;
+}
+
+char *amy__rowbuf_value(amy__rowbuf *b, size_t len)
+{
+    if (len == SIZE_MAX || rowbuf_room(b, 0, len + 1) != 0)
+        return NULL;
+    amy__rowcell *cell = &b->cells[b->ncells++];
+    char *p = b->data + b->len;
+    p[len] = '\0';
+    cell->off = b->len;
+    cell->len = len;
+    b->len += len + 1;
+    return p;
+}
+
+void amy__rowbuf_null(amy__rowbuf *b)
+{
+    if (b->over || b->nomem)
+        return;
+    amy__rowcell *cell = &b->cells[b->ncells++]; /* amy__rowbuf_row made room */
+    cell->off = NO_VALUE;
+    cell->len = 0;
+}
+
+amy_result *amy__rowbuf_result(amy__rowbuf *b, const MYSQL_FIELD *fields,
+                               size_t ncols, uint64_t affected,
+                               uint64_t insert_id)
+{
+    size_t nrows = b->nrows;
+    if (b->over || b->nomem || (ncols && b->ncells != nrows * ncols)) {
+        rowbuf_empty(b);
+        return NULL;
+    }
+    size_t names = amy__result_names_size(fields, ncols);
+    layout l = layout_of(nrows, ncols);
+    size_t head = l.data + names, total = head + b->len;
+    amy_result *r;
+    if (b->cap > KEEP_BYTES) {
+        /* A large result: its values stay in their buffer, moved up past
+         * the header, instead of being copied into a second one. */
+        char *blk = realloc(b->data, total);
+        if (!blk) {
+            rowbuf_drop(b, 1);
+            return NULL;
+        }
+        memmove(blk + head, blk, b->len);
+        b->data = NULL;
+        b->cap = 0;
+        r = (amy_result *)(void *)blk;
+    } else {
+        r = malloc(total);
+        if (!r) {
+            rowbuf_drop(b, 1);
+            return NULL;
+        }
+        if (b->len)
+            memcpy((char *)r + head, b->data, b->len);
+    }
+    r->nrows = nrows;
+    r->ncols = ncols;
+    r->next = NULL;
+    r->affected_rows = affected;
+    r->insert_id = insert_id;
+    point_arrays(r);
+    amy__result_set_cols(r, fields, (char *)r + l.data);
+    const char *base = (const char *)r + head;
+    for (size_t i = 0; i < b->ncells; i++) {
+        const amy__rowcell *c = &b->cells[i];
+        r->cells[i].ptr = c->off == NO_VALUE ? NULL : base + c->off;
+        r->cells[i].len = c->len;
+    }
+    b->spent = total > SIZE_MAX - b->spent ? SIZE_MAX : b->spent + total;
+    rowbuf_empty(b);
+    return r;
+}
+
+void amy__rowbuf_clear(amy__rowbuf *b)
+{
+    rowbuf_empty(b);
+}
+
+void amy__rowbuf_free(amy__rowbuf *b)
+{
+    free(b->data);
+    free(b->cells);
+    memset(b, 0, sizeof *b);
+}
+
 void amy__result_free(amy_result *r)
 {
     while (r) {

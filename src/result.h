@@ -91,6 +91,77 @@ amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
 #define AMY__NUMBUF 400
 size_t amy__format_real(double x, int is_float, unsigned decimals, char *out);
 
+/*
+ * Rows read one at a time off the connection (bound.c for the text
+ * protocol, result_bin.c for the binary one) and kept here until their
+ * result set ends, when amy__rowbuf_result makes them one block. Every row
+ * is counted against `limit` before it is kept, so the rows of a query
+ * never take more than about max_result_bytes: past it (`over`) or when
+ * memory runs out (`nomem`) what was kept goes and the rest of the rows
+ * are only read, so the connection stays usable.
+ *
+ * Owned by a connection; zero it to start. Values sit back to back, each
+ * with a NUL; a cell's `off` is its value's offset in data (NO_VALUE for
+ * SQL NULL) until the block is made.
+ */
+typedef struct amy__rowcell {
+    size_t off, len;
+} amy__rowcell;
+
+typedef struct amy__rowbuf {
+    char *data;
+    size_t len, cap;
+    amy__rowcell *cells;
+    size_t ncells, ccap;
+    size_t nrows;
+    size_t limit;        /* bytes a query's result sets may take; 0: no limit */
+    size_t spent;        /* bytes of the query's result sets made so far */
+    unsigned char over;  /* past limit: rows are read and dropped */
+    unsigned char nomem; /* memory ran out: rows are read and dropped */
+} amy__rowbuf;
+
+/* A new query starts: nothing spent, nothing dropped. */
+static inline void amy__rowbuf_query(amy__rowbuf *b)
+{
+    b->spent = 0;
+    b->over = 0;
+    b->nomem = 0;
+}
+
+/*
+ * Keeps one text row of ncols values (NULL pointers are SQL NULL; lens[i]
+ * the length of values[i]), or drops it and everything kept when it would
+ * pass the limit or memory runs out. Returns 0 when kept, -1 when dropped.
+ */
+int amy__rowbuf_text_row(amy__rowbuf *b, char *const *values,
+                         const unsigned long *lens, size_t ncols);
+
+/*
+ * A row built value by value (the binary protocol): amy__rowbuf_row
+ * starts it (0, or -1 when it is dropped); then for each value, in order,
+ * amy__rowbuf_value gives room for len bytes (a NUL is put after them; NULL
+ * when the row is dropped), or amy__rowbuf_null records SQL NULL.
+ */
+int amy__rowbuf_row(amy__rowbuf *b, size_t ncols);
+char *amy__rowbuf_value(amy__rowbuf *b, size_t len);
+void amy__rowbuf_null(amy__rowbuf *b);
+
+/*
+ * The rows kept so far, with the columns of fields, as one block; the
+ * buffer is emptied for the next result set (its size counts in spent).
+ * NULL on ENOMEM (nomem is then set) or when rows were dropped (over or
+ * nomem: the buffer is emptied all the same).
+ */
+amy_result *amy__rowbuf_result(amy__rowbuf *b, const MYSQL_FIELD *fields,
+                               size_t ncols, uint64_t affected,
+                               uint64_t insert_id);
+
+/* Empties b (a result set abandoned: the connection broke). */
+void amy__rowbuf_clear(amy__rowbuf *b);
+
+/* Frees b's memory. */
+void amy__rowbuf_free(amy__rowbuf *b);
+
 /* A result without a result set (INSERT, UPDATE, ...). NULL on ENOMEM. */
 amy_result *amy__result_ok(uint64_t affected, uint64_t insert_id);
 

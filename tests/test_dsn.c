@@ -629,6 +629,46 @@ static void test_tls_keys(void **state)
                sizeof err);
 }
 
+/* max_result_bytes: a plain byte count, 0 for no limit, 256 MiB when
+ * absent; anything but digits, or past SIZE_MAX, is refused. */
+static void test_max_result_bytes(void **state)
+{
+    (void)state;
+    amy__dsn d;
+    char err[256];
+    parse_ok("mysql://h", &d);
+    assert_int_equal(d.max_result_bytes, 268435456u);
+    assert_int_equal(d.max_result_bytes, AMY__DSN_DEFAULT_MAX_RESULT_BYTES);
+    amy__dsn_clear(&d);
+    parse_ok("mysql://h?max_result_bytes=0", &d);
+    assert_int_equal(d.max_result_bytes, 0);
+    amy__dsn_clear(&d);
+    parse_ok("mysql://h?pool=2&max_result_bytes=1", &d);
+    assert_int_equal(d.max_result_bytes, 1);
+    assert_int_equal(d.pool, 2);
+    amy__dsn_clear(&d);
+    parse_ok("mysql://h?max_result_bytes=18446744073709551615", &d);
+    assert_true(d.max_result_bytes == SIZE_MAX);
+    amy__dsn_clear(&d);
+    parse_ok("mysql://h?max_result_bytes=1073741824", &d);
+    assert_int_equal(d.max_result_bytes, 1073741824u);
+    amy__dsn_clear(&d);
+
+    parse_fail("mysql://u:" PW "@h?max_result_bytes=256M",
+               "invalid value for 'max_result_bytes': \"256M\" (expected an "
+               "integer 0..18446744073709551615)",
+               err, sizeof err);
+    assert_no_secret("max_result_bytes", err);
+    parse_fail("mysql://h?max_result_bytes=18446744073709551616",
+               "'max_result_bytes'", err, sizeof err);
+    parse_fail("mysql://h?max_result_bytes=-1", "'max_result_bytes'", err,
+               sizeof err);
+    parse_fail("mysql://h?max_result_bytes=", "'max_result_bytes'", err,
+               sizeof err);
+    parse_fail("mysql://h?max_result_bytes=1&max_result_bytes=2",
+               "duplicate DSN key 'max_result_bytes'", err, sizeof err);
+}
+
 static void test_session_keys(void **state)
 {
     (void)state;
@@ -694,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_empty_database),
         cmocka_unit_test(test_number_bounds),
         cmocka_unit_test(test_session_keys),
+        cmocka_unit_test(test_max_result_bytes),
         cmocka_unit_test(test_clear),
         cmocka_unit_test(test_tls_keys),
         cmocka_unit_test(test_bad_cases),

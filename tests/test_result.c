@@ -286,6 +286,154 @@ static void test_alloc_then_shrink(void **state)
     amy__result_free(r);
 }
 
+/* ------------------------------------------------------------------------ */
+/* amy__rowbuf                                                              */
+/* ------------------------------------------------------------------------ */
+
+static MYSQL_FIELD two_fields[2];
+
+static const MYSQL_FIELD *fields2(void)
+{
+    memset(two_fields, 0, sizeof two_fields);
+    two_fields[0].name = "n";
+    two_fields[0].name_length = 1;
+    two_fields[1].name = "s";
+    two_fields[1].name_length = 1;
+    return two_fields;
+}
+
+static int text_row(amy__rowbuf *b, const char *a, const char *c)
+{
+    char *v[2] = {(char *)a, (char *)c};
+    unsigned long l[2] = {a ? strlen(a) : 0, c ? strlen(c) : 0};
+    return amy__rowbuf_text_row(b, v, l, 2);
+}
+
+/* Rows in, one block out, NULLs and empty strings told apart; the buffer
+ * is ready for the next result set. */
+static void test_rowbuf_text_rows(void **state)
+{
+    amy__rowbuf b = {0};
+    amy__rowbuf_query(&b);
+    assert_int_equal(text_row(&b, "1", "one"), 0);
+    assert_int_equal(text_row(&b, "2", NULL), 0);
+    assert_int_equal(text_row(&b, "", "three"), 0);
+    amy_result *r = amy__rowbuf_result(&b, fields2(), 2, 3, 0);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), 3);
+    assert_int_equal(amy_result_ncols(r), 2);
+    assert_int_equal(amy_result_affected_rows(r), 3);
+    assert_string_equal(amy_result_colname(r, 1), "s");
+    size_t len;
+    assert_string_equal(amy_result_value(r, 0, 1, &len), "one");
+    assert_int_equal(len, 3);
+    assert_null(amy_result_value(r, 1, 1, &len));
+    assert_int_equal(len, 0);
+    assert_string_equal(amy_result_value(r, 2, 0, &len), "");
+    assert_int_equal(len, 0);
+    assert_string_equal(amy_result_value(r, 2, 1, NULL), "three");
+    assert_int_equal(b.nrows, 0);
+    assert_true(b.spent > 0);
+    /* The next result set of the same query starts empty. */
+    amy_result *e = amy__rowbuf_result(&b, fields2(), 2, 0, 0);
+    assert_non_null(e);
+    assert_int_equal(amy_result_nrows(e), 0);
+    amy__result_free(e);
+    amy__result_free(r);
+    amy__rowbuf_free(&b);
+}
+
+/* Exactly the limit fits; a byte more drops every row, and later rows of
+ * the query are dropped too, until the next query. */
+static void test_rowbuf_limit(void **state)
+{
+    amy__rowbuf b = {0};
+    /* "12" + NUL, "abc" + NUL, two cells */
+    size_t row = 3 + 4 + 2 * sizeof(amy__cell);
+    b.limit = 2 * row;
+    amy__rowbuf_query(&b);
+    assert_int_equal(text_row(&b, "12", "abc"), 0);
+    assert_int_equal(text_row(&b, "34", "def"), 0);
+    assert_int_equal(b.over, 0);
+    assert_int_equal(text_row(&b, "5", NULL), -1);
+    assert_int_equal(b.over, 1);
+    assert_int_equal(b.nrows, 0);
+    assert_int_equal(text_row(&b, NULL, NULL), -1);
+    assert_null(amy__rowbuf_result(&b, fields2(), 2, 0, 0));
+    /* A new query: the same rows fit again. */
+    amy__rowbuf_query(&b);
+    assert_int_equal(text_row(&b, "12", "abc"), 0);
+    assert_int_equal(text_row(&b, "34", "def"), 0);
+    amy_result *r = amy__rowbuf_result(&b, fields2(), 2, 0, 0);
+    assert_non_null(r);
+    assert_string_equal(amy_result_value(r, 1, 1, NULL), "def");
+    /* The block made counts against a second result set of the query. */
+    assert_int_equal(text_row(&b, "1", "a"), -1);
+    assert_int_equal(b.over, 1);
+    amy__result_free(r);
+    amy__rowbuf_free(&b);
+}
+
+/* Built value by value, as the binary protocol does. */
+static void test_rowbuf_values(void **state)
+{
+    amy__rowbuf b = {0};
+    amy__rowbuf_query(&b);
+    for (int i = 0; i < 1000; i++) {
+        assert_int_equal(amy__rowbuf_row(&b, 2), 0);
+        char *p = amy__rowbuf_value(&b, 4);
+        assert_non_null(p);
+        memcpy(p, "abcd", 4);
+        if (i % 2)
+            amy__rowbuf_null(&b);
+        else
+            memcpy(amy__rowbuf_value(&b, 1), "z", 1);
+    }
+    amy_result *r = amy__rowbuf_result(&b, fields2(), 2, 1000, 0);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), 1000);
+    assert_string_equal(amy_result_value(r, 999, 0, NULL), "abcd");
+    assert_null(amy_result_value(r, 999, 1, NULL));
+    assert_string_equal(amy_result_value(r, 998, 1, NULL), "z");
+    amy__result_free(r);
+
+    /* Over the limit in the middle of a row. */
+    b.limit = 100;
+    amy__rowbuf_query(&b);
+    assert_int_equal(amy__rowbuf_row(&b, 2), 0);
+    assert_non_null(amy__rowbuf_value(&b, 10));
+    assert_null(amy__rowbuf_value(&b, 100));
+    amy__rowbuf_null(&b); /* ignored once dropped */
+    assert_int_equal(amy__rowbuf_row(&b, 2), -1);
+    assert_null(amy__rowbuf_result(&b, fields2(), 2, 0, 0));
+    amy__rowbuf_free(&b);
+}
+
+/* A large result becomes the block itself (its buffer is handed over), and
+ * the buffer starts afresh for the next one. */
+static void test_rowbuf_large(void **state)
+{
+    amy__rowbuf b = {0};
+    static char big[300000];
+    memset(big, 'L', sizeof big);
+    char *v[2] = {big, NULL};
+    unsigned long l[2] = {sizeof big, 0};
+    amy__rowbuf_query(&b);
+    assert_int_equal(amy__rowbuf_text_row(&b, v, l, 2), 0);
+    assert_int_equal(amy__rowbuf_text_row(&b, v, l, 2), 0);
+    amy_result *r = amy__rowbuf_result(&b, fields2(), 2, 2, 0);
+    assert_non_null(r);
+    assert_null(b.data);
+    size_t len;
+    const char *x = amy_result_value(r, 1, 0, &len);
+    assert_int_equal(len, sizeof big);
+    assert_true(x[0] == 'L' && x[sizeof big - 1] == 'L' && x[sizeof big] == 0);
+    assert_null(amy_result_value(r, 1, 1, NULL));
+    assert_string_equal(amy_result_colname(r, 0), "n");
+    amy__result_free(r);
+    amy__rowbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +449,10 @@ int main(void)
         cmocka_unit_test(test_grid_out_of_range),
         cmocka_unit_test(test_columns_without_rows),
         cmocka_unit_test(test_alloc_then_shrink),
+        cmocka_unit_test(test_rowbuf_text_rows),
+        cmocka_unit_test(test_rowbuf_limit),
+        cmocka_unit_test(test_rowbuf_values),
+        cmocka_unit_test(test_rowbuf_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
