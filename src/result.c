@@ -1,8 +1,10 @@
 /*
  * Results. A result is one malloc: the header, then the column-name
  * pointers, then the cells, then every name and value back to back, each
- * followed by a NUL so text values read as C strings. Sizing takes a first
- * pass over the stored rows; the copy takes a second. Neither allocates.
+ * followed by a NUL so text values read as C strings. A MYSQL_RES is sized
+ * by a first pass over its stored rows and copied by a second; rows read
+ * one at a time (amy__rowbuf) are kept as they come and laid out once
+ * their result set ends.
  */
 #include <errno.h>
 #include <locale.h>
@@ -81,40 +83,6 @@ amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
     point_arrays(r);
     *data = (char *)r + l.data;
     return r;
-}
-
-/* A pointer into the block as its offset + 1 (NULL as 0), stored in the
- * pointer's own bytes: the offset survives the block moving. */
-static void ptr_to_off(const char **ptr, const char *base)
-{
-    uintptr_t off = *ptr ? (uintptr_t)(*ptr - base) + 1 : 0;
-    memcpy(ptr, &off, sizeof off);
-}
-
-static void off_to_ptr(const char **ptr, const char *base)
-{
-    uintptr_t off;
-    memcpy(&off, ptr, sizeof off);
-    *ptr = off ? base + (off - 1) : NULL;
-}
-
-amy_result *amy__result_shrink(amy_result *r, size_t size)
-{
-    _Static_assert(sizeof(uintptr_t) == sizeof(char *), "offsets in pointers");
-    size_t ncells = r->nrows * r->ncols;
-    for (size_t c = 0; c < r->ncols; c++)
-        ptr_to_off(&r->colnames[c], (const char *)r);
-    for (size_t i = 0; i < ncells; i++)
-        ptr_to_off(&r->cells[i].ptr, (const char *)r);
-    amy_result *s = realloc(r, size);
-    if (!s) /* the block stays as it was */
-        s = r;
-    point_arrays(s);
-    for (size_t c = 0; c < s->ncols; c++)
-        off_to_ptr(&s->colnames[c], (const char *)s);
-    for (size_t i = 0; i < ncells; i++)
-        off_to_ptr(&s->cells[i].ptr, (const char *)s);
-    return s;
 }
 
 char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p)
@@ -343,8 +311,16 @@ amy_result *amy__rowbuf_result(amy__rowbuf *b, const MYSQL_FIELD *fields,
         b->data = NULL;
         b->cap = 0;
         r = (amy_result *)(void *)blk;
+        r->nrows = nrows;
+        r->ncols = ncols;
+        r->next = NULL;
+        r->affected_rows = affected;
+        r->insert_id = insert_id;
+        point_arrays(r);
     } else {
-        r = malloc(total);
+        char *p;
+        r = amy__result_alloc(nrows, ncols, names + b->len, affected, insert_id,
+                              &p);
         if (!r) {
             rowbuf_drop(b, 1);
             return NULL;
@@ -352,12 +328,6 @@ amy_result *amy__rowbuf_result(amy__rowbuf *b, const MYSQL_FIELD *fields,
         if (b->len)
             memcpy((char *)r + head, b->data, b->len);
     }
-    r->nrows = nrows;
-    r->ncols = ncols;
-    r->next = NULL;
-    r->affected_rows = affected;
-    r->insert_id = insert_id;
-    point_arrays(r);
     amy__result_set_cols(r, fields, (char *)r + l.data);
     const char *base = (const char *)r + head;
     for (size_t i = 0; i < b->ncells; i++) {

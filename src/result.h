@@ -36,10 +36,7 @@ struct amy_result {
 amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
                                  uint64_t insert_id);
 
-/*
- * The pieces of amy__result_from_res, shared with result_bin.c. The bytes
- * of ncols column names, each with its NUL.
- */
+/* The bytes of ncols column names, each with its NUL. */
 size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols);
 
 /*
@@ -50,13 +47,6 @@ size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols);
 amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
                               uint64_t affected, uint64_t insert_id,
                               char **data);
-
-/*
- * Gives back the end of r's block past its first `size` bytes (which hold
- * everything written). The block may move: the result then is the new
- * one, its pointers following. Never fails: r as it was if realloc does.
- */
-amy_result *amy__result_shrink(amy_result *r, size_t size);
 
 /* Records each column's type, charset, flags and name (copied to p);
  * returns the byte after the last name. */
@@ -161,6 +151,19 @@ void amy__rowbuf_clear(amy__rowbuf *b);
 
 /* Frees b's memory. */
 void amy__rowbuf_free(amy__rowbuf *b);
+
+/*
+ * Reading a prepared statement's result set row by row (result_bin.c):
+ * amy__binrows_new binds the columns of stmt's current result set (NULL on
+ * ENOMEM, *err = 0, or when the connector refuses, *err = its errno); after
+ * each successful mysql_stmt_fetch, amy__binrows_add puts the row into b,
+ * every value written as the text protocol writes it (0, also when b
+ * dropped it; -1 when the connector failed to hand a value over).
+ */
+typedef struct amy__binrows amy__binrows;
+amy__binrows *amy__binrows_new(MYSQL_STMT *stmt, unsigned *err);
+int amy__binrows_add(amy__binrows *r, MYSQL_STMT *stmt, amy__rowbuf *b);
+void amy__binrows_free(amy__binrows *r);
 
 /* A result without a result set (INSERT, UPDATE, ...). NULL on ENOMEM. */
 amy_result *amy__result_ok(uint64_t affected, uint64_t insert_id);

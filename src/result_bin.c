@@ -2,12 +2,11 @@
  * Results of prepared statements. The binary protocol sends numbers, dates
  * and times in binary; they are written here as the text protocol writes
  * them, so that a result reads the same whichever protocol carried it.
- * The block is src/result.c's: one malloc, sized by a first pass over the
- * stored rows and filled by a second. Strings, DECIMAL, BIT and the like
- * arrive as bytes and are fetched (mysql_stmt_fetch_column) straight into
- * their place in the block. FLOAT and DOUBLE get a bound in the first pass
- * (finding their digits is most of the work, better done once) and the
- * block is trimmed to what the second pass wrote.
+ * Rows are read one at a time (stmt.c fetches them unbuffered, so that
+ * max_result_bytes bounds them as they arrive) into an amy__rowbuf
+ * (result.c), which makes them one block at the end. Strings, DECIMAL, BIT
+ * and the like arrive as bytes and are fetched (mysql_stmt_fetch_column)
+ * straight into their place in the buffer.
  *
  * FLOAT is written as the server writes it, byte for byte: the float's
  * value rounded to 6 significant digits (FLT_DIG), trailing zeros dropped,
@@ -41,9 +40,6 @@
 #include "result.h" /* mysql.h: MYSQL_STMT with its fields, MYSQL_BIND */
 
 #include <errmsg.h>
-
-/* Columns whose binds live on the stack; more take one malloc. */
-#define STACK_COLS 16
 
 /* Decimals at or above this mean "not fixed" (the server's
  * FLOATING_POINT_DECIMALS for FLOAT/DOUBLE, 39 for some expressions). */
@@ -531,146 +527,85 @@ static int fetch_bytes(MYSQL_STMT *stmt, unsigned c, char *p, size_t len)
     return got == len ? 0 : -1;
 }
 
-/* How a pass ended. */
-enum { PASS_OK = 0, PASS_FETCH = -1, PASS_NOMEM = -2 };
+/* ------------------------------------------------------------------------ */
+/* Rows                                                                     */
+/* ------------------------------------------------------------------------ */
 
-/*
- * Room for a FLOAT or DOUBLE value: at least what amy__format_real and the
- * zero padding write. Sizing it exactly would mean finding its digits
- * twice, and that is most of the work; the block is trimmed after. The
- * fewest digits take at most 34 bytes ("-0.", 14 zeros, 17 digits;
- * scientific notation 24). A declared scale takes the sign, the integer
- * digits (bounded from the binary exponent: 1233 / 4096 < log10(2), and
- * one more for rounding up), the point and the scale.
- */
-static size_t real_room(double x, const MYSQL_FIELD *f)
-{
-    size_t room = 34;
-    if (f->decimals < NOT_FIXED_DEC && isfinite(x)) {
-        uint64_t u;
-        memcpy(&u, &x, sizeof u);
-        int e2 = (int)((u >> 52) & 0x7ff) - 1022; /* |x| < 2^e2 */
-        size_t digits = e2 <= 0 ? 1 : (size_t)((e2 * 1233) >> 12) + 2;
-        if (2 + digits + f->decimals > room)
-            room = 2 + digits + f->decimals;
-    }
-    if ((f->flags & ZEROFILL_FLAG) && f->length > room &&
-        f->length < AMY__NUMBUF)
-        room = f->length;
-    return room;
-}
+/* The columns of the result set being read: where the connector puts each
+ * value of the current row (binds and slots follow the struct). */
+struct amy__binrows {
+    size_t ncols;
+    const MYSQL_FIELD *fields;
+    MYSQL_BIND *binds;
+    slot *slots;
+};
 
-/* What pass 1 reserves for a value (buf: AMY__NUMBUF bytes of scratch). */
-static size_t room_for(const slot *s, const MYSQL_FIELD *f, char *buf)
-{
-    switch (s->kind) {
-    case K_VAR:
-        return s->len;
-    case K_FLOAT:
-        return real_room(s->v.f, f);
-    case K_DOUBLE:
-        return real_room(s->v.d, f);
-    default:
-        return format_fixed(s, f, buf);
-    }
-}
-
-/* Pass 1: adds the room every value takes with its NUL to *bytes and
- * counts the rows. */
-static int measure(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, size_t ncols,
-                   const slot *slots, size_t *bytes, size_t *rows)
-{
-    char buf[AMY__NUMBUF];
-    int st;
-    mysql_stmt_data_seek(stmt, 0);
-    while ((st = next_row(stmt)) > 0) {
-        for (size_t c = 0; c < ncols; c++) {
-            const slot *s = &slots[c];
-            if (s->is_null || s->kind == K_NULL)
-                continue;
-            size_t len = room_for(s, &fields[c], buf);
-            if (len > SIZE_MAX - 1 - *bytes)
-                return PASS_NOMEM;
-            *bytes += len + 1;
-        }
-        ++*rows;
-    }
-    return st < 0 ? PASS_FETCH : PASS_OK;
-}
-
-/* Pass 2: every value into the block, from *pp up to end; *pp ends past
- * the last. */
-static int fill(MYSQL_STMT *stmt, const MYSQL_FIELD *fields, amy_result *r,
-                const slot *slots, char **pp, const char *end)
-{
-    char *p = *pp;
-    char buf[AMY__NUMBUF];
-    size_t ncols = r->ncols, row = 0;
-    int st;
-    mysql_stmt_data_seek(stmt, 0);
-    while ((st = next_row(stmt)) > 0 && row < r->nrows) {
-        amy__cell *cell = &r->cells[row++ * ncols];
-        for (size_t c = 0; c < ncols; c++, cell++) {
-            const slot *s = &slots[c];
-            cell->ptr = NULL;
-            cell->len = 0;
-            if (s->is_null || s->kind == K_NULL)
-                continue;
-            size_t len =
-                s->kind == K_VAR ? s->len : format_fixed(s, &fields[c], buf);
-            if (len >= (size_t)(end - p)) /* the rows changed under us */
-                return PASS_FETCH;
-            if (s->kind != K_VAR)
-                memcpy(p, buf, len);
-            else if (len && fetch_bytes(stmt, (unsigned)c, p, len))
-                return PASS_FETCH;
-            p[len] = '\0';
-            cell->ptr = p;
-            cell->len = len;
-            p += len + 1;
-        }
-    }
-    *pp = p;
-    return st < 0 || row != r->nrows ? PASS_FETCH : PASS_OK;
-}
-
-/* Binds, measures, allocates, fills: amy__result_from_stmt with the binds
- * provided. *how says why it returns NULL. */
-static amy_result *copy_result(MYSQL_STMT *stmt, uint64_t affected,
-                               uint64_t insert_id, MYSQL_BIND *binds,
-                               slot *slots, int *how)
+amy__binrows *amy__binrows_new(MYSQL_STMT *stmt, unsigned *err)
 {
     size_t ncols = mysql_stmt_field_count(stmt);
-    const MYSQL_FIELD *fields = stmt->fields;
+    *err = 0;
+    if (ncols >
+        (SIZE_MAX - sizeof(amy__binrows)) / (sizeof(MYSQL_BIND) + sizeof(slot)))
+        return NULL;
+    amy__binrows *r =
+        malloc(sizeof *r + ncols * (sizeof(MYSQL_BIND) + sizeof(slot)));
+    if (!r)
+        return NULL;
+    r->ncols = ncols;
+    r->fields = stmt->fields;
+    r->binds = (MYSQL_BIND *)(void *)(r + 1);
+    r->slots = (slot *)(void *)(r->binds + ncols);
     for (size_t c = 0; c < ncols; c++)
-        bind_column(&binds[c], &slots[c], &fields[c]);
-    *how = PASS_FETCH;
-    if (mysql_stmt_bind_result(stmt, binds))
-        return NULL;
-    size_t bytes = amy__result_names_size(fields, ncols), nrows = 0;
-    if ((*how = measure(stmt, fields, ncols, slots, &bytes, &nrows)))
-        return NULL;
-    char *p;
-    amy_result *r =
-        amy__result_alloc(nrows, ncols, bytes, affected, insert_id, &p);
-    if (!r) {
-        *how = PASS_NOMEM;
-        return NULL;
-    }
-    char *end = p + bytes;
-    p = amy__result_set_cols(r, fields, p);
-    if ((*how = fill(stmt, fields, r, slots, &p, end))) {
+        bind_column(&r->binds[c], &r->slots[c], &r->fields[c]);
+    if (ncols && mysql_stmt_bind_result(stmt, r->binds)) {
+        *err =
+            mysql_stmt_errno(stmt) ? mysql_stmt_errno(stmt) : CR_UNKNOWN_ERROR;
         free(r);
         return NULL;
     }
-    /* FLOAT and DOUBLE were given room to spare */
-    return p < end ? amy__result_shrink(r, (size_t)(p - (char *)r)) : r;
+    return r;
+}
+
+int amy__binrows_add(amy__binrows *r, MYSQL_STMT *stmt, amy__rowbuf *b)
+{
+    char buf[AMY__NUMBUF];
+    if (amy__rowbuf_row(b, r->ncols) != 0)
+        return 0; /* dropped: past the limit, or out of memory */
+    for (size_t c = 0; c < r->ncols; c++) {
+        const slot *s = &r->slots[c];
+        if (s->is_null || s->kind == K_NULL) {
+            amy__rowbuf_null(b);
+            continue;
+        }
+        if (s->kind == K_VAR) {
+            /* Measured by the fetch (no buffer): copied straight into its
+             * place. */
+            char *p = amy__rowbuf_value(b, s->len);
+            if (!p)
+                return 0;
+            if (s->len && fetch_bytes(stmt, (unsigned)c, p, s->len))
+                return -1;
+            continue;
+        }
+        size_t len = format_fixed(s, &r->fields[c], buf);
+        char *p = amy__rowbuf_value(b, len);
+        if (!p)
+            return 0;
+        memcpy(p, buf, len);
+    }
+    return 0;
+}
+
+void amy__binrows_free(amy__binrows *r)
+{
+    free(r);
 }
 
 amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
                                   uint64_t insert_id, unsigned *err)
 {
     size_t ncols = mysql_stmt_field_count(stmt);
+    unsigned e = 0;
     if (err)
         *err = 0;
     if (ncols == 0)
@@ -682,28 +617,25 @@ amy_result *amy__result_from_stmt(MYSQL_STMT *stmt, uint64_t affected,
             *err = CR_COMMANDS_OUT_OF_SYNC;
         return NULL;
     }
-
-    MYSQL_BIND stack_binds[STACK_COLS];
-    slot stack_slots[STACK_COLS];
-    MYSQL_BIND *binds = stack_binds;
-    slot *slots = stack_slots;
-    void *heap = NULL;
-    if (ncols > STACK_COLS) {
-        if (ncols > SIZE_MAX / (sizeof *binds + sizeof *slots))
-            return NULL;
-        heap = malloc(ncols * (sizeof *binds + sizeof *slots));
-        if (!heap)
-            return NULL;
-        binds = heap;
-        slots = (slot *)(void *)(binds + ncols);
+    amy__binrows *br = amy__binrows_new(stmt, &e);
+    if (!br) {
+        if (err)
+            *err = e;
+        return NULL;
     }
-    int how;
-    amy_result *r = copy_result(stmt, affected, insert_id, binds, slots, &how);
-    free(heap);
-    if (!r && how == PASS_FETCH && err) {
-        *err = mysql_stmt_errno(stmt);
-        if (!*err)
-            *err = CR_UNKNOWN_ERROR;
-    }
+    amy__rowbuf b = {0};
+    amy_result *r = NULL;
+    int st;
+    mysql_stmt_data_seek(stmt, 0);
+    while ((st = next_row(stmt)) > 0)
+        if (amy__binrows_add(br, stmt, &b) != 0)
+            break;
+    if (st == 0)
+        r = amy__rowbuf_result(&b, stmt->fields, ncols, affected, insert_id);
+    else if (err)
+        *err =
+            mysql_stmt_errno(stmt) ? mysql_stmt_errno(stmt) : CR_UNKNOWN_ERROR;
+    amy__rowbuf_free(&b);
+    amy__binrows_free(br);
     return r;
 }

@@ -19,7 +19,11 @@
  *   lookup --cached------------------------------------------> EXECUTE
  *          --not cached, cache full--> CLOSE (LRU) --> PREPARE -> EXECUTE
  *          --not cached--------------------------------> PREPARE -> EXECUTE
- *   EXECUTE --result set--> STORE --more results--> NEXT --> STORE | ...
+ *   EXECUTE --result set--> FETCH (a row) --> FETCH ... --end of rows-->
+ *           --more results--> NEXT --> FETCH | ...
+ *   (rows are fetched one at a time, unbuffered, into the connection's
+ *   amy__rowbuf, so max_result_bytes bounds them as they arrive: past it
+ *   they are fetched and dropped, and the future resolves AMY_ETOOBIG)
  *   EXECUTE --batch, rows left--> EXECUTE (next chunk)
  *   EXECUTE --1615/1243 (statement gone stale), once--> CLOSE -> PREPARE
  *   last answer or error --> the future completes; an uncached statement
@@ -72,7 +76,7 @@ enum phase {
     S_CLOSE,    /* closing an evicted (or uncached) statement */
     S_PREPARE,
     S_EXECUTE,
-    S_STORE,
+    S_FETCH, /* the next row of a result set */
     S_NEXT
 };
 
@@ -94,6 +98,11 @@ struct amy__stmts {
     size_t row, end, nrows, ncols; /* batch: rows [row, end) in flight */
     const amy_value *rows;
     uint64_t affected, insert_id;
+    /* The result set being fetched: its columns' binds, its rows so far,
+     * and the connector's error if it failed to hand a value over. */
+    amy__binrows *bin;
+    uint64_t fetched;
+    unsigned fetch_err;
 
     /* Bind scratch, grown to the most parameters seen. */
     MYSQL_BIND *bind;
@@ -702,10 +711,84 @@ static int stmt_after_result(amy__conn *c)
     return succeed(c);
 }
 
-static int start_stmt_store(amy__conn *c)
+static int fetch_next(amy__conn *c)
 {
-    amy__stmts *st = call(c, S_STORE);
-    return mysql_stmt_store_result_start(&c->iret, st->cur);
+    amy__stmts *st = call(c, S_FETCH);
+    return mysql_stmt_fetch_start(&c->iret, st->cur);
+}
+
+/* A result set follows the answer: its rows, one at a time. */
+static int start_rows(amy__conn *c)
+{
+    amy__stmts *st = stmts_of(c);
+    unsigned err;
+    st->bin = amy__binrows_new(st->cur, &err);
+    if (!st->bin) {
+        /* Its rows cannot be read, nor skipped: the connection goes. */
+        amy__err e = {err ? err : CR_OUT_OF_MEMORY, "HY000",
+                      err ? mysql_stmt_error(st->cur)
+                          : "out of memory reading a result set"};
+        amy__conn_break(c, &e);
+        return NOTHING;
+    }
+    st->fetched = 0;
+    st->fetch_err = 0;
+    return fetch_next(c);
+}
+
+static void end_rows(amy__stmts *st)
+{
+    amy__binrows_free(st->bin);
+    st->bin = NULL;
+}
+
+static int stmt_failed(amy__conn *c, const amy__err *e);
+static int complete_failed(amy__conn *c, const amy__err *e);
+
+/* A row was fetched (kept, unless its future left or the limit passed),
+ * or the rows ended. */
+static int fetched(amy__conn *c)
+{
+    amy__stmts *st = stmts_of(c);
+    MYSQL_STMT *s = st->cur;
+    int rc = c->iret;
+    if (rc == 0 || rc == MYSQL_DATA_TRUNCATED) {
+        st->fetched++;
+        if (head_f(c) && !st->fetch_err &&
+            amy__binrows_add(st->bin, s, &c->bound.rows) != 0)
+            st->fetch_err =
+                mysql_stmt_errno(s) ? mysql_stmt_errno(s) : CR_UNKNOWN_ERROR;
+        return fetch_next(c);
+    }
+    end_rows(st);
+    if (rc != MYSQL_NO_DATA) {
+        /* An unbuffered fetch leaves the error on the connection (the
+         * server's, sent instead of a row, or a broken socket). */
+        amy__err e = mysql_stmt_errno(s) ? stmt_err(s) : amy__conn_err(c);
+        if (!e.no) {
+            amy__conn_break(c, NULL); /* nothing says where the stream is */
+            return NOTHING;
+        }
+        return stmt_failed(c, &e);
+    }
+    amy__rowbuf *rows = &c->bound.rows;
+    amy_result *r =
+        st->fetch_err
+            ? NULL
+            : amy__rowbuf_result(rows, s->fields, mysql_stmt_field_count(s),
+                                 st->fetched, 0);
+    mysql_stmt_free_result(s); /* every row was read: no I/O */
+    if (st->fetch_err) {
+        amy__rowbuf_clear(rows);
+        amy__err e = {st->fetch_err, "HY000",
+                      "a value of the result could not be fetched"};
+        return complete_failed(c, &e);
+    }
+    if (!r && rows->over)
+        amy__conn_too_big(c);
+    else
+        amy__conn_add_result(c, r);
+    return stmt_after_result(c);
 }
 
 /* An answer without a result set (an OK packet). */
@@ -838,6 +921,7 @@ static int stmt_begin(amy__conn *c)
     amy__future_hold(f);
     st->held = f;
     st->reprepared = 0;
+    amy__rowbuf_query(&c->bound.rows); /* nothing spent yet */
     st->row = st->end = st->nrows = st->ncols = 0;
     st->affected = st->insert_id = 0;
     st->rows = NULL;
@@ -868,8 +952,8 @@ static int stmt_cont(amy__conn *c, int ready)
         return mysql_stmt_prepare_cont(&c->iret, st->cur, ready);
     case S_EXECUTE:
         return mysql_stmt_execute_cont(&c->iret, st->cur, ready);
-    case S_STORE:
-        return mysql_stmt_store_result_cont(&c->iret, st->cur, ready);
+    case S_FETCH:
+        return mysql_stmt_fetch_cont(&c->iret, st->cur, ready);
     case S_NEXT:
         return mysql_stmt_next_result_cont(&c->iret, st->cur, ready);
     default:
@@ -971,20 +1055,11 @@ static int stmt_finish(amy__conn *c)
             return stmt_failed(c, &e);
         }
         if (mysql_stmt_field_count(st->cur) > 0)
-            return start_stmt_store(c);
+            return start_rows(c);
         return ok_answer(c);
 
-    case S_STORE: {
-        MYSQL_STMT *s = st->cur;
-        if (c->iret != 0) {
-            amy__err e = stmt_err(s);
-            return stmt_failed(c, &e);
-        }
-        amy__conn_add_result(
-            c, amy__result_from_stmt(s, mysql_stmt_num_rows(s), 0, NULL));
-        mysql_stmt_free_result(s); /* stored: no I/O */
-        return stmt_after_result(c);
-    }
+    case S_FETCH:
+        return fetched(c);
 
     case S_NEXT:
         if (c->iret == -1)
@@ -994,7 +1069,7 @@ static int stmt_finish(amy__conn *c)
             return stmt_failed(c, &e);
         }
         if (mysql_stmt_field_count(st->cur) > 0)
-            return start_stmt_store(c);
+            return start_rows(c);
         amy__conn_add_result(c,
                              amy__result_ok(mysql_stmt_affected_rows(st->cur),
                                             mysql_stmt_insert_id(st->cur)));
@@ -1027,6 +1102,7 @@ static void stmts_free(amy__conn *c, void *ext)
         mysql_stmt_close(st->cur);
     if (st->held)
         amy__future_release(st->held);
+    end_rows(st);
     free(st->e);
     free(st->bind);
     free(st->tm);

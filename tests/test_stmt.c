@@ -701,6 +701,101 @@ static void test_exec_call(void **state)
     amy_pool_free(p);
 }
 
+/* A line of /proc/self/status, in kB. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, klen))
+            v = atol(line + klen);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+/* max_result_bytes bounds a prepared statement's rows as they are fetched
+ * (one at a time, not stored by the connector first): over it, AMY_ETOOBIG
+ * and the connection serves on; a CALL counts all its result sets. */
+static void test_exec_max_result_bytes(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1&max_result_bytes=1048576");
+    amy_future *f = amy_query(p, "SELECT CONNECTION_ID()");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    char id[32];
+    snprintf(id, sizeof id, "%s", itest_value(f));
+    amy_future_free(f);
+
+    /* 40 MB of rows: refused, and the process never held them. */
+    FILE *clear = fopen("/proc/self/clear_refs", "w");
+    if (clear) {
+        fputs("5", clear); /* VmHWM back to the current RSS */
+        fclose(clear);
+    }
+    long before = status_kb("VmHWM:");
+    amy_value n = amy_val_int64(200000);
+    f = amy_exec(p,
+                 "SELECT seq, REPEAT('p', 200) FROM seq_1_to_200000 "
+                 "WHERE seq <= ?",
+                 &n, 1);
+    assert_int_equal(amy_future_wait(f), AMY_ETOOBIG);
+    assert_non_null(strstr(amy_future_error(f), "max_result_bytes=1048576"));
+    assert_null(amy_future_result(f));
+    amy_future_free(f);
+    long grew = status_kb("VmHWM:") - before;
+    print_message("amy_exec: 40 MB refused at 1 MiB, peak RSS grew by %ld kB\n",
+                  grew);
+    if (clear)
+        assert_true(grew < 16 * 1024);
+
+    /* Same statement under the limit (from the cache), same connection. */
+    n = amy_val_int64(3000);
+    f = exec_ok(p,
+                "SELECT seq, REPEAT('p', 200) FROM seq_1_to_200000 "
+                "WHERE seq <= ?",
+                &n, 1);
+    assert_int_equal(amy_result_nrows(amy_future_result(f)), 3000);
+    assert_int_equal(amy_result_affected_rows(amy_future_result(f)), 3000);
+    assert_string_equal(amy_result_value(amy_future_result(f), 2999, 0, NULL),
+                        "3000");
+    amy_future_free(f);
+    f = exec_ok(p, "SELECT CONNECTION_ID()", NULL, 0);
+    assert_string_equal(itest_value(f), id);
+    amy_future_free(f);
+
+    /* A CALL whose two result sets fit one by one, not together. */
+    itest_exec(p, "DROP PROCEDURE IF EXISTS amy_stmt_big");
+    itest_exec(p, "CREATE PROCEDURE amy_stmt_big(IN x INT) BEGIN "
+                  "SELECT REPEAT('a', x); SELECT REPEAT('b', x); END");
+    n = amy_val_int64(600000);
+    f = amy_exec(p, "CALL amy_stmt_big(?)", &n, 1);
+    assert_int_equal(amy_future_wait(f), AMY_ETOOBIG);
+    amy_future_free(f);
+    n = amy_val_int64(1000);
+    f = exec_ok(p, "CALL amy_stmt_big(?)", &n, 1);
+    size_t len;
+    const amy_result *r = amy_future_result(f);
+    assert_int_equal(amy_result_value(r, 0, 0, &len)[0], 'a');
+    assert_int_equal(len, 1000);
+    assert_int_equal(amy_result_value(amy_result_next(r), 0, 0, &len)[0], 'b');
+    amy_future_free(f);
+    f = exec_ok(p, "SELECT CONNECTION_ID()", NULL, 0);
+    assert_string_equal(itest_value(f), id);
+    amy_future_free(f);
+    itest_exec(p, "DROP PROCEDURE amy_stmt_big");
+    amy_pool_free(p);
+
+    /* 0: no limit. */
+    p = itest_pool(loop, "pool=1&max_result_bytes=0");
+    n = amy_val_int64(100000);
+    f = exec_ok(p, "SELECT seq FROM seq_1_to_200000 WHERE seq <= ?", &n, 1);
+    assert_int_equal(amy_result_nrows(amy_future_result(f)), 100000);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
 /* Prepared statements between pipelined text queries: every answer goes
  * to its own future. */
 static void test_exec_mixed_with_pipeline(void **state)
@@ -1067,6 +1162,7 @@ int main(void)
         cmocka_unit_test(test_cache_connection_killed),
         cmocka_unit_test(test_exec_connection_lost),
         cmocka_unit_test(test_exec_call),
+        cmocka_unit_test(test_exec_max_result_bytes),
         cmocka_unit_test(test_exec_mixed_with_pipeline),
         cmocka_unit_test(test_exec_timeout_and_cancel),
         cmocka_unit_test(test_exec_pool_free),
