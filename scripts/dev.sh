@@ -262,6 +262,59 @@ run_valgrind() {
 	return 1
 }
 
+# pct_encode S : S percent-encoded as a DSN writes it (all but A-Z a-z 0-9 - . _ ~).
+pct_encode() {
+	local s=$1 out='' c i
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		if [[ $c == [A-Za-z0-9._~-] ]]; then out+=$c; else out+=$(printf '%%%02X' "'$c"); fi
+	done
+	printf '%s' "$out"
+}
+
+# run_secret_scan : no log the suite wrote may hold a password. It looks
+# for every password docker/init.sql gives the test users (as written and
+# percent-encoded, as a DSN has it) and for "LeakCanary", which every wrong
+# password the tests try holds (tests/test_pool.c, tests/cli/secrets.sh).
+# The logs: ctest's full output of every test (Testing/Temporary/
+# LastTest*.log, normal and ASan builds), ctest-dev.log, the valgrind logs,
+# and build/stress/ if present. Not scanned: this script's own stderr,
+# whose "AMY_TEST_DSN=..." lines show the throwaway loopback servers' DSNs
+# (passwords committed in docker/init.sql) so that a test can be rerun by
+# hand; that is the harness talking, not amysql's output.
+run_secret_scan() {
+	local pats f n=0 hits=0 pw enc line
+	banner "secrets: the suite's logs hold no password"
+	pats=$(mktemp)
+	printf 'LeakCanary\n' >"$pats"
+	while IFS= read -r pw; do
+		printf '%s\n' "$pw" >>"$pats"
+		enc=$(pct_encode "$pw")
+		[[ $enc == "$pw" ]] || printf '%s\n' "$enc" >>"$pats"
+	done < <(sed -nE "s/.*IDENTIFIED BY '([^']+)'.*/\1/p" docker/init.sql | sort -u)
+	for f in build/Testing/Temporary/LastTest*.log build-asan/Testing/Temporary/LastTest*.log \
+		build/ctest-dev.log build-asan/ctest-dev.log build/valgrind-*.log build/stress/*.log; do
+		[[ -f $f ]] || continue
+		n=$((n + 1))
+		while IFS= read -r line; do
+			hits=$((hits + 1))
+			# file:line: and the secret (a test password, public in docker/init.sql)
+			log "secrets: $f:${line%%:*}: holds '${line#*:}'"
+		done < <(grep -noF -f "$pats" -- "$f" || true)
+	done
+	rm -f -- "$pats"
+	if ((n == 0)); then
+		SUMMARY+=("secrets: FAILED (no logs to scan)")
+		return 1
+	fi
+	if ((hits == 0)); then
+		SUMMARY+=("secrets: $n logs scanned, no password in them")
+		return 0
+	fi
+	SUMMARY+=("secrets: $hits password(s) found in $n logs, FAILED (see 'secrets:' lines above)")
+	return 1
+}
+
 cmd_test() {
 	local rc=0 s
 	cmd_deps
@@ -273,6 +326,7 @@ cmd_test() {
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		run_ctest asan build-asan || rc=1
 	run_valgrind build || rc=1
+	run_secret_scan || rc=1
 	banner "consumer: install into a temporary prefix, build examples/consumer both ways, run it"
 	if bash examples/consumer/check.sh build; then
 		SUMMARY+=("consumer: installed; built with pkg-config and find_package; ran")
@@ -344,7 +398,7 @@ cmd_stress() {
 		progs+=("$(basename "$t")")
 		cmds+=("$t")
 	done
-	for t in tests/cli/compare.sh tests/cli/progress.sh tests/cli/errors.sh; do
+	for t in tests/cli/compare.sh tests/cli/progress.sh tests/cli/errors.sh tests/cli/secrets.sh; do
 		[[ -f $t ]] || continue
 		progs+=("cli_$(basename "$t" .sh)")
 		cmds+=("bash $t build/tools/amysql-batch")

@@ -972,6 +972,188 @@ static void test_max_lifetime_idle(void **state)
     amy_pool_free(p);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Secrets: the password never shows                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every password here holds "LeakCanary", which scripts/dev.sh test also
+ * looks for in every log the suite writes: none of these may print it.
+ */
+#define CANARY "LeakCanary"
+
+/* Fails if text holds the password, decoded or as written in the DSN, or
+ * the canary at all. */
+static void assert_secret_absent(const char *what, const char *text,
+                                 const char *pw, const char *pw_decoded)
+{
+    if (!text)
+        return;
+    if (strstr(text, CANARY) || strstr(text, pw) ||
+        (pw_decoded && strstr(text, pw_decoded)))
+        fail_msg("the password shows in %s", what);
+}
+
+/* "host:port" of the DSN in var (scheme and user part dropped), into buf. */
+static const char *endpoint_of(const char *var, char *buf, size_t len)
+{
+    const char *d = itest_dsn(var);
+    const char *at = strchr(d, '@');
+    assert_non_null(at);
+    size_t n = strcspn(at + 1, "/?");
+    snprintf(buf, len, "%.*s", (int)n, at + 1);
+    return buf;
+}
+
+/* One query on a pool for dsn: it must fail to connect, and neither its
+ * error, its SQLSTATE nor the pool's stats may show the password. */
+static void connect_fails_quietly(const char *dsn, const char *pw,
+                                  const char *pw_decoded)
+{
+    char err[512];
+    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
+    if (!p)
+        fail_msg("amy_pool_new refused a valid DSN: %s", err);
+    amy_future *f = amy_query(p, "SELECT 1");
+    int st = amy_future_wait(f);
+    assert_true(st == AMY_ECONNECT || st == AMY_ECONNLOST);
+    assert_non_null(amy_future_error(f));
+    assert_secret_absent("amy_future_error", amy_future_error(f), pw,
+                         pw_decoded);
+    assert_secret_absent("amy_future_sqlstate", amy_future_sqlstate(f), pw,
+                         pw_decoded);
+    /* A gather's message quotes its first failure. */
+    amy_future *g = amy_gather(&f, 1);
+    assert_int_equal(amy_future_wait(g), AMY_EGATHER);
+    assert_secret_absent("a gather's error", amy_future_error(g), pw,
+                         pw_decoded);
+    amy_future_free(g);
+    amy_stats s = itest_stats(p);
+    assert_true(s.connect_failures >= 1);
+    assert_secret_absent("amy_stats.tls_version", s.tls_version, pw,
+                         pw_decoded);
+    assert_secret_absent("amy_stats.tls_cipher", s.tls_cipher, pw, pw_decoded);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
+/* Wrong passwords (plain, and one needing percent-encoding) refused by
+ * the server, over plaintext and over TLS; a refused port; TLS that
+ * fails: no message shows the password. */
+static void test_password_never_in_errors(void **state)
+{
+    char ep[128], dsn[512];
+    endpoint_of("AMY_TEST_DSN", ep, sizeof ep);
+    /* Access denied (1045), plaintext and TLS (preferred). */
+    snprintf(dsn, sizeof dsn,
+             "mysql://amy:" CANARY "-wrong-1@%s/amysql_test?ssl_mode=disabled",
+             ep);
+    connect_fails_quietly(dsn, CANARY "-wrong-1", NULL);
+    snprintf(dsn, sizeof dsn, "mysql://amy:" CANARY "-wrong-2@%s/amysql_test",
+             ep);
+    connect_fails_quietly(dsn, CANARY "-wrong-2", NULL);
+    /* Percent-encoded: neither form shows. */
+    snprintf(dsn, sizeof dsn,
+             "mysql://amy:" CANARY "%%40%%3Aw%%2F%%25%%3F%%26x@%s/amysql_test"
+             "?ssl_mode=disabled&pool=2",
+             ep);
+    connect_fails_quietly(dsn, CANARY "%40%3Aw%2F%25%3F%26x",
+                          CANARY "@:w/%?&x");
+    /* Nothing listens: refused (2002). */
+    connect_fails_quietly("mysql://amy:" CANARY "-refused@127.0.0.1:1/db"
+                          "?connect_timeout_ms=2000",
+                          CANARY "-refused", NULL);
+    /* A user that does not exist. */
+    snprintf(dsn, sizeof dsn,
+             "mysql://nobody_here:" CANARY "-nouser@%s/db?ssl_mode=disabled",
+             ep);
+    connect_fails_quietly(dsn, CANARY "-nouser", NULL);
+
+    /* TLS refused: a server without TLS under ssl_mode=required, and an
+     * expired certificate under verify_ca (needs the variants). */
+    if (getenv("AMY_TEST_PLAIN_DSN") && getenv("AMY_TEST_EXPIRED_DSN") &&
+        getenv("AMY_TEST_TLS_DIR")) {
+        endpoint_of("AMY_TEST_PLAIN_DSN", ep, sizeof ep);
+        snprintf(dsn, sizeof dsn,
+                 "mysql://amy:" CANARY "-tls-1@%s/amysql_test"
+                 "?ssl_mode=required",
+                 ep);
+        connect_fails_quietly(dsn, CANARY "-tls-1", NULL);
+        endpoint_of("AMY_TEST_EXPIRED_DSN", ep, sizeof ep);
+        snprintf(dsn, sizeof dsn,
+                 "mysql://amy:" CANARY "-tls-2@%s/amysql_test"
+                 "?ssl_mode=verify_ca&ssl_ca=%s/ca.pem",
+                 ep, getenv("AMY_TEST_TLS_DIR"));
+        connect_fails_quietly(dsn, CANARY "-tls-2", NULL);
+    }
+}
+
+/* DSNs amy_pool_new refuses: the message names the problem, never the
+ * password (a bad key after it, a bad value, a bad escape in it, a raw '/'
+ * or '?' that splits it, a bad TLS file). A key's own value may be quoted:
+ * those are not the password. */
+static void test_password_never_in_pool_new_errors(void **state)
+{
+    static const char *const bad[] = {
+        "mysql://amy:" CANARY "-k@127.0.0.1/db?bogus_key=1",
+        "mysql://amy:" CANARY "-k@127.0.0.1/db?pool=many",
+        "mysql://amy:" CANARY "-k@127.0.0.1/db?max_result_bytes=-1",
+        "mysql://amy:" CANARY "%zz@127.0.0.1/db",
+        "mysql://amy:" CANARY "%00@127.0.0.1/db",
+        "mysql://amy:" CANARY "/x@127.0.0.1/db",
+        "mysql://amy:" CANARY "?x@127.0.0.1/db",
+        "mysql://amy:ab?" CANARY "=1@127.0.0.1/db",
+        "mysql://amy:" CANARY "@127.0.0.1:99999/db",
+        "mysql://amy:" CANARY, /* the host forgotten: it reads as a port */
+        "mysql://amy:" CANARY "@127.0.0.1/db?ssl_mode=sometimes",
+        "mysql://amy:" CANARY "@127.0.0.1/db?ssl_mode=verify_ca&ssl_ca=/no/"
+        "such/file.pem",
+        "mysql://amy:" CANARY "@127.0.0.1/db?tls_version=TLSv9",
+        "mysql://amy:" CANARY "@127.0.0.1/db?charset=klingon",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char err[512] = "";
+        amy_pool *p = amy_pool_new(loop, bad[i], err, sizeof err);
+        if (p)
+            fail_msg("DSN %zu was accepted", i);
+        assert_true(err[0] != '\0');
+        if (strstr(err, CANARY))
+            fail_msg("DSN %zu: the password shows in the message", i);
+    }
+}
+
+/* With the right password, nothing a failing query or the stats say
+ * shows it either (scripts/dev.sh test greps the logs for the test
+ * servers' passwords too). */
+static void test_password_never_in_query_errors(void **state)
+{
+    const char *dsn = itest_dsn("AMY_TEST_DSN");
+    const char *at = strchr(dsn, '@'), *colon = strchr(dsn + 8, ':');
+    assert_true(at && colon && colon < at);
+    char pw[128];
+    snprintf(pw, sizeof pw, "%.*s", (int)(at - colon - 1), colon + 1);
+    assert_true(pw[0] != '\0');
+    amy_pool *p = itest_pool(loop, "pool=1&max_result_bytes=10");
+    const char *sql[] = {"SELEC 1", "SELECT REPEAT('x', 100)",
+                         "SELECT * FROM no_such_table"};
+    for (size_t i = 0; i < 3; i++) {
+        amy_future *f = amy_query(p, sql[i]);
+        assert_true(amy_future_wait(f) < 0);
+        if (strstr(amy_future_error(f), pw))
+            fail_msg("query %zu: the password shows in its error", i);
+        amy_future_free(f);
+    }
+    amy_value v = amy_val_int64(1);
+    amy_future *f = amy_exec(p, "SELEC ?", &v, 1);
+    assert_int_equal(amy_future_wait(f), AMY_ESERVER);
+    assert_null(strstr(amy_future_error(f), pw));
+    amy_future_free(f);
+    amy_stats s = itest_stats(p);
+    assert_true(!s.tls_version || !strstr(s.tls_version, pw));
+    assert_true(!s.tls_cipher || !strstr(s.tls_cipher, pw));
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1001,6 +1183,9 @@ int main(void)
         cmocka_unit_test(test_typed_values),
         cmocka_unit_test(test_multi_statements),
         cmocka_unit_test(test_call_result_sets),
+        cmocka_unit_test(test_password_never_in_errors),
+        cmocka_unit_test(test_password_never_in_pool_new_errors),
+        cmocka_unit_test(test_password_never_in_query_errors),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
