@@ -30,6 +30,7 @@
  * while it is copied.
  */
 #include <errmsg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,7 +79,17 @@ static MYSQL_DATA *read_rows(MYSQL *m, MYSQL_FIELD *fields, unsigned n)
             break; /* end of rows: the connector kept its status */
         if (rc < 0) {
             /* The server's error instead of a row (a KILL), or a broken
-             * connection: the connector's error says which. */
+             * connection: the connector's error says which. A value
+             * running past the end of its row is told by the row reader
+             * as "unknown error" (2000): it is what the connector's own
+             * db_read_rows calls a malformed packet (2027). */
+            if (m->net.last_errno == CR_UNKNOWN_ERROR) {
+                m->net.last_errno = CR_MALFORMED_PACKET;
+                strcpy(m->net.sqlstate, "HY000");
+                snprintf(m->net.last_error, sizeof m->net.last_error,
+                         "Received malformed packet: a value runs past the "
+                         "end of its row");
+            }
             free(d);
             amy__rowbuf_clear(&b->rows);
             return NULL;
