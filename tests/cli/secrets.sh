@@ -32,15 +32,18 @@ run() {
 }
 printf 'SELECT 1\nSELECT 2\n' >"$TMP/two.sql"
 
-# No server needed: settings refused, or nothing listening.
+# No server needed: settings refused, or nothing listening (a refused port
+# is retried until connect_timeout_ms: kept short).
+FAST='mysql://127.0.0.1:1/?connect_timeout_ms=300' 
 run "bad DSN key" -- "$TOOL" "mysql://u:$CANARY-1@127.0.0.1:1/db?bogus=1" "$TMP/two.sql"
 run "bad DSN escape" -- "$TOOL" "mysql://u:$CANARY%zz@127.0.0.1:1/db" "$TMP/two.sql"
 run "raw '/' in the password" -- "$TOOL" "mysql://u:$CANARY/x@127.0.0.1:1/db" "$TMP/two.sql"
-run "refused, DSN" -- "$TOOL" --stats "mysql://u:$CANARY-2@127.0.0.1:1/db?connect_timeout_ms=2000" "$TMP/two.sql"
-run "refused, -p" -- "$TOOL" --no-defaults --stats -h 127.0.0.1 -P 1 -u u "-p$CANARY-3" "$TMP/two.sql"
-run "refused, --password=" -- "$TOOL" --no-defaults -h 127.0.0.1 -P 1 -u u "--password=$CANARY-4" "$TMP/two.sql"
-run "refused, MYSQL_PWD" -- env MYSQL_PWD="$CANARY-5" "$TOOL" --no-defaults -h 127.0.0.1 -P 1 -u u "$TMP/two.sql"
-run "refused, AMYSQL_DSN" -- env AMYSQL_DSN="mysql://u:$CANARY-6@127.0.0.1:1/db" "$TOOL" --no-defaults "$TMP/two.sql"
+run "refused, DSN" -- "$TOOL" --stats "mysql://u:$CANARY-2@127.0.0.1:1/db?connect_timeout_ms=300" "$TMP/two.sql"
+run "refused, -p" -- "$TOOL" --no-defaults --stats -u u "-p$CANARY-3" "$FAST" "$TMP/two.sql"
+run "refused, --password=" -- "$TOOL" --no-defaults -u u "--password=$CANARY-4" "$FAST" "$TMP/two.sql"
+run "refused, MYSQL_PWD" -- env MYSQL_PWD="$CANARY-5" "$TOOL" --no-defaults -u u "$FAST" "$TMP/two.sql"
+run "refused, AMYSQL_DSN" -- env AMYSQL_DSN="mysql://u:$CANARY-6@127.0.0.1:1/db?connect_timeout_ms=300" \
+	"$TOOL" --no-defaults "$TMP/two.sql"
 printf '[client]\nhost=127.0.0.1\nport=1\nuser=u\npassword="%s-7"\nssl-mode = sometimes\n' "$CANARY" >"$TMP/bad.cnf"
 run "bad option file" -- "$TOOL" --defaults-file="$TMP/bad.cnf" "$TMP/two.sql"
 
