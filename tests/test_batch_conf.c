@@ -149,6 +149,15 @@ static void test_cnf_errors(void **state)
     assert_int_equal(read_cnf(p, &c, err, sizeof err), -1);
     assert_non_null(strstr(err, "f.cnf:2: option without a name"));
 
+    /* Nothing left once "loose-" is dropped (found by fuzz_cnf: the
+     * callback was given an empty name). */
+    p = write_file("f2.cnf", "[client]\nloose-\n");
+    assert_int_equal(read_cnf(p, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "f2.cnf:2: option without a name"));
+    p = write_file("f3.cnf", "[client]\nLOOSE_ = x\n");
+    assert_int_equal(read_cnf(p, &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "f3.cnf:2: option without a name"));
+
     char missing[300];
     snprintf(missing, sizeof missing, "%s/nope.cnf", tmpdir);
     assert_int_equal(read_cnf(missing, &c, err, sizeof err), -1);

@@ -212,12 +212,12 @@ static int parse_line(struct reader *r, const char *path, unsigned long line,
     }
     size_t nn = strlen(s);
     char *name = trim(s, &nn);
-    if (nn == 0) {
+    normalise_name(name); /* "loose-" alone leaves no name */
+    if (name[0] == '\0') {
         snprintf(r->err, r->errlen, "%s:%lu: option without a name", path,
                  line);
         return -1;
     }
-    normalise_name(name);
     return r->cb(name, value, path, line, r->arg, r->err, r->errlen);
 }
 
