@@ -11,6 +11,14 @@
 #   scripts/dev.sh stress [N]  build, start the test servers, run every test
 #                          program N times in a row (default 20), logs in
 #                          build/stress/, then failures per program
+#   scripts/dev.sh fuzz [S]  build the libFuzzer targets (tests/fuzz/, clang,
+#                          build-fuzz/), run each S seconds (default 30) on a
+#                          scratch copy of its seed corpus; per target the
+#                          runs and libFuzzer's final cov/ft; fails on any
+#                          crash, whose input stays in build-fuzz/artifacts/
+#
+# test also fuzzes each target AMY_FUZZ_SECONDS (default 30; 0 skips it) after
+# the other suites, with no server running.
 #
 # The test servers are three scripts/testdb.sh instances, started in parallel:
 #   main     .testdb          TLS on, first free port from 33061
@@ -35,6 +43,7 @@ PACKAGES=(
 	mariadb-server mariadb-client
 	openssl # scripts/testdb.sh makes the test servers' certificates with it
 	gnuplot-nox valgrind
+	clang libclang-rt-14-dev # the fuzz targets: /usr/bin/clang, libFuzzer
 )
 
 log() { printf 'dev: %s\n' "$*" >&2; }
@@ -47,7 +56,7 @@ banner() {
 }
 usage() {
 	cat >&2 <<EOF
-usage: $0 deps|build|demo|test|bench|env|stress [N]
+usage: $0 deps|build|demo|test|bench|env|stress [N]|fuzz [S]
   deps   install missing packages: ${PACKAGES[*]}
   build  cmake RelWithDebInfo build into build/
   demo   build, start the main test server, run build/examples/amy_demo
@@ -56,6 +65,10 @@ usage: $0 deps|build|demo|test|bench|env|stress [N]
   stress build, start the test servers, run every test program (build/tests/
          test_*, tests/cli/*.sh) N times in a row (default 20), each run's
          output in build/stress/; report failures per program with their logs
+  fuzz   build the fuzz targets (tests/fuzz/) into build-fuzz/ with clang, run
+         each for S seconds (default 30) on a scratch copy of its seeds; report
+         runs and coverage (cov/ft) per target; fail on a crash (its input is
+         kept in build-fuzz/artifacts/)
 EOF
 	exit 2
 }
@@ -99,6 +112,82 @@ cmd_build_asan() {
 	banner "build: build-asan/ (Debug, ASan+UBSan)"
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAMY_SANITIZE=ON -DAMY_BUILD_BENCH=OFF
 	cmake --build build-asan -j"$(ncpu)"
+}
+
+# The fuzz targets: tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/corpus/NAME/,
+# dictionary tests/fuzz/NAME.dict where there is one.
+FUZZ_TARGETS=(dsn params result_bin split cnf)
+
+cmd_build_fuzz() {
+	banner "build: build-fuzz/ (libFuzzer targets, clang)"
+	command -v clang >/dev/null 2>&1 ||
+		die "no clang: scripts/dev.sh deps installs it (clang, libclang-rt-14-dev)"
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DAMY_FUZZ=ON \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build build-fuzz -j"$(ncpu)"
+}
+
+# run_fuzz SECONDS : runs every fuzz target for SECONDS on a scratch copy of
+# its seeds (what it adds is thrown away; the tree is never written), prints
+# a line per target and sets FUZZ_LINE to a one-line summary. Returns 1 if a
+# target crashed (or broke an invariant), 0 otherwise.
+FUZZ_LINE=
+run_fuzz() {
+	local secs=$1 t bin scratch logf art rc bad=0 runs cov ft crash line
+	local -a dict lines=() parts=()
+	scratch=$(mktemp -d "${TMPDIR:-/tmp}/amy-fuzz.XXXXXX")
+	art=$REPO/build-fuzz/artifacts
+	mkdir -p -- "$art"
+	for t in "${FUZZ_TARGETS[@]}"; do
+		bin=build-fuzz/tests/fuzz/fuzz_$t
+		logf=$REPO/build-fuzz/fuzz-$t.log
+		mkdir -p -- "$scratch/$t/corpus" "$scratch/$t/tmp"
+		cp -- tests/fuzz/corpus/"$t"/* "$scratch/$t/corpus/"
+		dict=()
+		[[ ! -f tests/fuzz/$t.dict ]] || dict=(-dict="tests/fuzz/$t.dict")
+		banner "fuzz: $t, ${secs} s (log $logf)"
+		rc=0
+		# -timeout: one input running this long counts as a hang (a crash).
+		TMPDIR=$scratch/$t/tmp "$bin" -max_total_time="$secs" -timeout=25 \
+			-print_final_stats=1 -artifact_prefix="$art/$t-" "${dict[@]}" \
+			"$scratch/$t/corpus" >"$logf" 2>&1 || rc=$?
+		line=$(grep -E '^#[0-9]+.*cov: [0-9]+ ft: [0-9]+' "$logf" | tail -n 1 || true)
+		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$logf" | tail -n 1)
+		[[ -n $runs ]] || runs=$(sed -n 's/^#\([0-9]*\).*/\1/p' <<<"$line")
+		cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$line")
+		ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$line")
+		crash=$(sed -n 's/.*Test unit written to //p' "$logf" | tail -n 1)
+		if ((rc == 0)) && [[ -z $crash ]]; then
+			lines+=("$(printf 'fuzz %-10s %10s runs  cov %5s  ft %6s  clean' "$t" "${runs:-?}" "${cov:-?}" "${ft:-?}")")
+			parts+=("$t ${runs:-?} runs cov ${cov:-?} ft ${ft:-?}")
+		else
+			bad=$((bad + 1))
+			tail -n 40 "$logf" >&2
+			lines+=("$(printf 'fuzz %-10s FAILED (exit %s) after %s runs: input %s, log %s' "$t" "$rc" "${runs:-?}" "${crash:-?}" "$logf")")
+			parts+=("$t FAILED: input ${crash:-?}")
+		fi
+		printf '%s\n' "${lines[-1]}" >&2
+	done
+	rm -rf -- "$scratch"
+	banner "fuzz: ${#FUZZ_TARGETS[@]} targets, ${secs} s each"
+	printf '%s\n' "${lines[@]}"
+	local joined="" p
+	for p in "${parts[@]}"; do joined+="${joined:+; }$p"; done
+	FUZZ_LINE="fuzz: $((${#FUZZ_TARGETS[@]} - bad)) of ${#FUZZ_TARGETS[@]} targets clean, ${secs} s each ($joined)"
+	((bad == 0))
+}
+
+cmd_fuzz() {
+	local secs=${1:-30}
+	[[ $secs =~ ^[1-9][0-9]*$ ]] || die "fuzz: S must be a positive number of seconds, not '$secs'"
+	cmd_deps
+	cmd_build_fuzz
+	if run_fuzz "$secs"; then
+		printf 'dev fuzz: OK\n'
+		return 0
+	fi
+	printf 'dev fuzz: FAILED\n'
+	return 1
 }
 
 # The test server instances: 0 main, 1 plain, 2 expired (see the header).
@@ -335,6 +424,20 @@ cmd_test() {
 		rc=1
 	fi
 	stop_db_if_ours
+	# After the other suites, with no server running: each target briefly.
+	local fuzz_secs=${AMY_FUZZ_SECONDS:-30}
+	[[ $fuzz_secs =~ ^[0-9]+$ ]] || die "AMY_FUZZ_SECONDS must be a number of seconds, not '$fuzz_secs'"
+	if ((fuzz_secs > 0)); then
+		if ! cmd_build_fuzz; then
+			SUMMARY+=("fuzz: FAILED (build-fuzz/ did not build)")
+			rc=1
+		elif run_fuzz "$fuzz_secs"; then
+			SUMMARY+=("$FUZZ_LINE")
+		else
+			SUMMARY+=("$FUZZ_LINE")
+			rc=1
+		fi
+	fi
 	banner "summary"
 	for s in "${SUMMARY[@]}"; do printf '%s\n' "$s"; done
 	if ((rc != 0)); then
@@ -464,7 +567,7 @@ cmd_env() {
 }
 
 [[ $# -ge 1 ]] || usage
-[[ $# -eq 1 || ($# -eq 2 && $1 == stress) ]] || usage
+[[ $# -eq 1 || ($# -eq 2 && ($1 == stress || $1 == fuzz)) ]] || usage
 case $1 in
 deps) cmd_deps ;;
 build) cmd_build ;;
@@ -473,6 +576,7 @@ demo) cmd_demo ;;
 test) cmd_test ;;
 bench) cmd_bench ;;
 stress) cmd_stress "${2:-20}" ;;
+fuzz) cmd_fuzz "${2:-30}" ;;
 env) cmd_env ;;
 *) usage ;;
 esac

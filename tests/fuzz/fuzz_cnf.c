@@ -195,21 +195,26 @@ static int option(const char *name, const char *value, const char *path,
     size_t rn;
     FZ_CHECK(line_of(f, line, &raw, &rn), "%s has no line %lu", path, line);
 
-    size_t nn = strlen(name);
-    FZ_CHECK(nn > 0 && !space(name[0]) && !space(name[nn - 1]),
-             "name '%s' empty or not trimmed", name);
-    FZ_CHECK(!strchr(name, '=') && !strchr(name, '_') && nn < rn + 1,
-             "name '%s' from line '%.*s'", name, (int)rn, raw);
     size_t tn = rn;
     const char *t = trimmed(raw, &tn);
     const char *eq = memchr(t, '=', tn);
     FZ_CHECK((eq != NULL) == (value != NULL), "value %s for line '%.*s'",
              value ? value : "NULL", (int)rn, raw);
+    /* The name as written, trimmed, less "loose-", '_' as '-' (what is
+     * left after the prefix is not trimmed again, as in the mariadb
+     * client: "loose- x" is the unknown option " x"). */
     size_t kn = eq ? (size_t)(eq - t) : tn;
     const char *k = trimmed(t, &kn);
-    if (kn > 6 && strncasecmp(k, "loose", 5) == 0 &&
-        (k[5] == '-' || k[5] == '_'))
-        FZ_CHECK(nn == kn - 6, "name '%s': 'loose-' not dropped", name);
+    if (kn >= 6 && strncasecmp(k, "loose", 5) == 0 &&
+        (k[5] == '-' || k[5] == '_')) {
+        k += 6;
+        kn -= 6;
+    }
+    FZ_CHECK(kn > 0 && strlen(name) == kn, "name '%s' from line '%.*s'", name,
+             (int)rn, raw);
+    for (size_t i = 0; i < kn; i++)
+        FZ_CHECK(name[i] == (k[i] == '_' ? '-' : k[i]),
+                 "name '%s' from line '%.*s'", name, (int)rn, raw);
     if (value) {
         size_t vn = tn - (size_t)(eq + 1 - t);
         const char *v = trimmed(eq + 1, &vn);
