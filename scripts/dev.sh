@@ -135,7 +135,9 @@ FUZZ_LINE=
 run_fuzz() {
 	local secs=$1 t bin scratch logf art rc bad=0 runs cov ft crash line
 	local -a dict lines=() parts=()
-	scratch=$(mktemp -d "${TMPDIR:-/tmp}/amy-fuzz.XXXXXX")
+	local base=/dev/shm # fuzz_cnf writes its option files per input: 10x faster
+	[[ -d $base && -w $base ]] || base=${TMPDIR:-/tmp}
+	scratch=$(mktemp -d "$base/amy-fuzz.XXXXXX")
 	art=$REPO/build-fuzz/artifacts
 	mkdir -p -- "$art"
 	for t in "${FUZZ_TARGETS[@]}"; do

@@ -68,7 +68,7 @@ typedef struct {
     size_t len;
 } cell;
 
-static struct {
+static struct fake {
     fz_in in;
     unsigned ncols, nrows;
     uint8_t hflags, fail_row;
@@ -436,10 +436,14 @@ static const enum enum_field_types types[] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    memset(&F, 0, sizeof F);
+    memset(&F, 0, offsetof(struct fake, cells));
+    memset(&F.binds, 0, sizeof F - offsetof(struct fake, binds));
     F.in = (fz_in){data, size};
     F.ncols = fz_u8(&F.in) % MAXCOLS;
     F.nrows = fz_u8(&F.in) % MAXROWS;
+    /* the cells of every row a pass can see (one more: H_MORE_ROWS) */
+    size_t ncells = (size_t)(F.nrows + 1) * F.ncols;
+    memset(F.cells, 0, ncells * sizeof F.cells[0]);
     F.hflags = fz_u8(&F.in);
     F.fail_row = fz_u8(&F.in);
     F.errnum = fz_u16(&F.in);
@@ -490,7 +494,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     amy__result_free(r);
     free(stmt);
-    for (size_t i = 0; i < sizeof F.cells / sizeof F.cells[0]; i++)
+    for (size_t i = 0; i < ncells; i++)
         free(F.cells[i].bytes);
     return 0;
 }
