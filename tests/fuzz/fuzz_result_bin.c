@@ -1,6 +1,10 @@
 /*
- * Fuzz target for src/result_bin.c: amy__result_from_stmt, the copy of a
- * prepared statement's stored rows into one block.
+ * Fuzz target for src/result_bin.c: a prepared statement's rows written as
+ * the text protocol writes them, both ways it is used: amy__result_from_stmt
+ * (stored rows, one block) and stmt.c's way, amy__binrows_new, then
+ * mysql_stmt_fetch and amy__binrows_add row by row into an amy__rowbuf with
+ * a max_result_bytes limit, and amy__rowbuf_result (src/result.c) at the
+ * end.
  *
  * result_bin.c reaches the connector through six calls (bind_result, fetch,
  * data_seek, fetch_column, field_count, errno). This file defines them, so
@@ -12,19 +16,23 @@
  * integers, FLOATs and DOUBLEs (NaN, infinities, subnormals), every value of
  * each MYSQL_TIME field, NULLs, truncation and error flags, strings measured
  * then fetched by mysql_stmt_fetch_column. It can also fail (bind_result, a
- * fetch, a fetch_column, or one returning fewer bytes), claim lengths no
- * memory could hold, and, as no real connector does, change the rows between
- * the measuring pass and the filling one.
+ * fetch, a fetch_column, or one returning fewer bytes) and claim lengths no
+ * memory could hold.
  *
  * Input: a header (columns, rows, the failures to inject, errno, affected
- * rows and insert id), then each column's field, then each cell's flags and
- * value, read at its first fetch in the form its bind asks for (cell_at).
+ * rows, insert id, the limit), then each column's field, then each cell's
+ * flags and value, read at its first fetch in the form its bind asks for
+ * (cell_at).
  *
  * Invariants beyond "does not crash":
- * - the copy fails exactly when a failure was injected: NULL with err 0
- *   (out of memory) only after an impossible length, NULL with the
- *   connector's errno (or CR_UNKNOWN_ERROR for 0) only after an injected
- *   failure, CR_COMMANDS_OUT_OF_SYNC before the rows are stored;
+ * - the copy fails exactly when a failure was injected, or the limit was
+ *   passed: NULL with err 0 (out of memory) only after an impossible length
+ *   or (with a limit) rows past it, NULL with the connector's errno (or
+ *   CR_UNKNOWN_ERROR for 0) only after an injected failure,
+ *   CR_COMMANDS_OUT_OF_SYNC before the rows are stored; no limit and no
+ *   failure, a result;
+ * - the same rows read again into the same amy__rowbuf (the next query on
+ *   the connection) give the same answer;
  * - a result has the columns' names and every value as written here
  *   independently with printf: integers (with ZEROFILL's zeros), dates and
  *   times; strings byte for byte; DOUBLE read back with strtod to the same
@@ -51,21 +59,18 @@
 #define C_COL_FAIL  0x08 /* mysql_stmt_fetch_column fails */
 #define C_COL_SHORT 0x10 /* ... or gives one byte less */
 
-/* Header flags: failures to inject. */
+/* Header flags. */
 #define H_NOT_STORED 0x01 /* the rows were never stored */
 #define H_BIND_FAIL  0x02 /* mysql_stmt_bind_result fails */
-#define H_FETCH_FAIL 0x04 /* a fetch fails (row fail_row) ... */
-#define H_FAIL_PASS2 0x08 /* ... in the filling pass, not the measuring one */
-#define H_MORE_ROWS  0x10 /* the filling pass sees one row more */
-#define H_LESS_ROWS  0x20 /* ... or one less */
-#define H_GROW       0x40 /* ... or longer strings and other numbers */
+#define H_FETCH_FAIL 0x04 /* a fetch fails (row fail_row) */
+#define H_ROWBUF     0x08 /* stmt.c's way, not amy__result_from_stmt */
 
 typedef struct {
     bool decoded;
     uint8_t flags;
     uint64_t num; /* LONGLONG, DOUBLE; FLOAT in the low 32 bits */
     MYSQL_TIME t;
-    char *bytes; /* STRING: len bytes and one more (for H_GROW) */
+    char *bytes; /* STRING: len bytes */
     size_t len;
 } cell;
 
@@ -79,8 +84,8 @@ static struct fake {
     cell cells[(MAXROWS + 1) * MAXCOLS];
     MYSQL_BIND *binds;
     enum enum_field_types btype[MAXCOLS];
-    unsigned pass, row;
-    bool injected, absurd, mutated;
+    unsigned row;
+    bool injected, absurd;
 } F;
 
 const char *__asan_default_options(void);
@@ -136,7 +141,6 @@ static cell *cell_at(unsigned row, unsigned c)
         x->bytes = malloc(len + 1);
         if (len)
             memcpy(x->bytes, p, len);
-        x->bytes[len] = 'G';
         x->len = len;
         break;
     }
@@ -146,32 +150,13 @@ static cell *cell_at(unsigned row, unsigned c)
     return x;
 }
 
-/* Whether pass 2 sees this cell changed. */
-static bool grown(void)
-{
-    return F.pass >= 2 && (F.hflags & H_GROW);
-}
-
 static size_t claimed_len(const cell *x)
 {
     if (x->flags & C_ABSURD) {
-        /* Pass 1 fails on it; pass 2 sees it again, or in a row it adds,
-         * which the copy never reads. */
-        F.absurd = F.absurd || F.pass == 1;
+        F.absurd = true;
         return absurd_len(x->flags >> 5);
     }
-    return grown() ? x->len + 1 : x->len;
-}
-
-static unsigned rows_this_pass(void)
-{
-    if (F.pass < 2)
-        return F.nrows;
-    if (F.hflags & H_MORE_ROWS)
-        return F.nrows + 1;
-    if ((F.hflags & H_LESS_ROWS) && F.nrows > 0)
-        return F.nrows - 1;
-    return F.nrows;
+    return x->len;
 }
 
 unsigned int STDCALL mysql_stmt_field_count(MYSQL_STMT *stmt)
@@ -202,20 +187,16 @@ my_bool STDCALL mysql_stmt_bind_result(MYSQL_STMT *stmt, MYSQL_BIND *bnd)
 void STDCALL mysql_stmt_data_seek(MYSQL_STMT *stmt, unsigned long long offset)
 {
     FZ_CHECK(offset == 0, "seek to row %llu", offset);
-    F.pass++;
     F.row = 0;
-    if (F.pass >= 2 && (F.hflags & (H_MORE_ROWS | H_LESS_ROWS | H_GROW)))
-        F.mutated = true; /* the checks of the values are off */
 }
 
 int STDCALL mysql_stmt_fetch(MYSQL_STMT *stmt)
 {
     FZ_CHECK(F.binds != NULL, "fetch before bind_result");
-    if (F.row >= rows_this_pass())
+    if (F.row >= F.nrows)
         return MYSQL_NO_DATA;
     unsigned row = F.row++;
-    if ((F.hflags & H_FETCH_FAIL) && row == F.fail_row &&
-        F.pass == ((F.hflags & H_FAIL_PASS2) ? 2u : 1u)) {
+    if ((F.hflags & H_FETCH_FAIL) && row == F.fail_row) {
         F.injected = true;
         return 1;
     }
@@ -227,7 +208,7 @@ int STDCALL mysql_stmt_fetch(MYSQL_STMT *stmt)
         *b->is_null = (x->flags & C_NULL) || b->buffer_type == MYSQL_TYPE_NULL;
         if (*b->is_null)
             continue;
-        uint64_t num = x->num ^ (grown() && x->num ? 1 : 0);
+        uint64_t num = x->num;
         switch (b->buffer_type) {
         case MYSQL_TYPE_LONGLONG:
         case MYSQL_TYPE_DOUBLE:
@@ -281,7 +262,7 @@ int STDCALL mysql_stmt_fetch_column(MYSQL_STMT *stmt, MYSQL_BIND *b,
         F.injected = true;
         return 1;
     }
-    size_t len = grown() ? x->len + 1 : x->len;
+    size_t len = x->len;
     if ((x->flags & C_COL_SHORT) && len > 0) {
         F.injected = true;
         len--;
@@ -448,6 +429,60 @@ static const enum enum_field_types types[] = {
     MYSQL_TYPE_GEOMETRY,
 };
 
+/* stmt.c's way (fetched, end_rows): NULL with *err, or the result. */
+static amy_result *via_rowbuf(MYSQL_STMT *stmt, amy__rowbuf *b, unsigned *err)
+{
+    amy__binrows *br = amy__binrows_new(stmt, err);
+    if (!br)
+        return NULL;
+    unsigned fetch_err = 0, fetched = 0;
+    int rc;
+    while ((rc = mysql_stmt_fetch(stmt)) == 0 || rc == MYSQL_DATA_TRUNCATED) {
+        fetched++;
+        if (!fetch_err && amy__binrows_add(br, stmt, b) != 0)
+            fetch_err = F.errnum ? F.errnum : CR_UNKNOWN_ERROR;
+    }
+    amy__binrows_free(br);
+    if (rc != MYSQL_NO_DATA) {
+        amy__rowbuf_clear(b);
+        *err = F.errnum ? F.errnum : CR_UNKNOWN_ERROR;
+        return NULL;
+    }
+    if (fetch_err) {
+        amy__rowbuf_clear(b);
+        *err = fetch_err;
+        return NULL;
+    }
+    *err = 0;
+    FZ_CHECK(fetched == F.nrows, "%u rows fetched of %u", fetched, F.nrows);
+    return amy__rowbuf_result(b, stmt->fields, F.ncols, fetched, 0);
+}
+
+/* What one read gave: checked against what the fake did. */
+static void check_answer(const amy_result *r, unsigned err, bool over,
+                         uint64_t affected, uint64_t insert_id)
+{
+    if (r) {
+        FZ_CHECK(err == 0, "a result with err %u", err);
+        FZ_CHECK(!F.injected && !F.absurd && !over,
+                 "a result despite a failure");
+        check_result(r, affected, insert_id);
+    } else if (err == 0) {
+        FZ_CHECK(F.absurd || over,
+                 "out of memory without an impossible length or a limit");
+    } else {
+        FZ_CHECK(F.injected, "failed (err %u) with no failure", err);
+        FZ_CHECK(err == (F.errnum ? F.errnum : CR_UNKNOWN_ERROR),
+                 "err %u, the connector said %u", err, F.errnum);
+    }
+}
+
+static void free_cells(size_t ncells)
+{
+    for (size_t i = 0; i < ncells; i++)
+        free(F.cells[i].bytes);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     memset(&F, 0, offsetof(struct fake, cells));
@@ -455,13 +490,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     F.in = (fz_in){data, size};
     F.ncols = fz_u8(&F.in) % MAXCOLS;
     F.nrows = fz_u8(&F.in) % MAXROWS;
-    /* the cells of every row a pass can see (one more: H_MORE_ROWS) */
-    size_t ncells = (size_t)(F.nrows + 1) * F.ncols;
+    size_t ncells = (size_t)F.nrows * F.ncols;
     memset(F.cells, 0, ncells * sizeof F.cells[0]);
     F.hflags = fz_u8(&F.in);
     F.fail_row = fz_u8(&F.in);
     F.errnum = fz_u16(&F.in);
     uint64_t affected = fz_u64(&F.in), insert_id = fz_u64(&F.in);
+    size_t limit = fz_small(&F.in);
 
     for (unsigned c = 0; c < F.ncols; c++) {
         MYSQL_FIELD *f = &F.fields[c];
@@ -486,29 +521,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             : MYSQL_STMT_USE_OR_STORE_CALLED;
 
     unsigned err = 12345;
-    amy_result *r = amy__result_from_stmt(stmt, affected, insert_id, &err);
-    if (F.ncols == 0) {
-        FZ_CHECK(r && r->ncols == 0 && r->nrows == 0 && err == 0,
-                 "no columns: not an OK result");
-    } else if (F.hflags & H_NOT_STORED) {
-        FZ_CHECK(!r && err == CR_COMMANDS_OUT_OF_SYNC,
-                 "rows not stored: result %p, err %u", (void *)r, err);
-    } else if (r) {
-        FZ_CHECK(err == 0, "a result with err %u", err);
-        FZ_CHECK(!F.injected && !F.absurd, "a result despite a failure");
-        if (!F.mutated)
-            check_result(r, affected, insert_id);
-    } else if (err == 0) {
-        FZ_CHECK(F.absurd, "out of memory without an impossible length");
+    if ((F.hflags & H_ROWBUF) && F.ncols > 0) {
+        /* Twice into the same buffer: the next query of the connection. */
+        amy__rowbuf b = {0};
+        b.limit = limit;
+        amy_result *r[2];
+        unsigned e[2];
+        bool over[2];
+        for (int i = 0; i < 2; i++) {
+            amy__rowbuf_query(&b);
+            F.row = 0;
+            r[i] = via_rowbuf(stmt, &b, &e[i]);
+            over[i] = b.over;
+            FZ_CHECK(!b.over || limit, "over with no limit");
+            check_answer(r[i], e[i], over[i], F.nrows, 0);
+        }
+        FZ_CHECK((r[0] == NULL) == (r[1] == NULL) && e[0] == e[1] &&
+                     over[0] == over[1],
+                 "read again, the same rows give another answer");
+        amy__result_free(r[0]);
+        amy__result_free(r[1]);
+        amy__rowbuf_free(&b);
     } else {
-        FZ_CHECK(F.injected || F.mutated, "failed (err %u) with no failure",
-                 err);
-        FZ_CHECK(err == (F.errnum ? F.errnum : CR_UNKNOWN_ERROR) || F.mutated,
-                 "err %u, the connector said %u", err, F.errnum);
+        amy_result *r = amy__result_from_stmt(stmt, affected, insert_id, &err);
+        if (F.ncols == 0)
+            FZ_CHECK(r && r->ncols == 0 && r->nrows == 0 && err == 0,
+                     "no columns: not an OK result");
+        else if (F.hflags & H_NOT_STORED)
+            FZ_CHECK(!r && err == CR_COMMANDS_OUT_OF_SYNC,
+                     "rows not stored: result %p, err %u", (void *)r, err);
+        else
+            check_answer(r, err, false, affected, insert_id);
+        amy__result_free(r);
     }
-    amy__result_free(r);
     free(stmt);
-    for (size_t i = 0; i < ncells; i++)
-        free(F.cells[i].bytes);
+    free_cells(ncells);
     return 0;
 }
