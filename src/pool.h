@@ -32,7 +32,7 @@ struct amy_pool {
     /* The multibyte characters of its charset (mb_valid of the connector's
      * charset), NULL for single bytes: placeholders are counted with them */
     unsigned int (*mbchar)(const char *p, const char *end);
-    amy__tls_cfg tls;    /* the DSN's ssl_* keys, checked */
+    amy__tls_cfg tls;              /* the DSN's ssl_* keys, checked */
     char auth[AMY__AUTH_LIST_MAX]; /* the plugins allowed (auth.h) */
     amy__dialer *dialer;           /* connects those that may use TLS; NULL when
                             ssl_mode=disabled */
