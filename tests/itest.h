@@ -144,6 +144,21 @@ static inline int itest_silent_listener(unsigned *port)
     return s;
 }
 
+/* A line of /proc/self/status (e.g. "VmHWM:"), in kB; -1 if absent. */
+static inline long itest_status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t klen = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, klen))
+            v = atol(line + klen);
+    if (f)
+        fclose(f);
+    return v;
+}
+
 static inline const char *itest_value(const amy_future *f)
 {
     return amy_result_value(amy_future_result(f), 0, 0, NULL);

@@ -13,21 +13,6 @@
 
 #define CELL 16 /* sizeof(amy__cell) on a 64-bit machine */
 
-/* A line of /proc/self/status, in kB. */
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t klen = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, klen))
-            v = atol(line + klen);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static amy_pool *pool_with_limit(size_t limit, const char *more)
 {
     char params[256];
@@ -282,13 +267,13 @@ static void test_connector_memory_bounded(void **state)
     assert_int_equal(number(p, "SELECT 1"), 1); /* connected */
     fputs("5", clear); /* resets VmHWM to the current RSS */
     fclose(clear);
-    long before = status_kb("VmHWM:");
+    long before = itest_status_kb("VmHWM:");
     amy_future *f = amy_query(
         p, "SELECT seq, REPEAT('h', 200) FROM seq_1_to_200000"); /* 40 MB */
     amy_future_wait(f);
     assert_too_big(f, 1 << 20);
     amy_future_free(f);
-    long grew = status_kb("VmHWM:") - before;
+    long grew = itest_status_kb("VmHWM:") - before;
     print_message("40 MB result refused at 1 MiB: peak RSS grew by %ld kB\n",
                   grew);
     assert_true(grew < 16 * 1024);

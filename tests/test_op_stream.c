@@ -4,21 +4,6 @@
  */
 #include "itest.h"
 
-/* A line of /proc/self/status, in kB. */
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t klen = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, klen))
-            v = atol(line + klen);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 typedef struct reader {
     uint64_t rows;
     uint64_t next; /* the value the next row must carry */
@@ -39,7 +24,7 @@ static void on_row(const char *const *v, const size_t *len, size_t ncols,
     r->next++;
     r->rows++;
     if (r->rows % 100000 == 0) {
-        long kb = status_kb("VmRSS:");
+        long kb = itest_status_kb("VmRSS:");
         if (kb > r->peak_kb)
             r->peak_kb = kb;
     }
@@ -58,7 +43,7 @@ static void test_stream_million_rows_bounded(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=2");
     reader r = {.next = 1};
-    long before = status_kb("VmRSS:");
+    long before = itest_status_kb("VmRSS:");
     r.peak_kb = before;
     r.self = amy_query_stream(p, million, on_row, &r);
     assert_int_equal(amy_future_wait(r.self), AMY_OK);

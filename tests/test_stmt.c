@@ -701,21 +701,6 @@ static void test_exec_call(void **state)
     amy_pool_free(p);
 }
 
-/* A line of /proc/self/status, in kB. */
-static long status_kb(const char *key)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long v = -1;
-    size_t klen = strlen(key);
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, key, klen))
-            v = atol(line + klen);
-    if (f)
-        fclose(f);
-    return v;
-}
-
 /* max_result_bytes bounds a prepared statement's rows as they are fetched
  * (one at a time, not stored by the connector first): over it, AMY_ETOOBIG
  * and the connection serves on; a CALL counts all its result sets. */
@@ -734,7 +719,7 @@ static void test_exec_max_result_bytes(void **state)
         fputs("5", clear); /* VmHWM back to the current RSS */
         fclose(clear);
     }
-    long before = status_kb("VmHWM:");
+    long before = itest_status_kb("VmHWM:");
     amy_value n = amy_val_int64(200000);
     f = amy_exec(p,
                  "SELECT seq, REPEAT('p', 200) FROM seq_1_to_200000 "
@@ -744,7 +729,7 @@ static void test_exec_max_result_bytes(void **state)
     assert_non_null(strstr(amy_future_error(f), "max_result_bytes=1048576"));
     assert_null(amy_future_result(f));
     amy_future_free(f);
-    long grew = status_kb("VmHWM:") - before;
+    long grew = itest_status_kb("VmHWM:") - before;
     print_message("amy_exec: 40 MB refused at 1 MiB, peak RSS grew by %ld kB\n",
                   grew);
     if (clear)
