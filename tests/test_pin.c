@@ -254,8 +254,8 @@ static void lock_amy(int lock)
     const char *hosts[] = {"%", "localhost"};
     for (int i = 0; i < 2; i++) {
         char sql[96];
-        snprintf(sql, sizeof sql, "ALTER USER 'amy'@'%s' ACCOUNT %s",
-                 hosts[i], lock ? "LOCK" : "UNLOCK");
+        snprintf(sql, sizeof sql, "ALTER USER 'amy'@'%s' ACCOUNT %s", hosts[i],
+                 lock ? "LOCK" : "UNLOCK");
         itest_exec(admin, sql);
     }
     amy_pool_free(admin);

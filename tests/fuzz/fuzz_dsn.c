@@ -112,19 +112,36 @@ static void put_num(sbuf *b, const char *k, unsigned long long v)
 static const char *const ssl_modes[] = {"disabled", "preferred", "required",
                                         "verify_ca", "verify_identity"};
 
+/* clang-format off: one key per line (it reflows X-macro lists unstably) */
 #define STRING_KEYS(X)                                                         \
     X(socket)                                                                  \
     X(auth_plugins)                                                            \
-    X(charset) X(ssl_ca) X(ssl_capath) X(ssl_cert) X(ssl_key) X(ssl_cipher)    \
-        X(tls_version) X(ssl_crl) X(ssl_crlpath) X(ssl_fp)
+    X(charset)                                                                 \
+    X(ssl_ca)                                                                  \
+    X(ssl_capath)                                                              \
+    X(ssl_cert)                                                                \
+    X(ssl_key)                                                                 \
+    X(ssl_cipher)                                                              \
+    X(tls_version)                                                             \
+    X(ssl_crl)                                                                 \
+    X(ssl_crlpath)                                                             \
+    X(ssl_fp)
 #define UINT_KEYS(X)                                                           \
     X(pool)                                                                    \
     X(pipeline)                                                                \
     X(pipeline_bytes)                                                          \
-    X(connect_timeout_ms) X(query_timeout_ms) X(idle_timeout_ms) X(queue_max)  \
-        X(multi_statements) X(stmt_cache) X(read_coalesce_us)                  \
-            X(max_lifetime_ms) X(reset_on_release) X(max_result_bytes)         \
-                X(kill_grace_ms)
+    X(connect_timeout_ms)                                                      \
+    X(query_timeout_ms)                                                        \
+    X(idle_timeout_ms)                                                         \
+    X(queue_max)                                                               \
+    X(multi_statements)                                                        \
+    X(stmt_cache)                                                              \
+    X(read_coalesce_us)                                                        \
+    X(max_lifetime_ms)                                                         \
+    X(reset_on_release)                                                        \
+    X(max_result_bytes)                                                        \
+    X(kill_grace_ms)
+/* clang-format on */
 
 static char *write_back(const amy__dsn *d)
 {
