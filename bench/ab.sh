@@ -7,7 +7,7 @@
 # Builds amy_bench from a clean export of each commit (git archive), then for
 # AMY_AB_ROUNDS rounds (default 8) runs, BASE and NEW in turn (ABBA order),
 # the same configurations: W1 best (pool=4 pipeline=128 read_coalesce_us=300), W1 with
-# the bench's defaults, W1 on one connection, and W4 (bytes per pending
+# pool=4 pipeline=32 (no coalescing), W1 on one connection, and W4 (bytes per pending
 # future). The machine is shared and noisy, so each round pairs the two
 # commits back to back: it prints the medians and the paired NEW/BASE ratios
 # (median and range), never a single time.
@@ -49,7 +49,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for which in $order; do
 		b=$tmp/$which/build/bench/amy_bench
 		printf '%s best %s\n' "$which" "$("$b" --one W1 --client amy --pool 4 --pipeline 128 --n 20000 --coalesce-us 300 2>&1 | grep '^W1 amy')" >>"$out"
-		printf '%s default %s\n' "$which" "$("$b" --one W1 --client amy --n 20000 2>&1 | grep '^W1 amy')" >>"$out"
+		printf '%s default %s\n' "$which" "$("$b" --one W1 --client amy --pool 4 --pipeline 32 --n 20000 2>&1 | grep '^W1 amy')" >>"$out"
 		printf '%s pool1 %s\n' "$which" "$("$b" --one W1 --client amy --pool 1 --pipeline 16 --n 10000 2>&1 | grep '^W1 amy')" >>"$out"
 		printf '%s w4 %s\n' "$which" "$("$b" --one W4 --client amy 2>&1 | grep '^W4')" >>"$out"
 	done

@@ -21,14 +21,24 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
      * at once. Refreshing it here keeps older commits measurable
      * (AMY_BENCH_COMMIT); it costs one clock read, outside the timing. */
     ev_now_update(EV_DEFAULT);
-    /* pool 0: no pool or pipeline key, the library's defaults. */
+    /* 0 means the library's default: pool 0 no pool key, pipeline 0 no
+     * pipeline key and no read_coalesce_us key (unless --coalesce-us). A
+     * configuration that names its pipeline names its read_coalesce_us
+     * too, 0 included, so that it measures the same thing whatever the
+     * library's default for it is. */
+    size_t at = 0;
     params[0] = '\0';
     if (pool)
-        snprintf(params, sizeof params, "pool=%u&pipeline=%u", pool, pipeline);
-    if (bench_g.coalesce_us)
-        snprintf(params + strlen(params), sizeof params - strlen(params),
-                 "%sread_coalesce_us=%u", params[0] ? "&" : "",
-                 bench_g.coalesce_us);
+        at += (size_t)snprintf(params, sizeof params, "pool=%u&", pool);
+    if (pipeline)
+        at += (size_t)snprintf(params + at, sizeof params - at,
+                               "pipeline=%u&read_coalesce_us=%u&", pipeline,
+                               bench_g.coalesce_us);
+    else if (bench_g.coalesce_us)
+        at += (size_t)snprintf(params + at, sizeof params - at,
+                               "read_coalesce_us=%u&", bench_g.coalesce_us);
+    if (at)
+        params[at - 1] = '\0'; /* the last '&' */
     char *dsn =
         bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn, params);
     if (!dsn)

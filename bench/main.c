@@ -14,7 +14,10 @@
  *             [--pipeline D] [--threads K] [--n N] [--repeat R]
  *             [--sql STATEMENT] [--timeline] [--io-collect-us US]
  *             [--coalesce-us US]
- *       One configuration only, for perf / callgrind / strace; --sql runs
+ *       One configuration only, for perf / callgrind / strace. --pool and
+ *       --pipeline absent (or 0) leave the key out of the DSN: the
+ *       library's default; a --pipeline given comes with read_coalesce_us
+ *       set to --coalesce-us (0 when absent). --sql runs
  *       that statement (one row expected) n times instead; --timeline
  *       prints when amysql's answers arrived; --io-collect-us sets libev's
  *       io_collect_interval on the loop.
@@ -62,7 +65,8 @@
 /* The DSN table's defaults for pool and pipeline (README): what a pool
  * made without those keys runs with, for labels only. */
 #define LIB_POOL     4
-#define LIB_PIPELINE 16
+#define LIB_PIPELINE 128
+#define LIB_COALESCE 300
 
 /* W6 (rows to insert) uses C_BLOCKING and C_AMY for one INSERT per row,
  * and two clients of its own: multi-row INSERTs and amy_exec_batch. */
@@ -483,9 +487,13 @@ static void label(const config *c, char *buf, size_t len)
         snprintf(buf, len, "K=%u", c->k);
         break;
     default:
-        if (!c->pool)
-            snprintf(buf, len, "library defaults (pool=%u pipeline=%u)",
-                     LIB_POOL, LIB_PIPELINE);
+        if (!c->pool && !c->pipeline)
+            snprintf(buf, len,
+                     "library defaults (pool=%u pipeline=%u "
+                     "read_coalesce_us=%u)",
+                     LIB_POOL, LIB_PIPELINE, LIB_COALESCE);
+        else if (!c->pipeline)
+            snprintf(buf, len, "pool=%u, library defaults", c->pool);
         else
             snprintf(buf, len, "%spool=%u pipeline=%u",
                      c->n ? "amy_query_params per row, " : "", c->pool,
@@ -509,7 +517,8 @@ static unsigned in_flight(const config *c)
     case C_THREADS:
         return c->k;
     default:
-        return c->pool ? c->pool * c->pipeline : LIB_POOL * LIB_PIPELINE;
+        return (c->pool ? c->pool : LIB_POOL) *
+               (c->pipeline ? c->pipeline : LIB_PIPELINE);
     }
 }
 
@@ -1156,7 +1165,7 @@ static void write_chart_data(const workload *w, const char *dir)
                        : series == 1 ? C_THREADS
                                      : C_AMY;
             if (c->client != want || (series == 5) != (c->collect_us != 0) ||
-                c->coalesce_us ||
+                c->coalesce_us || (series >= 2 && !c->pipeline) ||
                 (series >= 2 && series <= 4 && c->pool != pools[series - 2]))
                 continue;
             stat3 q = cstat(c, w, M_QPS);
@@ -1545,8 +1554,7 @@ static int run_one(const char *id, const char *client, unsigned pool,
         bench_sample s;
         int rc;
         if (!strcmp(client, "amy"))
-            rc = bench_amy(&w, pool ? pool : 4, pipeline ? pipeline : 32, &warm,
-                           &s);
+            rc = bench_amy(&w, pool, pipeline, &warm, &s); /* 0: default */
         else if (!strcmp(client, "threads"))
             rc = bench_threads(&w, k ? k : 16, &s);
         else if (!strcmp(client, "blocking"))
@@ -1758,6 +1766,10 @@ int main(int argc, char **argv)
             c->warm = &warm;
             c->coalesce_us = 300;
         }
+        /* What a user gets without tuning: no pool, pipeline or
+         * read_coalesce_us key; and on one connection (pool=1 only). */
+        add(w, C_AMY, 0, 0)->warm = &warm;
+        add(w, C_AMY, 1, 0)->warm = &warm;
     }
     if (wanted("W2")) {
         workload *w = &W[nw++];

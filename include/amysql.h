@@ -125,7 +125,8 @@ AMY_EXPORT const char *amy_status_name(int status);
  *         write 127.0.0.1 for TCP on loopback. Keys:
  *           pool=N                max connections (default 4, 1..65535)
  *           pipeline=N            max queries in flight per connection
- *                                 (default 16, 1 = no pipelining, max 4096)
+ *                                 (default 128, 1 = no pipelining, max
+ *                                 4096)
  *           pipeline_bytes=N      max bytes of SQL in flight per connection
  *                                 while pipelining (default 65536); one
  *                                 larger query is still sent, alone
@@ -143,13 +144,18 @@ AMY_EXPORT const char *amy_status_name(int status);
  *           multi_statements=1    a query may hold several statements
  *                                 separated by ';' (default 0: off, so an
  *                                 injected "; DROP ..." is a syntax error)
- *           read_coalesce_us=N    when an answer arrives on a connection
- *                                 with two or more queries in flight, wait
- *                                 until the next multiple of N us before
- *                                 reading, so one wakeup reads many answers
- *                                 (default 0 = read at once; 200-500 cuts
- *                                 the client's CPU per pipelined query by
- *                                 about 3x, at up to N us more latency)
+ *           read_coalesce_us=N    under sustained load, read answers in
+ *                                 batches: when an answer arrives on a
+ *                                 connection with 4 or more queries in
+ *                                 flight whose pipeline has not been empty
+ *                                 for 1 ms, wait until the next multiple
+ *                                 of N us before reading, so one wakeup
+ *                                 reads many answers (default 300; 0 = read
+ *                                 at once). It cuts the client's CPU per
+ *                                 pipelined query by about 3x, at up to N
+ *                                 us more latency for those answers; a
+ *                                 lone query, a small gather, or a burst
+ *                                 on a quiet pool is read at once
  *           stmt_cache=N          prepared statements kept per connection
  *                                 for amy_exec (default 32, 0..65535; 0 =
  *                                 prepare and close at every call); the

@@ -72,8 +72,9 @@
  *   (idle)   nothing in flight and nothing to take: the owner hears
  *            `idle` (it may queue a ROLLBACK or hand c to another owner:
  *            look again), and the socket is watched for EOF.
- * With read_coalesce_us, a readable socket with two or more answers due
- * waits for the next shared tick (coalesce_timer) before the READ goes on.
+ * With read_coalesce_us, a readable socket of a connection that is under
+ * sustained load (coalescing() below) waits for the next shared tick
+ * (coalesce_timer) before the READ goes on.
  *
  * Futures that complete while the connection is being driven are settled
  * into a done list and their callbacks run only when drive() has finished
@@ -1149,6 +1150,7 @@ static int next_op(amy__conn *c)
              * and the connector holds no read-ahead: a read now would only
              * find an empty socket. Start it when the answer arrives. */
             c->read_pending = 1;
+            c->busy_since = ev_now(c->loop);
             return MYSQL_WAIT_READ;
         }
         if (c->count > 0)
@@ -1243,6 +1245,34 @@ static void resume(amy__conn *c, int ready)
     drive(c, cont(c, ready));
 }
 
+/*
+ * read_coalesce_us: the io_collect_interval effect for amysql's own reads,
+ * without touching the caller's loop. Waiting for answers to pile up saves
+ * a wakeup (epoll_wait, recv, a context switch: most of the client's CPU
+ * per pipelined answer) per answer, and costs each answer up to a tick of
+ * latency. That trade pays only under sustained load, so a connection
+ * waits only when
+ *   - it has COALESCE_MIN_DUE or more answers due: a lone query, or a
+ *     small gather, is read at once;
+ *   - its pipeline has not been empty for COALESCE_BUSY_S: a burst on an
+ *     otherwise quiet service (a request's fan-out) is read as it comes,
+ *     while a stream of work that keeps the connection busy (which is
+ *     when the CPU matters) is read in batches. At a moderate rate the
+ *     pipeline empties between queries, and the clock restarts each time;
+ *   - and it is reading answers (a connect or a prepared statement's
+ *     calls are never held up).
+ */
+#define COALESCE_MIN_DUE 4u
+#define COALESCE_BUSY_S  0.001
+
+static int coalescing(const amy__conn *c)
+{
+    return c->cfg->read_coalesce_us && c->count >= COALESCE_MIN_DUE &&
+           (c->read_pending || c->op == AMY__OP_READ ||
+            c->op == AMY__OP_STORE || c->op == AMY__OP_NEXT) &&
+           ev_now(c->loop) - c->busy_since >= COALESCE_BUSY_S;
+}
+
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     amy__conn *c = w->data;
@@ -1261,12 +1291,7 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         ready |= MYSQL_WAIT_WRITE;
     if (!ready)
         return;
-    /* read_coalesce_us: the io_collect_interval effect for amysql's own
-     * reads, without touching the caller's loop. Only with answers for two
-     * or more queries due: a lone query is read at once. */
-    if (ready == MYSQL_WAIT_READ && c->count >= 2 && c->cfg->read_coalesce_us &&
-        (c->read_pending || c->op == AMY__OP_READ || c->op == AMY__OP_STORE ||
-         c->op == AMY__OP_NEXT)) {
+    if (ready == MYSQL_WAIT_READ && coalescing(c)) {
         /* Let more answers arrive, then read them in one go. */
         ev_io_stop(loop, &c->io);
         /* Every connection's wait ends on the same tick, so one loop

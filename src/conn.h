@@ -131,6 +131,7 @@ typedef struct amy__conn {
     ev_io wio; /* our own writes, while the socket is full */
     ev_timer wait_timer;     /* the connector's MYSQL_WAIT_TIMEOUT */
     ev_timer coalesce_timer; /* read_coalesce_us: lets answers pile up */
+    ev_tstamp busy_since;    /* loop time its pipeline last left empty */
     ev_timer connect_timer;  /* our connect_timeout_ms deadline */
     ev_timer grace_timer;    /* kill_grace_ms, for a killed head */
     amy__turn turn;          /* waiting its turn to read (turns.h) */

@@ -71,7 +71,7 @@ static const struct key_def keys[] = {
     {"stmt_cache", KEY_UINT, offsetof(amy__dsn, stmt_cache), 0, 65535,
      AMY__DSN_DEFAULT_STMT_CACHE, NULL},
     {"read_coalesce_us", KEY_UINT, offsetof(amy__dsn, read_coalesce_us), 0,
-     100000, 0, NULL},
+     100000, AMY__DSN_DEFAULT_READ_COALESCE_US, NULL},
     {"socket", KEY_STRING, offsetof(amy__dsn, socket), 0, 0, 0, NULL},
     {"charset", KEY_STRING, offsetof(amy__dsn, charset), 0, 0, 0, NULL},
     {"init", KEY_LIST, offsetof(amy__dsn, init), 0, AMY__DSN_MAX_INIT, 0, NULL},

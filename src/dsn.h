@@ -49,7 +49,8 @@ enum amy__ssl_mode {
 
 /* Defaults applied by amy__dsn_parse for absent keys. */
 #define AMY__DSN_DEFAULT_POOL               4u
-#define AMY__DSN_DEFAULT_PIPELINE           16u
+#define AMY__DSN_DEFAULT_PIPELINE           128u
+#define AMY__DSN_DEFAULT_READ_COALESCE_US   300u
 #define AMY__DSN_DEFAULT_PIPELINE_BYTES     65536u
 #define AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define AMY__DSN_DEFAULT_STMT_CACHE         32u

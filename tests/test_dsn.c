@@ -127,7 +127,7 @@ static void test_defaults(void **state)
     assert_int_equal(d.connect_timeout_ms, AMY__DSN_DEFAULT_CONNECT_TIMEOUT_MS);
     assert_int_equal(d.query_timeout_ms, 0);
     assert_int_equal(d.stmt_cache, AMY__DSN_DEFAULT_STMT_CACHE);
-    assert_int_equal(d.read_coalesce_us, 0);
+    assert_int_equal(d.read_coalesce_us, AMY__DSN_DEFAULT_READ_COALESCE_US);
     assert_int_equal(d.kill_grace_ms, AMY__DSN_DEFAULT_KILL_GRACE_MS);
     assert_null(d.auth_plugins);
     amy__dsn_clear(&d);

@@ -140,6 +140,11 @@ static void test_read_coalesce_teardown(void **state)
         /* Back to Sleep means its answers are written: the server flushes
          * each one before it reads the next command. */
         itest_wait_count(watch, sql, 2);
+        /* A connection waits for a tick only once its pipeline has been
+         * busy for a millisecond (conn.c, coalescing()): it has been since
+         * the queries were sent, by at least this sleep. */
+        const struct timespec busy = {0, 2000000};
+        nanosleep(&busy, NULL);
         ev_run(loop, EVRUN_NOWAIT); /* sent, answered, not read yet */
         amy_stats s = itest_stats(p);
         assert_int_equal(s.in_flight, 2 * 32);

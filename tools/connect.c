@@ -136,9 +136,10 @@ static int apply_args(struct state *s, const amy__cli_connect_args *a,
     return 0;
 }
 
-/* amysql's defaults for ?pool= and ?pipeline=. */
+/* amysql's defaults for ?pool= and ?pipeline= (the README's DSN table;
+ * src/dsn.h's AMY__DSN_DEFAULT_POOL and AMY__DSN_DEFAULT_PIPELINE). */
 #define DEFAULT_POOL     4
-#define DEFAULT_PIPELINE 16
+#define DEFAULT_PIPELINE 128
 
 char *amy__cli_connect_dsn(const amy__cli_connect_args *a, size_t *inflight,
                            char *err, size_t errlen)
