@@ -174,6 +174,68 @@ static void test_read_coalesce_teardown(void **state)
     ev_loop_destroy(ctl_loop);
 }
 
+/* Which answers wait for a tick (conn.c, coalescing()): with fewer than 4
+ * due, a connection reads at once however long it has been busy; with 4,
+ * it waits. Shown without any timing window, as the teardown test above:
+ * the answers are made to arrive while the loop is not running, then one
+ * ev_run(EVRUN_NOWAIT) either reads them or starts the wait. The tick is
+ * 100 ms from a wall-clock multiple, so the wait is over within it. */
+static void coalesce_read_at_once(amy_pool *p, amy_pool *watch,
+                                  struct ev_loop *ctl_loop, unsigned n,
+                                  unsigned want_read)
+{
+    itest_gate gate;
+    itest_gate_close(&gate, ctl_loop, COALESCE_GATE);
+    amy_stats before = itest_stats(p);
+    amy_future *fs[4];
+    for (unsigned i = 0; i < n; i++)
+        fs[i] = amy_query(p, COALESCE_SQL);
+    while (itest_stats(p).in_flight != n)
+        ev_run(loop, EVRUN_ONCE);
+    itest_wait_running(watch, COALESCE_SQL, 1);
+    amy_future *id =
+        amy_query(watch, "SELECT ID FROM information_schema.PROCESSLIST WHERE "
+                         "INFO = '" COALESCE_SQL "'");
+    assert_int_equal(amy_future_wait(id), AMY_OK);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+             "COMMAND = 'Sleep' AND ID = %s",
+             itest_value(id));
+    amy_future_free(id);
+    itest_gate_open(&gate);
+    itest_wait_count(watch, sql, 1);           /* every answer written */
+    const struct timespec busy = {0, 2000000}; /* busy for over 1 ms */
+    nanosleep(&busy, NULL);
+    ev_run(loop, EVRUN_NOWAIT);
+    amy_stats s = itest_stats(p);
+    assert_int_equal(s.completed - before.completed, want_read);
+    amy_future *g = amy_gather(fs, n);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    amy_future_free(g);
+    for (unsigned i = 0; i < n; i++) {
+        assert_int_equal(amy_future_status(fs[i]), AMY_OK);
+        amy_future_free(fs[i]);
+    }
+}
+
+static void test_read_coalesce_few_read_at_once(void **state)
+{
+    amy_pool *p = itest_pool_from(loop, "AMY_TEST_SOCKET_DSN",
+                                  "pool=1&pipeline=32&read_coalesce_us=100000");
+    struct ev_loop *ctl_loop = ev_loop_new(EVFLAG_AUTO);
+    assert_non_null(ctl_loop);
+    amy_pool *watch = itest_pool(ctl_loop, "pool=1");
+    itest_exec(p, "SELECT 1"); /* connected */
+    coalesce_read_at_once(p, watch, ctl_loop, 1, 1);
+    coalesce_read_at_once(p, watch, ctl_loop, 3, 3);
+    coalesce_read_at_once(p, watch, ctl_loop, 4, 0);
+    itest_exec(watch, "DROP TABLE " COALESCE_GATE);
+    amy_pool_free(watch);
+    amy_pool_free(p);
+    ev_loop_destroy(ctl_loop);
+}
+
 /* A syntax error in the middle of a pipelined batch fails only its own
  * future; everything before and after it on the same connection succeeds. */
 static void test_error_mid_pipeline(void **state)
@@ -1168,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_gather_one_connection_deep_pipeline),
         cmocka_unit_test(test_gather_read_coalesce),
         cmocka_unit_test(test_read_coalesce_teardown),
+        cmocka_unit_test(test_read_coalesce_few_read_at_once),
         cmocka_unit_test(test_max_lifetime_rotates),
         cmocka_unit_test(test_max_lifetime_idle),
         cmocka_unit_test(test_error_mid_pipeline),
