@@ -139,6 +139,18 @@ struct amy_pool;
 int bench_pool_tls(struct amy_pool *p, unsigned *conns, unsigned *conns_tls,
                    char *tls, size_t tlslen);
 
+/* node.c: Node's `mariadb` driver (bench/node/w1.js, run with node) as a
+ * peer. bench_node_probe: 0 and the driver's version when it can run; -1
+ * and why not (node missing, the driver not installed, AMY_BENCH_NODE_SKIP
+ * set by bench/run.sh). bench_node: w through one connection with the
+ * driver's default pipelining (conns 1) or a createPool of conns, warmed
+ * up with warm's first statements (the same list's first ones) before the
+ * timed region; plaintext only. AMY_BENCH_NODE_DIR names the folder of
+ * w1.js and its node_modules, AMY_BENCH_NODE_BIN the node binary. */
+int bench_node_probe(char *version, size_t vlen, char *why, size_t whylen);
+int bench_node(const bench_work *w, unsigned conns, const bench_work *warm,
+               bench_sample *s);
+
 /* stall.c: the loop's longest stall while a pool of nconn connections
  * opens (nconn gathered amy_pool_acquire, then released) and then n
  * queries run over them; a 1 ms ev_timer measures it. */

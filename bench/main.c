@@ -10,7 +10,7 @@
  *       insert, ~30 s per blocking run) has rounds of its own, --w6-rounds
  *       (default 3).
  *
- *   amy_bench --one W1 --client amy|threads|blocking [--pool P]
+ *   amy_bench --one W1 --client amy|threads|blocking|node [--pool P]
  *             [--pipeline D] [--threads K] [--n N] [--repeat R]
  *             [--sql STATEMENT] [--timeline] [--io-collect-us US]
  *             [--coalesce-us US]
@@ -20,7 +20,9 @@
  *       set to --coalesce-us (0 when absent). --sql runs
  *       that statement (one row expected) n times instead; --timeline
  *       prints when amysql's answers arrived; --io-collect-us sets libev's
- *       io_collect_interval on the loop.
+ *       io_collect_interval on the loop. --client node: Node's mariadb
+ *       driver (bench/node/w1.js; AMY_BENCH_NODE_DIR, AMY_BENCH_NODE_BIN),
+ *       --pool connections (1, the default: one pipelining connection).
  *
  *   amy_bench --one W6 --client batch|amy|blocking|multi [--n N]
  *             [--pool P] [--pipeline D] [--rows-per-insert R] [--repeat R]
@@ -60,7 +62,7 @@
 #include "bench.h"
 
 #define MAX_ROUNDS  32
-#define MAX_CONFIGS 24
+#define MAX_CONFIGS 32
 #define TABLE_ROWS  10000
 /* The DSN table's defaults for pool and pipeline (README): what a pool
  * made without those keys runs with, for labels only. */
@@ -69,10 +71,12 @@
 #define LIB_COALESCE 300
 
 /* W6 (rows to insert) uses C_BLOCKING and C_AMY for one INSERT per row,
- * and two clients of its own: multi-row INSERTs and amy_exec_batch. */
-enum client { C_BLOCKING, C_THREADS, C_AMY, C_MULTI, C_BATCH };
+ * and two clients of its own: multi-row INSERTs and amy_exec_batch. W1
+ * has C_NODE, Node's mariadb driver: pool is its connections, pipeline
+ * the queries it has in flight (for the table). */
+enum client { C_BLOCKING, C_THREADS, C_AMY, C_MULTI, C_BATCH, C_NODE };
 static const char *const client_names[] = {"blocking", "threads", "amysql",
-                                           "blocking", "amysql"};
+                                           "blocking", "amysql",  "node"};
 
 typedef struct config {
     int client;
@@ -467,6 +471,144 @@ static stat3 paired(const config *a, const config *b, const workload *w)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Node's mariadb driver, a peer in W1 (bench/node.c, bench/node/w1.js)    */
+/* ------------------------------------------------------------------------ */
+
+/* The driver's version and node's, or why the lines are left out. */
+static char node_version[16], node_runtime[32];
+static char node_why[256];
+
+static void label(const config *c, char *buf, size_t len);
+static const config *find(const workload *w, int client);
+
+/* bench_node_probe, its answer ("3.5.4 v20.20.2") split in two. */
+static int node_probe(void)
+{
+    char v[64];
+    if (bench_node_probe(v, sizeof v, node_why, sizeof node_why) != 0)
+        return -1;
+    char *sp = strchr(v, ' ');
+    snprintf(node_runtime, sizeof node_runtime, "%.31s", sp ? sp + 1 : "?");
+    if (sp)
+        *sp = '\0';
+    snprintf(node_version, sizeof node_version, "%.15s", v);
+    return 0;
+}
+
+/* pool is its connections: 1 is one connection with the driver's default
+ * pipelining (everything in flight at once), more a createPool. */
+static void node_label(const config *c, char *buf, size_t len)
+{
+    if (c->pool <= 1)
+        snprintf(buf, len, "mariadb %s, 1 connection, pipelining",
+                 node_version);
+    else
+        snprintf(buf, len, "mariadb %s, createPool of %u", node_version,
+                 c->pool);
+}
+
+/* --one W1 --client node: pool is the connections (1: one pipelining). */
+static int run_one_node(const bench_work *w, unsigned pool,
+                        const bench_work *warm, bench_sample *s)
+{
+    if (!node_version[0] && node_probe() != 0) {
+        fprintf(stderr, "node: %s\n", node_why);
+        return -1;
+    }
+    return bench_node(w, pool ? pool : 1, warm, s);
+}
+
+/* The Node lines of W1, when node and the driver are there. in_flight:
+ * one pipelining connection sends every statement at once; the pool runs
+ * one query at a time on each connection. */
+static void add_node_configs(workload *w, const bench_work *warm)
+{
+    if (bench_g.ci.tls)
+        snprintf(node_why, sizeof node_why, "the DSN asks for TLS");
+    else if (node_probe() == 0) {
+        const unsigned conns[] = {1, 4, 16};
+        for (int i = 0; i < 3; i++) {
+            config *c = &w->c[w->nc++];
+            memset(c, 0, sizeof *c);
+            c->client = C_NODE;
+            c->pool = conns[i];
+            c->pipeline = conns[i] == 1 ? (unsigned)w->work.n : 1;
+            c->warm = warm;
+        }
+        return;
+    }
+    fprintf(stderr, "W1: the Node lines are left out: %s\n", node_why);
+}
+
+/* One comparison with a Node line: the ratio of medians and the per-round
+ * paired ratios (the two ran within seconds of each other). */
+static void node_line(const workload *w, const config *a, const config *b,
+                      double target)
+{
+    if (!a || !b)
+        return;
+    char la[64], lbl[64];
+    label(a, la, sizeof la);
+    label(b, lbl, sizeof lbl);
+    stat3 p = paired(a, b, w);
+    stat3 qa = cstat(a, w, M_QPS), qb = cstat(b, w, M_QPS);
+    printf("- amysql %s: %.0f q/s, client CPU %.1f µs/q ÷ node %s (%.0f q/s, "
+           "%.1f µs/q) = **%.2f×** (paired per round: median %.2f×, "
+           "%.2f–%.2f)",
+           la, qa.med, cstat(a, w, M_CPU).med, lbl, qb.med,
+           cstat(b, w, M_CPU).med, qa.med / qb.med, p.med, p.min, p.max);
+    if (target > 0)
+        printf("; target ≥ %.1f×: **%s**", target,
+               p.med >= target ? "met" : "not met");
+    printf("\n");
+}
+
+/* Under the W1 table: how the Node lines were measured, and amysql against
+ * them; or why there are none. */
+static void print_node_lines(const workload *w)
+{
+    const config *one = NULL, *pool1 = NULL, *defaults = NULL;
+    const config *best = find(w, C_NODE), *amy = find(w, C_AMY);
+    for (int i = 0; i < w->nc; i++) {
+        const config *c = &w->c[i];
+        if (c->client == C_NODE && c->pool == 1)
+            one = c;
+        if (c->client == C_AMY && !c->collect_us && !c->coalesce_us) {
+            if (c->pool == 1 && !c->pipeline)
+                pool1 = c;
+            if (!c->pool)
+                defaults = c;
+        }
+    }
+    if (!best) {
+        printf("\nNode's `mariadb` driver: not run (%s).\n", node_why);
+        fflush(stdout);
+        return;
+    }
+    printf(
+        "\nnode: Node.js %s with the `mariadb` %s driver "
+        "(`bench/node/w1.js`, one node process per run): the same "
+        "statements, each as literal SQL text, all submitted at once "
+        "(`Promise.allSettled` of `query(sql)`), each answer checked "
+        "(1 row, `c` not NULL); its connections opened and the first "
+        "tenth of the statements run before the timed region; wall "
+        "time and client CPU (`process.cpuUsage()`, the whole process) "
+        "measured inside node around the batch, the server's CPU read "
+        "around it as for every line. One connection: the driver's "
+        "default `pipelining: true`; a pool: `createPool({connectionLimit})`, "
+        "which runs one query at a time on each connection.\n",
+        node_runtime, node_version);
+    printf("\nAgainst Node's `mariadb` driver (issue 15), judged on the "
+           "median of the per-round paired ratios:\n");
+    node_line(w, pool1, one, 1.5);
+    node_line(w, defaults, one, 0);
+    node_line(w, amy, one, 0);
+    if (best != one)
+        node_line(w, amy, best, 0);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Running                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -485,6 +627,9 @@ static void label(const config *c, char *buf, size_t len)
         break;
     case C_THREADS:
         snprintf(buf, len, "K=%u", c->k);
+        break;
+    case C_NODE:
+        node_label(c, buf, len);
         break;
     default:
         if (!c->pool && !c->pipeline)
@@ -516,7 +661,7 @@ static unsigned in_flight(const config *c)
         return 1;
     case C_THREADS:
         return c->k;
-    default:
+    default: /* node: pool connections, pipeline in flight on each */
         return (c->pool ? c->pool : LIB_POOL) *
                (c->pipeline ? c->pipeline : LIB_PIPELINE);
     }
@@ -569,6 +714,8 @@ static int run_config_tls(const workload *w, const config *c, bench_sample *s)
         return bench_blocking(&w->work, s);
     case C_THREADS:
         return bench_threads(&w->work, c->k, s);
+    case C_NODE:
+        return bench_node(&w->work, c->pool, c->warm, s);
     default:
         ev_set_io_collect_interval(EV_DEFAULT, c->collect_us / 1e6);
         unsigned coalesce = bench_g.coalesce_us;
@@ -746,9 +893,9 @@ static void print_table(const workload *w)
     /* Client and server share the cores: when both are busy, the sum of
      * their CPU per query bounds the rate whatever the client does. */
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    const config *best[] = {amy, thr, blk};
+    const config *best[] = {amy, thr, blk, find(w, C_NODE)};
     int said = 0;
-    for (int i = 0; i < 3 && w->ideal == 0; i++) {
+    for (int i = 0; i < 4 && w->ideal == 0; i++) {
         const config *c = best[i];
         if (!c || cstat(c, w, M_SCPU).med < 0)
             continue;
@@ -1400,7 +1547,7 @@ static void usage(void)
             "usage: amy_bench [--dsn DSN] [--rounds R] [--only W1,W2,...] "
             "[--data DIR] [--server-pid PID] [--quick]\n"
             "       amy_bench --one W1|W2|W3|W4|W5 --client "
-            "amy|threads|blocking [--pool P] [--pipeline D] [--threads K] "
+            "amy|threads|blocking|node [--pool P] [--pipeline D] [--threads K] "
             "[--n N] [--repeat R] [--sql STATEMENT] [--timeline] "
             "[--io-collect-us US] [--coalesce-us US]\n"
             "       amy_bench --one W6 --client batch|amy|blocking|multi "
@@ -1559,13 +1706,23 @@ static int run_one(const char *id, const char *client, unsigned pool,
             rc = bench_threads(&w, k ? k : 16, &s);
         else if (!strcmp(client, "blocking"))
             rc = bench_blocking(&w, &s);
+        else if (!strcmp(client, "node"))
+            rc = run_one_node(&w, pool, &warm, &s);
         else
             usage();
         if (rc != 0)
             return 1;
+        char who[96];
+        snprintf(who, sizeof who, "%s", client);
+        if (!strcmp(client, "node")) {
+            config c = {.client = C_NODE, .pool = pool ? pool : 1};
+            char lb[64];
+            node_label(&c, lb, sizeof lb);
+            snprintf(who, sizeof who, "node (%s)", lb);
+        }
         printf("%s %s: %zu statements %.3f s %.0f q/s client CPU %.2f "
                "us/q server CPU %.2f us/q failed %zu\n",
-               id, client, w.n, s.wall, (double)w.n / s.wall,
+               id, who, w.n, s.wall, (double)w.n / s.wall,
                s.client_cpu / (double)w.n * 1e6,
                s.server_cpu / (double)w.n * 1e6, s.failed);
         fflush(stdout);
@@ -1770,6 +1927,7 @@ int main(int argc, char **argv)
          * read_coalesce_us key; and on one connection (pool=1 only). */
         add(w, C_AMY, 0, 0)->warm = &warm;
         add(w, C_AMY, 1, 0)->warm = &warm;
+        add_node_configs(w, &warm);
     }
     if (wanted("W2")) {
         workload *w = &W[nw++];
@@ -1847,6 +2005,8 @@ int main(int argc, char **argv)
             continue;
         }
         print_table(&W[i]);
+        if (!strcmp(W[i].id, "W1"))
+            print_node_lines(&W[i]);
         if (opt_data && !strcmp(W[i].id, "W1"))
             write_chart_data(&W[i], opt_data);
     }

@@ -14,6 +14,12 @@
 # server's CA ($AMY_TEST_TLS_DIR, which scripts/testdb.sh env exports); a
 # full run without it leaves that part out.
 #
+# W1 has a peer from outside C: Node's `mariadb` driver (bench/node/w1.js),
+# installed here into bench/node/node_modules with `npm ci` when missing or
+# when bench/node/package-lock.json changed; never a dependency of the
+# library, its build or its tests. Without node or npm, or when the install
+# fails, the Node lines are left out with a note under the W1 table.
+#
 #   AMY_BENCH_ROUNDS=N   rounds per configuration (default 5)
 #   AMY_BENCH_W6_ROUNDS=N  rounds for W6 (default 3: its blocking client
 #                        takes ~30 s a run)
@@ -101,6 +107,32 @@ if (($(ulimit -Hn) < 4096)); then
 fi
 
 args=(--rounds "$ROUNDS" --w6-rounds "$W6_ROUNDS" --data "$tmp")
+
+# node_setup: Node's mariadb driver for W1's Node lines, installed when
+# missing or outdated (a copy of the lock file it was installed from marks
+# it); amy_bench finds it through AMY_BENCH_NODE_DIR, or is told why not.
+node_setup() {
+	local d=$PWD/bench/node
+	local stamp=$d/node_modules/.amy-bench-package-lock.json
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		export AMY_BENCH_NODE_SKIP='node or npm not found on this machine'
+	elif [[ ! -f $stamp ]] || ! cmp -s "$d/package-lock.json" "$stamp"; then
+		printf "bench: installing Node's mariadb driver into bench/node (npm ci)\n" >&2
+		if npm ci --prefix "$d" --ignore-scripts --no-audit --no-fund --loglevel=error >&2; then
+			cp "$d/package-lock.json" "$stamp"
+		else
+			export AMY_BENCH_NODE_SKIP='npm ci --prefix bench/node failed'
+		fi
+	fi
+	if [[ -n ${AMY_BENCH_NODE_SKIP:-} ]]; then
+		printf 'bench: %s: the Node lines of W1 are left out\n' "$AMY_BENCH_NODE_SKIP" >&2
+	else
+		export AMY_BENCH_NODE_DIR=$d
+	fi
+}
+if [[ -z $ONLY || $ONLY == *W1* ]]; then
+	node_setup
+fi
 
 # Other work on the machine shows up as noise (the min–max ranges); the
 # load averages before and after go into RESULTS.md with the figures.
