@@ -285,6 +285,8 @@ static int start_read(amy__conn *c)
     amy__rowbuf_query(&c->bound.rows); /* a new head: nothing spent yet */
     c->op = AMY__OP_READ;
     c->read_pending = 0;
+    /* Its rows are read with the answer unless its kind reads them. */
+    c->bound.eager = !c->ring[c->head].op->rows;
     return mysql_read_query_result_start(&c->bret, c->mysql);
 }
 
@@ -299,6 +301,7 @@ static int start_store(amy__conn *c)
 static int start_next(amy__conn *c)
 {
     c->op = AMY__OP_NEXT;
+    c->bound.eager = !c->ring[c->head].op->rows;
     return mysql_next_result_start(&c->iret, c->mysql);
 }
 
@@ -739,6 +742,7 @@ static void fail_all(amy__conn *c, int status, unsigned err,
     c->results_lost = 0;
     c->too_big = 0;
     c->bound.collect = 0;
+    amy__bound_take_rows(&c->bound);
     amy__rowbuf_clear(&c->bound.rows);
     amy__why why = {status == AMY_ECANCELED ? AMY_ECANCELED : AMY_ECONNLOST,
                     err, sqlstate, msg};
@@ -853,10 +857,25 @@ int amy__conn_after_result(amy__conn *c)
     return NOTHING;
 }
 
+/* A result set's rows are in c->bound.rows (bound.c), its columns are
+ * fields: one more result of the head. A result set generates no id: the
+ * connector's insert_id would still be the previous statement's. */
+static void rows_read(amy__conn *c, const MYSQL_FIELD *fields, size_t ncols)
+{
+    amy__rowbuf *rows = &c->bound.rows;
+    amy_result *r = amy__rowbuf_result(rows, fields, ncols,
+                                       mysql_affected_rows(c->mysql), 0);
+    if (!r && rows->over)
+        amy__conn_too_big(c);
+    else
+        amy__conn_add_result(c, r);
+}
+
 /* READ: the first answer of the head; NEXT: a later statement's (0
  * another result, -1 none, >0 error). */
 static int answered(amy__conn *c, int op)
 {
+    int got = amy__bound_take_rows(&c->bound);
     if (op == AMY__OP_NEXT && c->iret == -1) {
         amy__conn_complete(c, NULL);
         return NOTHING;
@@ -872,6 +891,10 @@ static int answered(amy__conn *c, int op)
     }
     if (mysql_field_count(c->mysql) > 0) {
         const amy__op *k = c->ring[c->head].op;
+        if (got) { /* read with the answer (bound.c): no store_result */
+            rows_read(c, c->mysql->fields, mysql_field_count(c->mysql));
+            return amy__conn_after_result(c);
+        }
         return k->rows ? k->rows(c) : start_store(c);
     }
     amy__conn_add_result(c, amy__result_ok(mysql_affected_rows(c->mysql),
@@ -892,18 +915,8 @@ static int stored(amy__conn *c)
             amy__conn_complete(c, &e);
         return NOTHING;
     }
-    /* The rows were read into c->bound.rows (bound.c); a result set
-     * generates no id: the connector's insert_id would still be the
-     * previous statement's. */
-    amy__rowbuf *rows = &c->bound.rows;
-    amy_result *r =
-        amy__rowbuf_result(rows, mysql_fetch_fields(res), mysql_num_fields(res),
-                           mysql_affected_rows(c->mysql), 0);
+    rows_read(c, mysql_fetch_fields(res), mysql_num_fields(res));
     mysql_free_result(res); /* stored: no I/O */
-    if (!r && rows->over)
-        amy__conn_too_big(c);
-    else
-        amy__conn_add_result(c, r);
     return amy__conn_after_result(c);
 }
 

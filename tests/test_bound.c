@@ -11,6 +11,9 @@
  */
 #include "itest.h"
 
+#include "bound.h"
+#include "dsn.h"
+
 #define CELL 16 /* sizeof(amy__cell) on a 64-bit machine */
 
 static amy_pool *pool_with_limit(size_t limit, const char *more)
@@ -281,9 +284,203 @@ static void test_connector_memory_bounded(void **state)
     amy_pool_free(p);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Answers read eagerly, on a bare handle (what conn.c does, blocking)      */
+/* ------------------------------------------------------------------------ */
+
+/* A connected handle with b's methods installed. */
+static MYSQL *bare_handle(amy__bound *b)
+{
+    const char *dsn = itest_dsn("AMY_TEST_DSN");
+    amy__dsn d;
+    char err[256];
+    assert_int_equal(amy__dsn_parse(dsn, &d, err, sizeof err), 0);
+    MYSQL *m = mysql_init(NULL);
+    assert_non_null(m);
+    if (!mysql_real_connect(m, d.host, d.user, d.password, d.database, d.port,
+                            d.socket, 0))
+        fail_msg("connect: %s", mysql_error(m));
+    amy__dsn_clear(&d);
+    memset(b, 0, sizeof *b);
+    amy__bound_install(b, m, 0);
+    return m;
+}
+
+/* Sends sql and reads its answer as conn.c does; the result set's rows
+ * and columns as one result (NULL: no result set). */
+static amy_result *eager_answer(MYSQL *m, amy__bound *b, const char *sql)
+{
+    assert_int_equal(mysql_send_query(m, sql, (unsigned long)strlen(sql)), 0);
+    b->eager = 1;
+    amy__rowbuf_query(&b->rows);
+    if (mysql_read_query_result(m) != 0)
+        fail_msg("%s: %s", sql, mysql_error(m));
+    assert_int_equal(b->eager, 0);
+    assert_int_equal(b->no_reuse, 0); /* the connector is as bound.c expects */
+    if (!mysql_field_count(m)) {
+        assert_int_equal(amy__bound_take_rows(b), 0);
+        return NULL;
+    }
+    assert_int_equal(amy__bound_take_rows(b), 1);
+    /* As mysql_store_result leaves the handle. */
+    assert_int_equal(m->status, MYSQL_STATUS_READY);
+    amy_result *r = amy__rowbuf_result(&b->rows, m->fields, m->field_count,
+                                       mysql_affected_rows(m), 0);
+    assert_non_null(r);
+    assert_int_equal(amy_result_nrows(r), mysql_affected_rows(m));
+    return r;
+}
+
+/*
+ * bound.c reads each answer's column definitions itself and hands the
+ * connector the memory of the previous answer's columns to unpack them
+ * into (CONNECTOR_NOTES.md): the columns of one answer after another sit
+ * at the same address, whatever came between (an OK packet, a result set
+ * stored the connector's way, a result set with more columns than the
+ * block holds, names longer than 250 bytes); names, types, flags and
+ * charsets are the server's; the handle is closed with columns in it
+ * (valgrind: nothing leaks, nothing is freed twice). A connector that
+ * unpacked differently fails here (no_reuse, or another address).
+ */
+static void test_eager_answers_reuse_column_memory(void **state)
+{
+    amy__bound b;
+    MYSQL *m = bare_handle(&b);
+
+    amy_result *r = eager_answer(m, &b, "SELECT 1 AS a");
+    assert_string_equal(amy_result_colname(r, 0), "a");
+    assert_string_equal(amy_result_value(r, 0, 0, NULL), "1");
+    const MYSQL_FIELD *first = m->fields;
+    amy__result_free(r);
+
+    r = eager_answer(m, &b,
+                     "SELECT 'x' AS bb, NULL AS c, 1.5 AS "
+                     "`d\xc3\xa9`, seq FROM seq_1_to_3");
+    assert_ptr_equal(m->fields, first);
+    assert_int_equal(amy_result_ncols(r), 4);
+    assert_int_equal(amy_result_nrows(r), 3);
+    assert_string_equal(amy_result_colname(r, 0), "bb");
+    assert_string_equal(amy_result_colname(r, 1), "c");
+    assert_string_equal(amy_result_colname(r, 2), "d\xc3\xa9");
+    assert_string_equal(amy_result_colname(r, 3), "seq");
+    assert_int_equal(amy_result_coltype(r, 0), MYSQL_TYPE_VAR_STRING);
+    assert_int_equal(amy_result_coltype(r, 1), MYSQL_TYPE_NULL);
+    assert_int_equal(amy_result_coltype(r, 2), MYSQL_TYPE_NEWDECIMAL);
+    assert_int_equal(amy_result_coltype(r, 3), MYSQL_TYPE_LONGLONG);
+    assert_true(amy_result_colflags(r, 3) & UNSIGNED_FLAG);
+    assert_true(amy_result_colflags(r, 3) & NOT_NULL_FLAG);
+    assert_int_equal(amy_result_colcharset(r, 0), 45); /* utf8mb4 */
+    assert_int_equal(m->fields[3].length, 20); /* unpacked: BIGINT UNSIGNED */
+    assert_string_equal(m->fields[3].table, "seq_1_to_3");
+    assert_string_equal(m->fields[3].org_name, "seq");
+    assert_string_equal(m->fields[3].db, "amysql_test");
+    assert_null(amy_result_value(r, 0, 1, NULL));
+    assert_string_equal(amy_result_value(r, 2, 3, NULL), "3");
+    amy__result_free(r);
+
+    /* An OK packet between: the memory is kept for the next columns. */
+    assert_null(eager_answer(m, &b, "DO 1"));
+    r = eager_answer(m, &b, "SELECT 2 AS e");
+    assert_ptr_equal(m->fields, first);
+    amy__result_free(r);
+
+    /* Stored the connector's way (a MYSQL_RES takes the columns): the
+     * next answer does not take them back, the result frees them. */
+    const char *sql = "SELECT 3 AS f";
+    assert_int_equal(mysql_send_query(m, sql, (unsigned long)strlen(sql)), 0);
+    assert_int_equal(mysql_read_query_result(m), 0);
+    b.collect = 1;
+    MYSQL_RES *res = mysql_store_result(m);
+    assert_non_null(res);
+    assert_string_equal(mysql_fetch_fields(res)[0].name, "f");
+    amy_result *stored = amy__rowbuf_result(&b.rows, mysql_fetch_fields(res),
+                                            mysql_num_fields(res), 1, 0);
+    assert_string_equal(amy_result_value(stored, 0, 0, NULL), "3");
+    amy__result_free(stored);
+    r = eager_answer(m, &b, "SELECT 4 AS g");
+    assert_string_equal(amy_result_colname(r, 0), "g");
+    amy__result_free(r);
+    mysql_free_result(res);
+    const MYSQL_FIELD *after_store = m->fields;
+    r = eager_answer(m, &b, "SELECT 5 AS h");
+    assert_ptr_equal(m->fields, after_store);
+    amy__result_free(r);
+
+    /* 400 columns with 254-byte names (the server cuts aliases at 256):
+     * more than one block holds (the connector adds one), names whose
+     * lengths take 3 bytes on the wire. */
+    char *big = malloc(400 * 280 + 64), *q = big;
+    q += sprintf(q, "SELECT ");
+    for (int i = 0; i < 400; i++)
+        q += sprintf(q, "%s%d AS `%03d%0251d`", i ? ", " : "", i, i, 0);
+    r = eager_answer(m, &b, big);
+    assert_int_equal(amy_result_ncols(r), 400);
+    for (int i = 0; i < 400; i += 57) {
+        char want[255];
+        snprintf(want, sizeof want, "%03d%0251d", i, 0);
+        assert_string_equal(amy_result_colname(r, (size_t)i), want);
+        assert_int_equal(m->fields[i].name_length, 254);
+        char v[8];
+        snprintf(v, sizeof v, "%d", i);
+        assert_string_equal(amy_result_value(r, 0, (size_t)i, NULL), v);
+    }
+    amy__result_free(r);
+    free(big);
+    r = eager_answer(m, &b, "SELECT 6 AS i");
+    assert_string_equal(amy_result_colname(r, 0), "i");
+    const MYSQL_FIELD *after_big = m->fields;
+    amy__result_free(r);
+    r = eager_answer(m, &b, "SELECT 7 AS j");
+    assert_ptr_equal(m->fields, after_big);
+    amy__result_free(r);
+
+    /* Closed with the last columns in the handle: the connector frees
+     * them, amy__bound_free the block kept. */
+    mysql_close(m);
+    amy__bound_free(&b);
+}
+
+/* Eager answers of a multi-statement query: each result set in turn
+ * (next_result reads them the same way), then no more. */
+static void test_eager_next_results(void **state)
+{
+    amy__bound b;
+    MYSQL *m = bare_handle(&b);
+    assert_int_equal(
+        mysql_set_server_option(m, MYSQL_OPTION_MULTI_STATEMENTS_ON), 0);
+    amy_result *r = eager_answer(m, &b, "SELECT 1 AS a; DO 1; SELECT 'z' AS b");
+    assert_string_equal(amy_result_value(r, 0, 0, NULL), "1");
+    amy__result_free(r);
+    const char *names[] = {NULL, "b"};
+    for (int i = 0; i < 2; i++) {
+        assert_true(mysql_more_results(m));
+        b.eager = 1;
+        assert_int_equal(mysql_next_result(m), 0);
+        if (!names[i]) {
+            assert_int_equal(mysql_field_count(m), 0);
+            assert_int_equal(amy__bound_take_rows(&b), 0);
+            continue;
+        }
+        assert_int_equal(amy__bound_take_rows(&b), 1);
+        r = amy__rowbuf_result(&b.rows, m->fields, m->field_count,
+                               mysql_affected_rows(m), 0);
+        assert_string_equal(amy_result_colname(r, 0), names[i]);
+        assert_string_equal(amy_result_value(r, 0, 0, NULL), "z");
+        amy__result_free(r);
+    }
+    assert_false(mysql_more_results(m));
+    r = eager_answer(m, &b, "SELECT 8 AS c");
+    assert_string_equal(amy_result_value(r, 0, 0, NULL), "8");
+    amy__result_free(r);
+    mysql_close(m);
+    amy__bound_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eager_answers_reuse_column_memory),
+        cmocka_unit_test(test_eager_next_results),
         cmocka_unit_test(test_connector_memory_bounded),
         cmocka_unit_test(test_limit_exact_and_one_under),
         cmocka_unit_test(test_many_rows_dropped_connection_kept),
