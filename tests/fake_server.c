@@ -330,6 +330,31 @@ static enum after misbehave(fk_conn *k, fk_mode m)
         pkt_end(&o, at, seq++);
         eof_packet(&o, seq++);
         break;
+    case FK_NULL_NAME:
+    case FK_COLDEF_SHORT:
+        at = pkt_begin(&o);
+        put_lenenc(&o, 1);
+        pkt_end(&o, at, seq++);
+        at = pkt_begin(&o);
+        put_lenstr(&o, "def");
+        put_lenstr(&o, "");
+        put_lenstr(&o, "");
+        put_lenstr(&o, "");
+        if (m == FK_NULL_NAME) {
+            put1(&o, 0xfb); /* NULL */
+            put_lenstr(&o, "c");
+            put1(&o, 0x0c);
+            put(&o, "\x21\x00\x40\x00\x00\x00\xfd\x00\x00\x00\x00\x00", 12);
+        } else {
+            put_lenstr(&o, "c");
+        }
+        pkt_end(&o, at, seq++);
+        eof_packet(&o, seq++);
+        at = pkt_begin(&o);
+        put_lenstr(&o, "v");
+        pkt_end(&o, at, seq++);
+        eof_packet(&o, seq++);
+        break;
     case FK_EXTRA_VALUES:
         seq = one_column(&o, seq);
         at = pkt_begin(&o);
@@ -746,11 +771,12 @@ int fk_saw(fk_server *fk, const char *s)
 const char *fk_mode_name(fk_mode mode)
 {
     static const char *const names[FK_NMODES] = {
-        "relay",        "silent",       "drip",         "truncated",
-        "bad_seq",      "cols_24",      "cols_huge",    "len_24",
-        "extra_values", "err_garbage",  "err_zero",     "close_mid_row",
-        "unsolicited",  "more_results", "gib_value",    "gib_packet",
-        "auth_unknown", "auth_clear",   "greeting_old", "greeting_trunc"};
+        "relay",        "silent",        "drip",         "truncated",
+        "bad_seq",      "cols_24",       "cols_huge",    "len_24",
+        "extra_values", "err_garbage",   "err_zero",     "close_mid_row",
+        "unsolicited",  "more_results",  "gib_value",    "gib_packet",
+        "null_name",    "coldef_short",  "auth_unknown", "auth_clear",
+        "greeting_old", "greeting_trunc"};
     return mode < FK_NMODES ? names[mode] : "?";
 }
 

@@ -44,6 +44,8 @@ typedef enum fk_mode {
                          the relay goes on (the next query's answer) */
     FK_GIB_VALUE,     /* a row whose value claims 1 GiB */
     FK_GIB_PACKET,    /* packets announcing 1 GiB in all, 100 bytes sent */
+    FK_NULL_NAME,     /* a column definition whose name is NULL */
+    FK_COLDEF_SHORT,  /* a column definition that ends after its name */
     /* Handshake modes (new connections): */
     FK_AUTH_UNKNOWN,   /* the greeting names an unknown auth plugin */
     FK_AUTH_CLEAR,     /* switch to mysql_clear_password after the reply */

@@ -207,6 +207,12 @@ SCENARIO(close_mid_row, FK_CLOSE_MID_ROW, AMY_ECONNLOST, 2013)
 SCENARIO(more_results, FK_MORE_RESULTS, AMY_ECLIENT, 2027)
 SCENARIO(gib_value, FK_GIB_VALUE, AMY_ECLIENT, 2027)
 SCENARIO(gib_packet, FK_GIB_PACKET, AMY_ETIMEDOUT, 0)
+/* Column definitions are read by bound.c: a NULL name (the connector's
+ * unpacking would measure it by a NULL pointer), or a definition that
+ * ends early (the connector's own reader would read past it), is a
+ * malformed packet, the rest of the answer unread: closed. */
+SCENARIO(null_name, FK_NULL_NAME, AMY_ECLIENT, 2027)
+SCENARIO(coldef_short, FK_COLDEF_SHORT, AMY_ECLIENT, 2027)
 
 /* A correct answer, then one nobody asked for: the marked query has its
  * own answer, and the next query never gets the stale one. */
@@ -433,6 +439,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_more_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gib_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gib_packet, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_null_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_coldef_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsolicited, setup, teardown),
         cmocka_unit_test_setup_teardown(test_more_results_pipelined, setup,
                                         teardown),
