@@ -138,7 +138,9 @@ static long long read_all_rows(amy__bound *b, MYSQL *m, unsigned n)
  * what remains after it. Every answer checks that the columns the
  * connector unpacked start at the first allocation of a block of the
  * root (the one lent, when one was), else blocks are never lent again on
- * that connection (CONNECTOR_NOTES.md; tests/test_bound.c).
+ * that connection. tests/test_bound.c checks each of these against the
+ * connector it is linked with (Connector/C 3.3: mthd_my_read_query_result,
+ * unpack_fields, free_rows, ma_alloc_root).
  */
 
 /* Where the first allocation of a block starts: after its header, which

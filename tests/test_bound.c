@@ -334,7 +334,7 @@ static amy_result *eager_answer(MYSQL *m, amy__bound *b, const char *sql)
 /*
  * bound.c reads each answer's column definitions itself and hands the
  * connector the memory of the previous answer's columns to unpack them
- * into (CONNECTOR_NOTES.md): the columns of one answer after another sit
+ * into (bound.c, "Column definitions"): the columns of one answer after another sit
  * at the same address, whatever came between (an OK packet, a result set
  * stored the connector's way, a result set with more columns than the
  * block holds, names longer than 250 bytes); names, types, flags and
