@@ -40,7 +40,8 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
     if (at)
         params[at - 1] = '\0'; /* the last '&' */
     char *dsn =
-        bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn, params);
+        bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn,
+                       bench_g.amy_params ? bench_g.amy_params : params);
     if (!dsn)
         return NULL;
     amy_pool *p = amy_pool_new(EV_DEFAULT, dsn, err, sizeof err);

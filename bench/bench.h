@@ -82,6 +82,9 @@ typedef struct bench_env {
     int server_pid;       /* 0 when unknown */
     int timeline;         /* --one: print when amysql futures resolved */
     unsigned coalesce_us; /* amysql pools get read_coalesce_us=N (0: none) */
+    /* W7: when set, bench_amy's pools get exactly these DSN keys ("": the
+     * library's defaults) instead of pool, pipeline and coalesce_us. */
+    const char *amy_params;
 } bench_env;
 
 extern bench_env bench_g;
@@ -173,5 +176,54 @@ typedef struct bench_stall {
 } bench_stall;
 int bench_stall_run(unsigned nconn, size_t n, int reset_on_release,
                     bench_stall *out);
+
+/* ------------------------------------------------------------------------ */
+/* W7: open-loop latency (w7.c, w7suite.c)                                  */
+/* ------------------------------------------------------------------------ */
+
+/* One open-loop run: what it is asked (rate, seconds, drain) and what it
+ * measured. Latencies in µs from each query's scheduled arrival. */
+typedef struct bench_openloop {
+    double rate;        /* offered queries/s */
+    double seconds;     /* of arrivals */
+    double drain;       /* s after the arrivals: the cap */
+    size_t n;           /* queries scheduled: floor(rate * seconds) */
+    size_t answered;    /* by the cap */
+    size_t backlog;     /* arrived by the end of arrivals, unanswered then */
+    size_t outstanding; /* unanswered at the cap (latency = cap - arrival) */
+    size_t failed;      /* wrong answers or errors */
+    double achieved;    /* q/s: answered / (last answer - first arrival) */
+    double p50, p99, p999, max; /* µs */
+    double wall;                /* s: the timed region */
+    double client_cpu;          /* s: the process, less the pacing thread */
+    double pacer_cpu;           /* s: the pacing thread */
+    double server_cpu;          /* s, < 0 when unknown */
+    double pacer_lag_us;        /* the latest the pacer woke after a due time */
+    size_t wakeups; /* the pacer's releases (arrivals released together
+                            when it woke late share one) */
+    double setup;   /* s: connecting and warming, untimed */
+    unsigned conns;
+} bench_openloop;
+
+/* W7 runs: o's rate, seconds and drain in, the rest out; statements are
+ * point selects on ids 1..table_rows. amysql with the DSN keys params
+ * ("" = the library's defaults); blocking threads, k connections. 0, or
+ * -1 (with a message) when the run could not be made. */
+int bench_w7_amy(const char *params, unsigned table_rows, bench_openloop *o);
+int bench_w7_threads(unsigned k, unsigned table_rows, bench_openloop *o);
+
+/* amy_bench --one W7 (client "amy" or "threads"): prints one line per
+ * repeat; 0 when every run worked and no query failed. */
+int bench_w7_one(const char *client, const char *params, unsigned k,
+                 double rate, double seconds, double drain, unsigned table_rows,
+                 int repeat);
+
+/* The W7 suite: closed-loop peaks (W1's statements w1, warm-up warm) of
+ * every configuration, then the open-loop runs at 25/50/75 % of the tuned
+ * amysql peak, rounds interleaved; a Markdown section on stdout and, with
+ * datadir, datadir/w7.dat for bench/w7.gp. */
+void bench_w7_suite(const bench_work *w1, const bench_work *warm,
+                    unsigned table_rows, int rounds, double seconds,
+                    double drain, const char *datadir);
 
 #endif

@@ -33,6 +33,15 @@
  *       The loop's longest stall (bench/stall.c) while CONNS (200)
  *       connections open and then N (20,000) queries run over them.
  *
+ *   amy_bench --one W7 --client amy|threads --rate QPS [--seconds S]
+ *             [--pool P --pipeline D --coalesce-us US | --params 'k=v&...']
+ *             [--threads K] [--drain-ms MS] [--repeat R]
+ *       W7, open-loop latency (bench/w7.c): point selects arriving at QPS
+ *       for S (3) seconds; one line with the achieved rate, p50/p99/p999/
+ *       max in µs and client CPU µs/query. amysql gets exactly the keys
+ *       given (none: the library's defaults). The suite's W7 (--only W7)
+ *       runs --w7-rounds R (3) rounds of --seconds S each.
+ *
  * TLS: W1T (W1 over TLS against plaintext, same rounds) and STALL run on
  * the same server with TLS: --dsn made to say ssl_mode=verify_identity
  * and ssl_ca=FILE (--ssl-ca, default $AMY_TEST_TLS_DIR/ca.pem), or
@@ -118,6 +127,12 @@ static int opt_w6_rounds = 3;
 static unsigned opt_per_stmt = 1000;
 static int opt_quick;
 static int opt_reset = 1; /* --one STALL: reset_on_release */
+/* W7 (bench/w7.c): rounds, seconds of arrivals per run, the drain after
+ * them, the offered rate and DSN keys of --one W7. */
+static int opt_w7_rounds = 3;
+static double opt_w7_seconds = 3, opt_w7_drain = 1, opt_w7_rate;
+static const char *opt_w7_params;
+static int opt_coalesce_given;
 static const char *opt_only;
 static const char *opt_data;
 
@@ -1541,6 +1556,11 @@ static void print_machine(const char *server_version)
                  opt_w6_rounds);
     else
         snprintf(rounds, sizeof rounds, "%d", opt_rounds);
+    if (wanted("W7") && !w6 && !others && !wanted("W1T") && !wanted("STALL"))
+        snprintf(rounds, sizeof rounds, "%d", opt_w7_rounds);
+    else if (wanted("W7"))
+        snprintf(rounds + strlen(rounds), sizeof rounds - strlen(rounds),
+                 " (W7: %d)", opt_w7_rounds);
     printf("- rounds: %s per configuration, interleaved; figures are "
            "medians (min–max over rounds); ratios in brackets are the "
            "min–max of per-round paired ratios\n",
@@ -1561,6 +1581,11 @@ static void usage(void)
             "[--repeat R]\n"
             "       amy_bench --one STALL [--pool CONNS] [--n N] "
             "[--reset-on-release 0|1] [--repeat R]\n"
+            "       amy_bench --one W7 --client amy|threads --rate QPS "
+            "[--seconds S] [--pool P --pipeline D --coalesce-us US | "
+            "--params 'k=v&...'] [--threads K] [--drain-ms MS] [--repeat R]\n"
+            "       suite: [--w7-rounds R] [--seconds S] [--drain-ms MS] "
+            "(W7)\n"
             "       TLS (W1T, STALL, --one ... --tls): [--ssl-ca FILE] "
             "(default $AMY_TEST_TLS_DIR/ca.pem) or [--tls-dsn DSN]\n");
     exit(2);
@@ -1609,6 +1634,36 @@ static bench_work make_work(const char *id, size_t n)
         exit(2);
     }
     return w;
+}
+
+/* --one W7: the DSN keys given (--params, else --pool, --pipeline and
+ * --coalesce-us, each only if given), none for the library's defaults. */
+static int run_w7_one(const char *client, unsigned pool, unsigned pipeline,
+                      unsigned k, int repeat)
+{
+    char params[256] = "";
+    if (opt_w7_params)
+        snprintf(params, sizeof params, "%s", opt_w7_params);
+    else {
+        size_t o = 0;
+        if (pool)
+            o += (size_t)snprintf(params + o, sizeof params - o, "pool=%u",
+                                  pool);
+        if (pipeline)
+            o += (size_t)snprintf(params + o, sizeof params - o,
+                                  "%spipeline=%u", o ? "&" : "", pipeline);
+        if (opt_coalesce_given)
+            snprintf(params + o, sizeof params - o, "%sread_coalesce_us=%u",
+                     o ? "&" : "", bench_g.coalesce_us);
+    }
+    if (!(opt_w7_rate > 0)) {
+        fprintf(stderr, "--one W7 needs --rate QPS\n");
+        return 2;
+    }
+    return bench_w7_one(client, params, k ? k : 16, opt_w7_rate, opt_w7_seconds,
+                        opt_w7_drain, TABLE_ROWS, repeat)
+               ? 1
+               : 0;
 }
 
 /* --one: a single configuration, repeated; for profilers. */
@@ -1795,8 +1850,19 @@ int main(int argc, char **argv)
             tls_dsn = v;
         else if (!strcmp(a, "--reset-on-release"))
             opt_reset = num_arg(v) != 0;
-        else if (!strcmp(a, "--coalesce-us"))
+        else if (!strcmp(a, "--coalesce-us")) {
             bench_g.coalesce_us = (unsigned)num_arg(v);
+            opt_coalesce_given = 1;
+        } else if (!strcmp(a, "--rate"))
+            opt_w7_rate = (double)num_arg(v);
+        else if (!strcmp(a, "--seconds"))
+            opt_w7_seconds = (double)num_arg(v);
+        else if (!strcmp(a, "--drain-ms"))
+            opt_w7_drain = (double)num_arg(v) / 1e3;
+        else if (!strcmp(a, "--params"))
+            opt_w7_params = v;
+        else if (!strcmp(a, "--w7-rounds"))
+            opt_w7_rounds = (int)num_arg(v);
         else if (!strcmp(a, "--io-collect-us"))
             ev_set_io_collect_interval(EV_DEFAULT, (double)num_arg(v) / 1e6);
         else
@@ -1810,8 +1876,14 @@ int main(int argc, char **argv)
         return 2;
     }
     if (opt_rounds < 1 || opt_rounds > MAX_ROUNDS || opt_w6_rounds < 1 ||
-        opt_w6_rounds > MAX_ROUNDS) {
-        fprintf(stderr, "--rounds and --w6-rounds must be 1..%d\n", MAX_ROUNDS);
+        opt_w6_rounds > MAX_ROUNDS || opt_w7_rounds < 1 ||
+        opt_w7_rounds > MAX_ROUNDS) {
+        fprintf(stderr, "--rounds, --w6-rounds and --w7-rounds must be 1..%d\n",
+                MAX_ROUNDS);
+        return 2;
+    }
+    if (opt_w7_seconds < 1) {
+        fprintf(stderr, "--seconds must be at least 1\n");
         return 2;
     }
     if (opt_per_stmt < 1) {
@@ -1893,6 +1965,8 @@ int main(int argc, char **argv)
         return 1;
     mysql_close(m);
 
+    if (one && !strcmp(one, "W7"))
+        return run_w7_one(client, pool, pipeline, k, repeat);
     if (one)
         return run_one(one, client, pool, pipeline, k, n, repeat, machine, sql);
     bench_g.use_tls = 0;
@@ -2048,6 +2122,13 @@ int main(int argc, char **argv)
         run_workload(w);
         print_w6_table(w);
         bulk_sql("DROP TABLE IF EXISTS bulk1");
+    }
+    if (wanted("W7")) {
+        /* W1's own statements for the closed-loop peaks. */
+        bench_work w1 = make_work("W1", 20000 / q), warm = w1;
+        warm.n = w1.n / 10;
+        bench_w7_suite(&w1, &warm, TABLE_ROWS, opt_w7_rounds, opt_w7_seconds,
+                       opt_w7_drain, opt_data);
     }
     if (server_restarts)
         printf("\n**Warning: the server was restarted %d time%s during this "

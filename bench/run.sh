@@ -12,7 +12,9 @@
 # open and serve 20,000 queries), each run by its own amy_bench process with
 # its own date, duration and load averages. The TLS part needs the test
 # server's CA ($AMY_TEST_TLS_DIR, which scripts/testdb.sh env exports); a
-# full run without it leaves that part out.
+# full run without it leaves that part out. W7 (open-loop latency: queries
+# arriving at a fixed rate, p50/p99/p999 from the scheduled arrival) has a
+# part and a chart of its own, bench/w7.png.
 #
 # W1 has a peer from outside C: Node's `mariadb` driver (bench/node/w1.js),
 # installed here into bench/node/node_modules with `npm ci` when missing or
@@ -27,7 +29,11 @@
 #                        alone: it must hold a whole run), except
 #                        AMY_BENCH_ONLY=W6, which rewrites the W6 part only,
 #                        and AMY_BENCH_ONLY=TLS, which runs W1T and STALL and
-#                        rewrites the TLS part only
+#                        rewrites the TLS part only, and AMY_BENCH_ONLY=W7,
+#                        which rewrites the W7 part (and bench/w7.png) only
+#   AMY_BENCH_W7_SECONDS=S  seconds of arrivals per W7 run (default 3)
+#   AMY_BENCH_W7_ROUNDS=N   rounds for W7 (default 3; 3 rounds x 4
+#                        configurations x 3 loads x ~3.5 s, ~3 minutes)
 #   AMY_BENCH_OWN_SERVER=1  run against a private server started for the run
 #                        (scripts/testdb.sh in a temporary state dir, first
 #                        free port from 33161) and stopped after it: on a
@@ -44,15 +50,20 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${AMY_BENCH_BIN:-build/bench/amy_bench}
 ROUNDS=${AMY_BENCH_ROUNDS:-5}
 W6_ROUNDS=${AMY_BENCH_W6_ROUNDS:-3}
+W7_ROUNDS=${AMY_BENCH_W7_ROUNDS:-3}
+W7_SECONDS=${AMY_BENCH_W7_SECONDS:-3}
 ONLY=${AMY_BENCH_ONLY:-}
 RESULTS=bench/RESULTS.md
 CHART=bench/w1.png
+CHART_W7=bench/w7.png
 BEGIN='<!-- BEGIN bench/run.sh output: rewritten by every run -->'
 END='<!-- END bench/run.sh output -->'
 BEGIN_W6='<!-- BEGIN bench/run.sh W6 output: rewritten by every full run and by AMY_BENCH_ONLY=W6 -->'
 END_W6='<!-- END bench/run.sh W6 output -->'
 BEGIN_TLS='<!-- BEGIN bench/run.sh TLS output: rewritten by every full run and by AMY_BENCH_ONLY=TLS -->'
 END_TLS='<!-- END bench/run.sh TLS output -->'
+BEGIN_W7='<!-- BEGIN bench/run.sh W7 output: rewritten by every full run and by AMY_BENCH_ONLY=W7 -->'
+END_W7='<!-- END bench/run.sh W7 output -->'
 
 die() {
 	printf 'bench: %s\n' "$*" >&2
@@ -106,7 +117,8 @@ if (($(ulimit -Hn) < 4096)); then
 	printf 'bench: warning: hard limit on open files is %s; W5 may fail\n' "$(ulimit -Hn)" >&2
 fi
 
-args=(--rounds "$ROUNDS" --w6-rounds "$W6_ROUNDS" --data "$tmp")
+args=(--rounds "$ROUNDS" --w6-rounds "$W6_ROUNDS" --w7-rounds "$W7_ROUNDS"
+	--seconds "$W7_SECONDS" --data "$tmp")
 
 # node_setup: Node's mariadb driver for W1's Node lines, installed when
 # missing or outdated (a copy of the lock file it was installed from marks
@@ -149,6 +161,7 @@ load_warn() {
 main_elapsed='' main_load_before='' main_load_after=''
 w6_elapsed='' w6_load_before='' w6_load_after=''
 tls_elapsed='' tls_load_before='' tls_load_after=''
+w7_elapsed='' w7_load_before='' w7_load_after=''
 run_part() {
 	local name=$1 only=$2 t0 lb
 	lb=$(loadavg)
@@ -164,7 +177,7 @@ run_part() {
 have_tls=0
 [[ -n ${AMY_TEST_TLS_DIR:-} && -f $AMY_TEST_TLS_DIR/ca.pem ]] && have_tls=1
 
-main_part=0 w6_part=0 tls_part=0
+main_part=0 w6_part=0 tls_part=0 w7_part=0
 if [[ -z $ONLY ]]; then
 	run_part main W1,W2,W3,W4,W5
 	run_part w6 W6
@@ -175,6 +188,11 @@ if [[ -z $ONLY ]]; then
 	else
 		printf 'bench: AMY_TEST_TLS_DIR has no ca.pem: the TLS part (W1T, STALL) is left out\n' >&2
 	fi
+	run_part w7 W7
+	w7_part=1
+elif [[ $ONLY == W7 ]]; then
+	run_part w7 W7
+	w7_part=1
 elif [[ $ONLY == W6 ]]; then
 	run_part w6 W6
 	w6_part=1
@@ -190,7 +208,7 @@ when=$(date -u '+%Y-%m-%d %H:%M UTC')
 # The command as typed: through scripts/dev.sh or bench/run.sh directly,
 # with the settings that change what runs.
 how=
-for v in AMY_BENCH_COMMIT AMY_BENCH_OWN_SERVER AMY_BENCH_ROUNDS AMY_BENCH_W6_ROUNDS AMY_BENCH_ONLY; do
+for v in AMY_BENCH_COMMIT AMY_BENCH_OWN_SERVER AMY_BENCH_ROUNDS AMY_BENCH_W6_ROUNDS AMY_BENCH_W7_ROUNDS AMY_BENCH_W7_SECONDS AMY_BENCH_ONLY; do
 	[[ -n ${!v:-} ]] && how+="$v=${!v} "
 done
 [[ -n ${AMY_BENCH_BIN:-} && -z ${AMY_BENCH_COMMIT:-} ]] && how+="AMY_BENCH_BIN=$AMY_BENCH_BIN "
@@ -211,17 +229,29 @@ if ((main_part)) || [[ $ONLY == *W1* ]]; then
 		printf 'bench: gnuplot not found: no chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
 	fi
 fi
-for part in main w6 tls only; do
+chart_w7_ok=0
+if ((w7_part)); then
+	if command -v gnuplot >/dev/null 2>&1; then
+		if gnuplot -e "datafile='$tmp/w7.dat'; outfile='$CHART_W7'; subtitle='$when, commit ${commit%% *}, $W7_ROUNDS rounds of $W7_SECONDS s'" bench/w7.gp; then
+			chart_w7_ok=1
+			printf 'bench: chart written to %s\n' "$CHART_W7" >&2
+		fi
+	else
+		printf 'bench: gnuplot not found: no W7 chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
+	fi
+fi
+for part in main w6 tls w7 only; do
 	v=${part}_elapsed
 	case $part in
 	w6) what=W6 ;;
 	tls) what='the TLS part' ;;
+	w7) what=W7 ;;
 	*) what='the suite' ;;
 	esac
 	[[ -n ${!v:-} ]] && printf 'bench: %s took %d s\n' "$what" "${!v}" >&2
 done
 
-if ((!main_part && !w6_part && !tls_part)); then
+if ((!main_part && !w6_part && !tls_part && !w7_part)); then
 	printf 'bench: AMY_BENCH_ONLY set: %s left unchanged\n' "$RESULTS" >&2
 	exit 0
 fi
@@ -264,6 +294,22 @@ if ((tls_part)); then
 	} >"$tmp/generated_tls.md"
 fi
 
+if ((w7_part)); then
+	{
+		printf '%s\n' "$BEGIN_W7"
+		printf '## W7: open-loop latency, latest run\n\n'
+		printf -- '- command: `%s` (W7: %s rounds of %s s)\n' "$how" "$W7_ROUNDS" "$W7_SECONDS"
+		printf -- '- when: %s; commit %s; W7 took %d s; 1-minute load average %s before, %s after\n' \
+			"$when" "$commit" "$w7_elapsed" "$w7_load_before" "$w7_load_after"
+		if ((chart_w7_ok)); then
+			cat "$tmp/w7.md"
+		else # the section's own text links the chart: not without one
+			grep -vF '](w7.png)' "$tmp/w7.md"
+		fi
+		printf '%s\n' "$END_W7"
+	} >"$tmp/generated_w7.md"
+fi
+
 # replace_section FILE BEGIN END GENERATED: the lines from BEGIN to END
 # replaced by GENERATED, everything around them kept (the hand-written
 # analysis). 1 when FILE lacks the markers.
@@ -303,6 +349,25 @@ if ((tls_part)) && ! replace_section "$RESULTS" "$BEGIN_TLS" "$END_TLS" "$tmp/ge
 		cat "$tmp/results.md" >"$RESULTS"
 	else
 		cat "$tmp/generated_tls.md" >>"$RESULTS"
+	fi
+fi
+if ((w7_part)) && ! replace_section "$RESULTS" "$BEGIN_W7" "$END_W7" "$tmp/generated_w7.md"; then
+	# First W7 run: its section goes after the last generated one.
+	after=
+	for m in "$END_TLS" "$END_W6" "$END"; do
+		if grep -qxF -- "$m" "$RESULTS"; then
+			after=$m
+			break
+		fi
+	done
+	if [[ -n $after ]]; then
+		awk -v e="$after" -v gen="$tmp/generated_w7.md" '
+			{ print }
+			$0 == e { print ""; while ((getline line < gen) > 0) print line }
+		' "$RESULTS" >"$tmp/results.md"
+		cat "$tmp/results.md" >"$RESULTS"
+	else
+		cat "$tmp/generated_w7.md" >>"$RESULTS"
 	fi
 fi
 printf 'bench: %s updated\n' "$RESULTS" >&2
