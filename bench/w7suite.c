@@ -67,14 +67,19 @@ static int cmp_d(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Of any number of values (the pacer's figures pool every run). */
 static double median(const double *v, int n)
 {
-    double t[W7_ROUNDS_MAX];
     if (n <= 0)
         return 0;
+    double *t = malloc((size_t)n * sizeof *t);
+    if (!t)
+        exit(1);
     memcpy(t, v, (size_t)n * sizeof *t);
     qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    double m = n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+    free(t);
+    return m;
 }
 
 static double vmin(const double *v, int n)
@@ -356,7 +361,8 @@ static void print_section(double peak, int rounds, double seconds, double drain,
     print_target(w7_loads[0] * peak);
 
     /* How precise the arrivals were, over every run. */
-    double lag[W7_ROUNDS_MAX * W7_NLOADS * 8], pc[W7_ROUNDS_MAX * 8];
+    double lag[W7_ROUNDS_MAX * W7_NLOADS * W7_NCFG],
+        pc[W7_ROUNDS_MAX * W7_NCFG];
     int nl = 0, np = 0;
     for (int j = 0; j < W7_NCFG; j++)
         for (int l = 0; l < W7_NLOADS; l++)
