@@ -199,9 +199,11 @@ typedef struct bench_openloop {
     double pacer_cpu;           /* s: the pacing thread */
     double server_cpu;          /* s, < 0 when unknown */
     double pacer_lag_us;        /* the latest the pacer woke after a due time */
-    size_t wakeups; /* the pacer's releases (arrivals released together
+    size_t wakeups;    /* the pacer's releases (arrivals released together
                             when it woke late share one) */
-    double setup;   /* s: connecting and warming, untimed */
+    size_t pacer_late; /* arrivals it released more than 100 µs late */
+    int pacer_rt;      /* it ran SCHED_FIFO (else a normal thread) */
+    double setup;      /* s: connecting and warming, untimed */
     unsigned conns;
 } bench_openloop;
 

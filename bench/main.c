@@ -37,7 +37,7 @@
  *             [--pool P --pipeline D --coalesce-us US | --params 'k=v&...']
  *             [--threads K] [--drain-ms MS] [--repeat R]
  *       W7, open-loop latency (bench/w7.c): point selects arriving at QPS
- *       for S (3) seconds; one line with the achieved rate, p50/p99/p999/
+ *       for S (4) seconds; one line with the achieved rate, p50/p99/p999/
  *       max in µs and client CPU µs/query. amysql gets exactly the keys
  *       given (none: the library's defaults). The suite's W7 (--only W7)
  *       runs --w7-rounds R (3) rounds of --seconds S each.
@@ -130,7 +130,7 @@ static int opt_reset = 1; /* --one STALL: reset_on_release */
 /* W7 (bench/w7.c): rounds, seconds of arrivals per run, the drain after
  * them, the offered rate and DSN keys of --one W7. */
 static int opt_w7_rounds = 3;
-static double opt_w7_seconds = 3, opt_w7_drain = 1, opt_w7_rate;
+static double opt_w7_seconds = 4, opt_w7_drain = 1, opt_w7_rate;
 static const char *opt_w7_params;
 static int opt_coalesce_given;
 static const char *opt_only;

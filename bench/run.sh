@@ -31,9 +31,9 @@
 #                        and AMY_BENCH_ONLY=TLS, which runs W1T and STALL and
 #                        rewrites the TLS part only, and AMY_BENCH_ONLY=W7,
 #                        which rewrites the W7 part (and bench/w7.png) only
-#   AMY_BENCH_W7_SECONDS=S  seconds of arrivals per W7 run (default 3)
-#   AMY_BENCH_W7_ROUNDS=N   rounds for W7 (default 3; 3 rounds x 4
-#                        configurations x 3 loads x ~3.5 s, ~3 minutes)
+#   AMY_BENCH_W7_SECONDS=S  seconds of arrivals per W7 run (default 4)
+#   AMY_BENCH_W7_ROUNDS=N   rounds for W7 (default 3: 3 rounds x 4
+#                        configurations x 3 loads x ~4.5 s, ~3 minutes)
 #   AMY_BENCH_OWN_SERVER=1  run against a private server started for the run
 #                        (scripts/testdb.sh in a temporary state dir, first
 #                        free port from 33161) and stopped after it: on a
@@ -51,7 +51,7 @@ BIN=${AMY_BENCH_BIN:-build/bench/amy_bench}
 ROUNDS=${AMY_BENCH_ROUNDS:-5}
 W6_ROUNDS=${AMY_BENCH_W6_ROUNDS:-3}
 W7_ROUNDS=${AMY_BENCH_W7_ROUNDS:-3}
-W7_SECONDS=${AMY_BENCH_W7_SECONDS:-3}
+W7_SECONDS=${AMY_BENCH_W7_SECONDS:-4}
 ONLY=${AMY_BENCH_ONLY:-}
 RESULTS=bench/RESULTS.md
 CHART=bench/w1.png

@@ -362,18 +362,22 @@ static void print_section(double peak, int rounds, double seconds, double drain,
 
     /* How precise the arrivals were, over every run. */
     double lag[W7_ROUNDS_MAX * W7_NLOADS * W7_NCFG],
-        pc[W7_ROUNDS_MAX * W7_NCFG];
-    int nl = 0, np = 0;
+        late[W7_ROUNDS_MAX * W7_NLOADS * W7_NCFG], pc[W7_ROUNDS_MAX * W7_NCFG];
+    int nl = 0, np = 0, rt = 0;
     for (int j = 0; j < W7_NCFG; j++)
         for (int l = 0; l < W7_NLOADS; l++)
             for (int i = 0; i < w7_cfgs[j].no[l]; i++) {
-                lag[nl++] = w7_cfgs[j].o[l][i].pacer_lag_us;
+                const bench_openloop *o = &w7_cfgs[j].o[l][i];
+                late[nl] = 100.0 * (double)o->pacer_late / (double)o->n;
+                lag[nl++] = o->pacer_lag_us;
+                rt += o->pacer_rt;
                 if (l == W7_NLOADS - 1)
-                    pc[np++] = field(&w7_cfgs[j].o[l][i], F_PCPU);
+                    pc[np++] = field(o, F_PCPU);
             }
     printf("\nHow it is measured. Each run schedules floor(rate × %g s) "
            "queries at t_i = start + i/rate. A pacing thread (timer slack "
-           "1 ns) sleeps with `clock_nanosleep(TIMER_ABSTIME)` to each t_i "
+           "1 ns, real-time when allowed) sleeps with "
+           "`clock_nanosleep(TIMER_ABSTIME)` to each t_i "
            "and releases every query due by the time it woke. amysql: the "
            "pacer bumps an atomic counter and `ev_async_send`s the loop, "
            "which wakes as for a request arriving on a socket and "
@@ -398,10 +402,16 @@ static void print_section(double peak, int rounds, double seconds, double drain,
            "cost a further %.1f µs per query at 75 %% load, median); "
            "connecting and a warm-up (2,000 queries gathered, amysql; one "
            "query per connection, threads) are outside the timed region. "
-           "The pacer woke at most %.0f µs after a scheduled time (median "
-           "over runs of each run's latest wakeup: %.0f µs).\n",
-           seconds, drain, rounds, median(pc, np), vmax(lag, nl),
-           median(lag, nl));
+           "The pacer ran %s; it woke at most %.0f µs after a scheduled "
+           "time (median over runs of each run's latest wakeup: %.0f µs), "
+           "and released %.2f %% of the arrivals more than 100 µs late "
+           "(median over runs; %.2f %% in the worst run): that lateness is "
+           "in the latencies, charged to the client.\n",
+           seconds, drain, rounds, median(pc, np),
+           rt == nl  ? "`SCHED_FIFO` (priority 1)"
+           : rt == 0 ? "as a normal thread (`SCHED_FIFO` refused)"
+                     : "`SCHED_FIFO` in some runs only",
+           vmax(lag, nl), median(lag, nl), median(late, nl), vmax(late, nl));
     printf("\n![W7: latency by offered load](w7.png)\n");
     fflush(stdout);
 }
@@ -466,12 +476,14 @@ int bench_w7_one(const char *client, const char *params, unsigned k,
                "%.0f q/s p50 %.0f p99 %.0f p999 %.0f max %.0f us; backlog "
                "%zu unanswered at cap %zu failed %zu; client CPU %.2f us/q "
                "(pacer %.2f us/q, not counted) server CPU %.2f us/q; %u "
-               "connections; pacer latest wakeup %.0f us, %zu wakeups\n",
+               "connections; pacer%s latest wakeup %.0f us, %zu wakeups, "
+               "%zu arrivals released > 100 us late\n",
                what, rate, seconds, o.n, o.achieved, o.p50, o.p99, o.p999,
                o.max, o.backlog, o.outstanding, o.failed,
                o.client_cpu / n * 1e6, o.pacer_cpu / n * 1e6,
                o.server_cpu < 0 ? -1 : o.server_cpu / n * 1e6, o.conns,
-               o.pacer_lag_us, o.wakeups);
+               o.pacer_rt ? " (SCHED_FIFO)" : "", o.pacer_lag_us, o.wakeups,
+               o.pacer_late);
         fflush(stdout);
         bad |= o.failed != 0;
     }
