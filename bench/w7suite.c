@@ -190,7 +190,8 @@ typedef enum {
     F_CPU,
     F_PCPU,
     F_SCPU,
-    F_LAG
+    F_LAG,
+    F_BUSY
 } w7_field;
 
 static double field(const bench_openloop *o, w7_field f)
@@ -219,6 +220,11 @@ static double field(const bench_openloop *o, w7_field f)
         return o->server_cpu < 0 ? -1 : o->server_cpu / n * 1e6;
     case F_LAG:
         return o->pacer_lag_us;
+    case F_BUSY: /* % of all the cores: client, pacer and server */
+        if (o->server_cpu < 0 || o->wall <= 0)
+            return -1;
+        return 100 * (o->client_cpu + o->pacer_cpu + o->server_cpu) /
+               (o->wall * (double)sysconf(_SC_NPROCESSORS_ONLN));
     }
     return 0;
 }
@@ -228,7 +234,7 @@ static int values(const w7_cfg *c, int load, w7_field f, double *v)
     int n = 0;
     for (int i = 0; i < c->no[load]; i++) {
         v[n] = field(&c->o[load][i], f);
-        if (f != F_SCPU || v[n] >= 0)
+        if ((f != F_SCPU && f != F_BUSY) || v[n] >= 0)
             n++;
     }
     return n;
@@ -309,9 +315,9 @@ static void print_section(double peak, int rounds, double seconds, double drain,
     printf("| client | config | own closed-loop peak q/s (min–max) | load | "
            "offered q/s | achieved q/s | p50 µs | p99 µs (min–max) | p999 µs "
            "| max µs | backlog at end of arrivals | unanswered at the cap | "
-           "client CPU µs/q | server CPU µs/q |\n");
+           "client CPU µs/q | server CPU µs/q | cores busy |\n");
     printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-           "---:|\n");
+           "---:|---:|\n");
     int over = 0, behind = 0;
     for (int j = 0; j < W7_NCFG; j++) {
         const w7_cfg *c = &w7_cfgs[j];
@@ -333,19 +339,21 @@ static void print_section(double peak, int rounds, double seconds, double drain,
                 behind = 1;
             }
             int n = values(c, l, F_P99, v);
-            double scpu = med(c, l, F_SCPU);
-            char sc[32] = "n/a";
+            double scpu = med(c, l, F_SCPU), busy = med(c, l, F_BUSY);
+            char sc[32] = "n/a", bz[32] = "n/a";
             if (scpu >= 0)
                 snprintf(sc, sizeof sc, "%.1f", scpu);
+            if (busy >= 0)
+                snprintf(bz, sizeof bz, "%.0f %%", busy);
             printf("| %s | %s%s | %.0f (%.0f–%.0f) | %.0f %%%s | %.0f | %.0f "
                    "| %.0f | **%.0f** (%.0f–%.0f) | %.0f | %.0f | %.0f | %.0f "
-                   "| %.1f | %s |\n",
+                   "| %.1f | %s | %s |\n",
                    c->client, c->label, note, own, vmin(c->peak, c->npeak),
                    vmax(c->peak, c->npeak), w7_loads[l] * 100, mark, rate,
                    med(c, l, F_ACH), med(c, l, F_P50), med(c, l, F_P99),
                    vmin(v, n), vmax(v, n), med(c, l, F_P999), med(c, l, F_MAX),
-                   med(c, l, F_BACKLOG), med(c, l, F_OUT), med(c, l, F_CPU),
-                   sc);
+                   med(c, l, F_BACKLOG), med(c, l, F_OUT), med(c, l, F_CPU), sc,
+                   bz);
         }
     }
     if (over)
@@ -397,7 +405,12 @@ static void print_section(double peak, int rounds, double seconds, double drain,
            "µs; the table gives the median over %d rounds of each figure, "
            "the (configuration, load) runs interleaved, their order rotated "
            "each round. Backlog: queries arrived by the end of the arrivals "
-           "but not yet answered then. Client CPU: the process's (getrusage) "
+           "but not yet answered then. Cores busy: client, pacer and server "
+           "CPU over the timed region, as a share of all %ld cores: a query "
+           "arriving alone costs both sides wakeups that a closed-loop batch "
+           "shares, so a fraction of the closed-loop peak keeps the cores "
+           "busier than that fraction (near 100 %%, queries wait for a core). "
+           "Client CPU: the process's (getrusage) "
            "less the pacing thread's own, per answered query (the pacer "
            "cost a further %.1f µs per query at 75 %% load, median); "
            "connecting and a warm-up (2,000 queries gathered, amysql; one "
@@ -407,7 +420,8 @@ static void print_section(double peak, int rounds, double seconds, double drain,
            "and released %.2f %% of the arrivals more than 100 µs late "
            "(median over runs; %.2f %% in the worst run): that lateness is "
            "in the latencies, charged to the client.\n",
-           seconds, drain, rounds, median(pc, np),
+           seconds, drain, rounds, sysconf(_SC_NPROCESSORS_ONLN),
+           median(pc, np),
            rt == nl  ? "`SCHED_FIFO` (priority 1)"
            : rt == 0 ? "as a normal thread (`SCHED_FIFO` refused)"
                      : "`SCHED_FIFO` in some runs only",
