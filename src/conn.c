@@ -1263,7 +1263,9 @@ static void resume(amy__conn *c, int ready)
  * without touching the caller's loop. Waiting for answers to pile up saves
  * a wakeup (epoll_wait, recv, a context switch: most of the client's CPU
  * per pipelined answer) per answer, and costs each answer up to a tick of
- * latency. That trade pays only under sustained load, so a connection
+ * latency (the tick is an ev_timer, and libev on epoll never blocks for
+ * less than 1 ms: on a loop with nothing else to do, a 300 us wait lasts
+ * about 1.1 ms). That trade pays only under sustained load, so a connection
  * waits only when
  *   - it has COALESCE_MIN_DUE or more answers due: a lone query, or a
  *     small gather, is read at once;
