@@ -180,6 +180,13 @@ static void test_read_coalesce_teardown(void **state)
  * the answers are made to arrive while the loop is not running, then one
  * ev_run(EVRUN_NOWAIT) either reads them or starts the wait. The tick is
  * 100 ms from a wall-clock multiple, so the wait is over within it. */
+static unsigned coalesce_want; /* in flight, for coalesce_sent */
+
+static int coalesce_sent(const amy_stats *s)
+{
+    return s->in_flight == coalesce_want;
+}
+
 static void coalesce_read_at_once(amy_pool *p, amy_pool *watch,
                                   struct ev_loop *ctl_loop, unsigned n,
                                   unsigned want_read)
@@ -190,8 +197,8 @@ static void coalesce_read_at_once(amy_pool *p, amy_pool *watch,
     amy_future *fs[4];
     for (unsigned i = 0; i < n; i++)
         fs[i] = amy_query(p, COALESCE_SQL);
-    while (itest_stats(p).in_flight != n)
-        ev_run(loop, EVRUN_ONCE);
+    coalesce_want = n;
+    itest_run_until(loop, p, coalesce_sent, "the queries sent");
     itest_wait_running(watch, COALESCE_SQL, 1);
     amy_future *id =
         amy_query(watch, "SELECT ID FROM information_schema.PROCESSLIST WHERE "
