@@ -794,6 +794,24 @@ AMY_EXPORT unsigned amy_future_server_errno(const amy_future *f);
 AMY_EXPORT const char *amy_future_sqlstate(const amy_future *f);
 
 /*
+ * amy_future_describe - one line for a log: the status's name, the MySQL
+ * error number when there is one, the SQLSTATE of a failure, and the
+ * message, e.g.
+ *   "AMY_ESERVER 1146 (42S02): Table 'shop.nope' doesn't exist"
+ *   "AMY_ETIMEDOUT (HY000): query timed out after 500 ms"
+ *   "AMY_OK", "AMY_PENDING"
+ *
+ * buf, len: where to write it, as snprintf does: at most len bytes,
+ * NUL-terminated when len > 0 (cut short if it does not fit); buf may be
+ * NULL when len is 0, to learn the length. f NULL writes "NULL future".
+ *
+ * Returns the length of the whole line (without its NUL), so a result >=
+ * len means it was cut short. Nothing is kept: buf is the caller's.
+ */
+AMY_EXPORT size_t amy_future_describe(const amy_future *f, char *buf,
+                                      size_t len);
+
+/*
  * amy_future_free - release a future and its result.
  *
  * A pending future is canceled first, as by amy_future_cancel: a queued
@@ -822,6 +840,17 @@ AMY_EXPORT size_t amy_result_ncols(const amy_result *r);
 
 /* Name (alias) of column col, NUL-terminated; NULL when out of range. */
 AMY_EXPORT const char *amy_result_colname(const amy_result *r, size_t col);
+
+/*
+ * amy_result_colindex - the index of the column named name (its alias, as
+ * amy_result_colname gives it), compared as MySQL compares column names:
+ * ASCII letters in any case. The first such column when several have the
+ * same name (`SELECT a.id, b.id ...`: alias them apart).
+ *
+ * Returns the index, or -1 when no column has that name, r or name is NULL,
+ * or r has no columns.
+ */
+AMY_EXPORT long amy_result_colindex(const amy_result *r, const char *name);
 
 /*
  * amy_result_value - the value at (row, col) in the text protocol's form

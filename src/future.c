@@ -302,6 +302,28 @@ const char *amy_future_sqlstate(const amy_future *f)
     return f->status < 0 ? f->sqlstate : "00000";
 }
 
+size_t amy_future_describe(const amy_future *f, char *buf, size_t len)
+{
+    char dummy[1];
+    if (!buf || len == 0) {
+        buf = dummy; /* snprintf may not take NULL with a size of 1 */
+        len = 0;
+    }
+    int n;
+    if (!f)
+        n = snprintf(buf, len, "NULL future");
+    else if (f->status >= 0)
+        n = snprintf(buf, len, "%s", amy_status_name(f->status));
+    else if (f->server_errno)
+        n = snprintf(buf, len, "%s %u (%s): %s", amy_status_name(f->status),
+                     f->server_errno, amy_future_sqlstate(f),
+                     amy_future_error(f));
+    else
+        n = snprintf(buf, len, "%s (%s): %s", amy_status_name(f->status),
+                     amy_future_sqlstate(f), amy_future_error(f));
+    return n < 0 ? 0 : (size_t)n;
+}
+
 /* Resolves a pending future from outside its normal path: first it leaves
  * whatever would resolve it later (the pool's queue or in-flight slot, or
  * for a gather its children), so nothing can touch it again. */

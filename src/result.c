@@ -376,6 +376,31 @@ size_t amy_result_ncols(const amy_result *r)
     return r ? r->ncols : 0;
 }
 
+/* ASCII only, as MySQL compares column names (and as no locale may). */
+static int ascii_lower(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+long amy_result_colindex(const amy_result *r, const char *name)
+{
+    if (!r || !name)
+        return -1;
+    for (size_t c = 0; c < r->ncols; c++) {
+        const unsigned char *a = (const unsigned char *)r->colnames[c];
+        const unsigned char *b = (const unsigned char *)name;
+        if (!a)
+            continue;
+        while (*a && ascii_lower(*a) == ascii_lower(*b)) {
+            a++;
+            b++;
+        }
+        if (*a == '\0' && *b == '\0')
+            return (long)c;
+    }
+    return -1;
+}
+
 const char *amy_result_colname(const amy_result *r, size_t col)
 {
     return r && col < r->ncols ? r->colnames[col] : NULL;

@@ -234,6 +234,49 @@ static void test_getters_failed_defaults(void **state)
     amy_future_free(f);
 }
 
+/* One line per state; snprintf's contract for the buffer. */
+static void test_describe(void **state)
+{
+    char buf[128];
+    assert_int_equal(amy_future_describe(NULL, buf, sizeof buf),
+                     strlen("NULL future"));
+    assert_string_equal(buf, "NULL future");
+
+    amy_future *f = pending(*state);
+    amy_future_describe(f, buf, sizeof buf);
+    assert_string_equal(buf, "AMY_PENDING");
+    resolve_ok(f, 1);
+    amy_future_describe(f, buf, sizeof buf);
+    assert_string_equal(buf, "AMY_OK");
+    amy_future_free(f);
+
+    f = pending(*state);
+    resolve_err(f, 1146, "42S02", "Table 'shop.nope' doesn't exist");
+    static const char want[] =
+        "AMY_ESERVER 1146 (42S02): Table 'shop.nope' doesn't exist";
+    assert_int_equal(amy_future_describe(f, buf, sizeof buf), sizeof want - 1);
+    assert_string_equal(buf, want);
+    /* Cut short, always terminated; the length of the whole line still. */
+    char small[12];
+    memset(small, 'x', sizeof small);
+    assert_int_equal(amy_future_describe(f, small, sizeof small),
+                     sizeof want - 1);
+    assert_int_equal(small[sizeof small - 1], '\0');
+    assert_int_equal(strncmp(small, want, sizeof small - 1), 0);
+    /* No buffer: the length only. */
+    assert_int_equal(amy_future_describe(f, NULL, 0), sizeof want - 1);
+    assert_int_equal(amy_future_describe(f, buf, 0), sizeof want - 1);
+    amy_future_free(f);
+
+    /* amysql's own failure: no errno, the library's SQLSTATE. */
+    f = pending(*state);
+    amy__future_fail(f, AMY_ETIMEDOUT, 0, NULL, "query timed out after 500 ms");
+    amy_future_describe(f, buf, sizeof buf);
+    assert_string_equal(buf,
+                        "AMY_ETIMEDOUT (HY000): query timed out after 500 ms");
+    amy_future_free(f);
+}
+
 /* The getters during the callbacks of a future freed while pending. */
 static void check_canceled_cb(amy_future *f, void *arg)
 {
@@ -1521,6 +1564,7 @@ int main(void)
         T(test_getters_ok),
         T(test_getters_failed),
         T(test_getters_failed_defaults),
+        T(test_describe),
         T(test_getters_canceled),
         T(test_new_query_copies_sql),
 

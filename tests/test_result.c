@@ -140,6 +140,30 @@ static void test_grid_counts_and_names(void **state)
     assert_string_equal(amy_result_colname(&g.r, 2), "note");
 }
 
+/* Column names compare as MySQL's do: ASCII case does not matter, the
+ * whole name must match, the first of equal names wins. */
+static void test_grid_colindex(void **state)
+{
+    grid g;
+    grid_init(&g);
+    assert_int_equal(amy_result_colindex(&g.r, "id"), 0);
+    assert_int_equal(amy_result_colindex(&g.r, "NAME"), 1);
+    assert_int_equal(amy_result_colindex(&g.r, "Note"), 2);
+    assert_int_equal(amy_result_colindex(&g.r, "nam"), -1);
+    assert_int_equal(amy_result_colindex(&g.r, "names"), -1);
+    assert_int_equal(amy_result_colindex(&g.r, ""), -1);
+    assert_int_equal(amy_result_colindex(&g.r, NULL), -1);
+    assert_int_equal(amy_result_colindex(NULL, "id"), -1);
+    g.names[2] = "ID"; /* SELECT a.id, b.id */
+    assert_int_equal(amy_result_colindex(&g.r, "id"), 0);
+    g.names[0] = "\xc3\x89t\xc3\xa9"; /* non-ASCII bytes compare as they are */
+    assert_int_equal(amy_result_colindex(&g.r, "\xc3\x89t\xc3\xa9"), 0);
+    assert_int_equal(amy_result_colindex(&g.r, "\xc3\xa9t\xc3\xa9"), -1);
+    amy_result *ok = amy__result_ok(1, 0); /* no columns */
+    assert_int_equal(amy_result_colindex(ok, "id"), -1);
+    amy__result_free(ok);
+}
+
 static void test_grid_values(void **state)
 {
     grid g;
@@ -443,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_null_result),
         cmocka_unit_test(test_free_null),
         cmocka_unit_test(test_grid_counts_and_names),
+        cmocka_unit_test(test_grid_colindex),
         cmocka_unit_test(test_grid_values),
         cmocka_unit_test(test_grid_len_may_be_null),
         cmocka_unit_test(test_grid_out_of_range),
