@@ -955,6 +955,25 @@ AMY_EXPORT int amy_result_uint64(const amy_result *r, size_t row, size_t col,
 AMY_EXPORT int amy_result_double(const amy_result *r, size_t row, size_t col,
                                  double *out);
 
+/*
+ * amy_result_time - the value at (row, col) of a DATE, DATETIME, TIMESTAMP
+ * or TIME column as an amy_time, read exactly or not at all (the fields as
+ * amy_val_time takes them: see amy_time).
+ *
+ * out: receives the value on AMY_OK; untouched otherwise. DATE fills year,
+ * month and day; DATETIME and TIMESTAMP also the clock and microsecond;
+ * TIME fills negative, hour (0..838: hours past 24 stay in hour, day is
+ * 0), minute, second and microsecond. A zero date ('0000-00-00') reads as
+ * zeros. TIMESTAMP is in the session's time zone, as the server wrote it.
+ *
+ * Returns AMY_OK; AMY_ENULL for SQL NULL; AMY_ETYPE when the column is of
+ * another type (a string that looks like a date is still a string) or the
+ * text is not in the server's form; AMY_EINVAL when r or out is NULL or
+ * row/col is out of range.
+ */
+AMY_EXPORT int amy_result_time(const amy_result *r, size_t row, size_t col,
+                               amy_time *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -537,6 +537,106 @@ int amy_result_uint64(const amy_result *r, size_t row, size_t col,
     return parse_digits(cell->ptr, cell->len, out);
 }
 
+/* n decimal digits at s[*i] into *v (no sign, exactly n). */
+static int fixed_digits(const char *s, size_t len, size_t *i, int n, int *v)
+{
+    int x = 0;
+    for (int k = 0; k < n; k++, (*i)++) {
+        if (*i >= len || s[*i] < '0' || s[*i] > '9')
+            return -1;
+        x = x * 10 + (s[*i] - '0');
+    }
+    *v = x;
+    return 0;
+}
+
+/* ".ffffff" (1 to 6 digits), if there, into microseconds. */
+static int fraction(const char *s, size_t len, size_t *i, unsigned *us)
+{
+    *us = 0;
+    if (*i == len)
+        return 0;
+    if (s[(*i)++] != '.')
+        return -1;
+    int digits = 0;
+    unsigned x = 0;
+    for (; *i < len && s[*i] >= '0' && s[*i] <= '9' && digits < 6; (*i)++) {
+        x = x * 10 + (unsigned)(s[*i] - '0');
+        digits++;
+    }
+    if (digits == 0)
+        return -1;
+    for (int k = digits; k < 6; k++)
+        x *= 10;
+    *us = x;
+    return 0;
+}
+
+/* "YYYY-MM-DD" at s[*i]. */
+static int date_part(const char *s, size_t len, size_t *i, amy_time *t)
+{
+    if (fixed_digits(s, len, i, 4, &t->year) || *i >= len || s[(*i)++] != '-' ||
+        fixed_digits(s, len, i, 2, &t->month) || *i >= len ||
+        s[(*i)++] != '-' || fixed_digits(s, len, i, 2, &t->day))
+        return -1;
+    return t->month <= 12 && t->day <= 31 ? 0 : -1;
+}
+
+/* "MM:SS" after the hours, then an optional fraction, to the end. */
+static int clock_rest(const char *s, size_t len, size_t *i, amy_time *t)
+{
+    if (*i >= len || s[(*i)++] != ':' ||
+        fixed_digits(s, len, i, 2, &t->minute) || *i >= len ||
+        s[(*i)++] != ':' || fixed_digits(s, len, i, 2, &t->second) ||
+        fraction(s, len, i, &t->microsecond) || *i != len)
+        return -1;
+    return t->minute <= 59 && t->second <= 59 ? 0 : -1;
+}
+
+int amy_result_time(const amy_result *r, size_t row, size_t col, amy_time *out)
+{
+    const amy__cell *cell;
+    int st = cell_at(r, row, col, out, &cell);
+    if (st != AMY_OK)
+        return st;
+    const char *s = cell->ptr;
+    size_t len = cell->len, i = 0;
+    amy_time t = {0, 0, 0, 0, 0, 0, 0, 0};
+    switch (r->cols[col].type) {
+    case AMY_COL_DATE:
+        if (date_part(s, len, &i, &t) || i != len)
+            return AMY_ETYPE;
+        break;
+    case AMY_COL_DATETIME:
+    case AMY_COL_TIMESTAMP:
+        if (date_part(s, len, &i, &t) || i >= len || s[i++] != ' ' ||
+            fixed_digits(s, len, &i, 2, &t.hour) || t.hour > 23 ||
+            clock_rest(s, len, &i, &t))
+            return AMY_ETYPE;
+        break;
+    case AMY_COL_TIME: {
+        /* [-]H..HHH:MM:SS[.f]: hours past 24 are kept in hour (up to
+         * 838 for the server's TIME range). */
+        if (i < len && s[i] == '-') {
+            t.negative = 1;
+            i++;
+        }
+        int digits = 0;
+        for (; i < len && s[i] >= '0' && s[i] <= '9' && digits < 4; i++) {
+            t.hour = t.hour * 10 + (s[i] - '0');
+            digits++;
+        }
+        if (digits < 2 || t.hour > 838 || clock_rest(s, len, &i, &t))
+            return AMY_ETYPE;
+        break;
+    }
+    default:
+        return AMY_ETYPE; /* text that looks like a date is still text */
+    }
+    *out = t;
+    return AMY_OK;
+}
+
 int amy_result_double(const amy_result *r, size_t row, size_t col, double *out)
 {
     const amy__cell *cell;

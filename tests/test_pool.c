@@ -828,6 +828,51 @@ static void test_params_injection_and_errors(void **state)
 }
 
 /* Typed access: exact conversions or an error, never a silent wrap. */
+/* amy_result_time on what the server writes, text protocol and binary
+ * (amy_exec), and back through amy_val_time. */
+static void check_times(const amy_result *r)
+{
+    amy_time t;
+    assert_int_equal(amy_result_time(r, 0, 0, &t), AMY_OK);
+    assert_true(t.year == 2024 && t.month == 2 && t.day == 29);
+    assert_int_equal(amy_result_time(r, 0, 1, &t), AMY_OK);
+    assert_true(t.negative && t.hour == 838 && t.minute == 59 &&
+                t.second == 58 && t.microsecond == 500000);
+    assert_int_equal(amy_result_time(r, 0, 2, &t), AMY_OK);
+    assert_true(t.year == 1999 && t.month == 12 && t.day == 31 &&
+                t.hour == 23 && t.minute == 59 && t.second == 59 &&
+                t.microsecond == 123456);
+    assert_int_equal(amy_result_time(r, 0, 3, &t), AMY_ETYPE); /* a string */
+    assert_int_equal(amy_result_time(r, 0, 4, &t), AMY_ENULL);
+}
+
+static void test_time_values(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    static const char sql[] =
+        "SELECT DATE '2024-02-29', CAST('-838:59:58.5' AS TIME(1)), "
+        "CAST('1999-12-31 23:59:59.123456' AS DATETIME(6)), '2024-02-29', "
+        "CAST(NULL AS DATE)";
+    amy_future *f = amy_query(p, sql);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    check_times(amy_future_result(f));
+    amy_future_free(f);
+    f = amy_exec(p, sql, NULL, 0);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    check_times(amy_future_result(f));
+    amy_future_free(f);
+
+    /* What is read goes back as it came. */
+    amy_time in = {2038, 1, 19, 3, 14, 7, 250000, 0}, out;
+    amy_value v = amy_val_time(AMY_TYPE_DATETIME, in);
+    f = amy_query_params(p, "SELECT CAST(? AS DATETIME(6))", &v, 1);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_int_equal(amy_result_time(amy_future_result(f), 0, 0, &out), AMY_OK);
+    assert_memory_equal(&in, &out, sizeof in);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
 static void test_typed_values(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
@@ -1256,6 +1301,7 @@ int main(void)
         cmocka_unit_test(test_params_round_trip),
         cmocka_unit_test(test_params_injection_and_errors),
         cmocka_unit_test(test_typed_values),
+        cmocka_unit_test(test_time_values),
         cmocka_unit_test(test_multi_statements),
         cmocka_unit_test(test_call_result_sets),
         cmocka_unit_test(test_password_never_in_errors),

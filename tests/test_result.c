@@ -164,6 +164,110 @@ static void test_grid_colindex(void **state)
     amy__result_free(ok);
 }
 
+/* amy_result_time: one row, each column a type and the text the server
+ * would write for it (or not). */
+typedef struct {
+    amy_result r;
+    const char *names[1];
+    amy__colinfo cols[1];
+    amy__cell cells[1];
+} one_cell;
+
+static int time_of(uint16_t type, const char *text, amy_time *t)
+{
+    one_cell g;
+    memset(&g, 0, sizeof g);
+    g.names[0] = "t";
+    g.cols[0].type = type;
+    g.cells[0] = (amy__cell){text, text ? strlen(text) : 0};
+    g.r.nrows = 1;
+    g.r.ncols = 1;
+    g.r.colnames = g.names;
+    g.r.cols = g.cols;
+    g.r.cells = g.cells;
+    return amy_result_time(&g.r, 0, 0, t);
+}
+
+static void assert_time(amy_time t, int y, int mo, int d, int h, int mi,
+                        int sec, unsigned us, int neg)
+{
+    assert_int_equal(t.year, y);
+    assert_int_equal(t.month, mo);
+    assert_int_equal(t.day, d);
+    assert_int_equal(t.hour, h);
+    assert_int_equal(t.minute, mi);
+    assert_int_equal(t.second, sec);
+    assert_int_equal(t.microsecond, us);
+    assert_int_equal(t.negative, neg);
+}
+
+static void test_time_reads(void **state)
+{
+    amy_time t;
+    assert_int_equal(time_of(AMY_COL_DATE, "2024-02-29", &t), AMY_OK);
+    assert_time(t, 2024, 2, 29, 0, 0, 0, 0, 0);
+    assert_int_equal(time_of(AMY_COL_DATE, "0000-00-00", &t), AMY_OK);
+    assert_time(t, 0, 0, 0, 0, 0, 0, 0, 0);
+    assert_int_equal(time_of(AMY_COL_DATETIME, "1999-12-31 23:59:59", &t),
+                     AMY_OK);
+    assert_time(t, 1999, 12, 31, 23, 59, 59, 0, 0);
+    assert_int_equal(
+        time_of(AMY_COL_TIMESTAMP, "2038-01-19 03:14:07.000001", &t), AMY_OK);
+    assert_time(t, 2038, 1, 19, 3, 14, 7, 1, 0);
+    assert_int_equal(time_of(AMY_COL_DATETIME, "2024-01-02 03:04:05.5", &t),
+                     AMY_OK);
+    assert_time(t, 2024, 1, 2, 3, 4, 5, 500000, 0);
+    assert_int_equal(time_of(AMY_COL_TIME, "-838:59:59.999999", &t), AMY_OK);
+    assert_time(t, 0, 0, 0, 838, 59, 59, 999999, 1);
+    assert_int_equal(time_of(AMY_COL_TIME, "00:00:00", &t), AMY_OK);
+    assert_time(t, 0, 0, 0, 0, 0, 0, 0, 0);
+    assert_int_equal(time_of(AMY_COL_TIME, "100:30:00", &t), AMY_OK);
+    assert_time(t, 0, 0, 0, 100, 30, 0, 0, 0);
+}
+
+/* Exactly or not at all: out is untouched on every refusal. */
+static void test_time_refuses(void **state)
+{
+    static const struct {
+        uint16_t type;
+        const char *text;
+        int want;
+    } bad[] = {
+        {AMY_COL_VAR_STRING, "2024-02-29", AMY_ETYPE}, /* text stays text */
+        {AMY_COL_LONG, "20240229", AMY_ETYPE},
+        {AMY_COL_DATE, "2024-2-29", AMY_ETYPE},
+        {AMY_COL_DATE, "2024-13-01", AMY_ETYPE},
+        {AMY_COL_DATE, "2024-01-32", AMY_ETYPE},
+        {AMY_COL_DATE, "2024-01-01 ", AMY_ETYPE},
+        {AMY_COL_DATE, "", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01 24:00:00", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01 10:60:00", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01 10:00:60", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01 10:00:00.", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01 10:00:00.1234567", AMY_ETYPE},
+        {AMY_COL_DATETIME, "2024-01-01T10:00:00", AMY_ETYPE},
+        {AMY_COL_TIME, "839:00:00", AMY_ETYPE},
+        {AMY_COL_TIME, "1:00:00", AMY_ETYPE},
+        {AMY_COL_TIME, "--1:00:00", AMY_ETYPE},
+        {AMY_COL_TIME, "10:00", AMY_ETYPE},
+        {AMY_COL_TIME, NULL, AMY_ENULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        amy_time t = {-1, -1, -1, -1, -1, -1, 7, 9};
+        int st = time_of(bad[i].type, bad[i].text, &t);
+        if (st != bad[i].want)
+            fail_msg("%s as type %u: %s, want %s",
+                     bad[i].text ? bad[i].text : "NULL", bad[i].type,
+                     amy_status_name(st), amy_status_name(bad[i].want));
+        assert_int_equal(t.year, -1);
+        assert_int_equal(t.microsecond, 7);
+    }
+    amy_time t;
+    assert_int_equal(amy_result_time(NULL, 0, 0, &t), AMY_EINVAL);
+    assert_int_equal(time_of(AMY_COL_DATE, "2024-02-29", NULL), AMY_EINVAL);
+}
+
 static void test_grid_values(void **state)
 {
     grid g;
@@ -468,6 +572,8 @@ int main(void)
         cmocka_unit_test(test_free_null),
         cmocka_unit_test(test_grid_counts_and_names),
         cmocka_unit_test(test_grid_colindex),
+        cmocka_unit_test(test_time_reads),
+        cmocka_unit_test(test_time_refuses),
         cmocka_unit_test(test_grid_values),
         cmocka_unit_test(test_grid_len_may_be_null),
         cmocka_unit_test(test_grid_out_of_range),
