@@ -485,7 +485,11 @@ static inline amy_value amy_val_time(amy_type type, amy_time t)
  *         comment is, as the server runs it). It is read in the pool's
  *         charset (the DSN key, whose multibyte characters are taken whole,
  *         as the server takes them; change it with that key, never with
- *         SET NAMES, which escaping would not follow).
+ *         SET NAMES, which escaping would not follow). A placeholder
+ *         stands for a value, never for an identifier or a keyword: with
+ *         "ORDER BY ?" the server sorts by a constant string (every row
+ *         equal), and a table or column name cannot be a parameter; check
+ *         such names against a list of your own and write them in the SQL.
  * params: n values, copied (text and blob bytes included): the caller may
  *         free them when this returns. May be NULL when n is 0.
  *
@@ -616,8 +620,11 @@ typedef void (*amy_row_cb)(const char *const *values, const size_t *lengths,
  * The future resolves AMY_OK at the end, with a result whose
  * amy_result_affected_rows is the number of rows delivered (and no rows of
  * its own), or with an error as amy_query's (the rows already delivered
- * stay delivered). Returns NULL on ENOMEM; AMY_EINVAL at once for a NULL
- * on_row.
+ * stay delivered). The pool's query_timeout_ms is a deadline for the
+ * whole stream, counted from this call to its last row, as for any query:
+ * a longer stream ends AMY_ETIMEDOUT (and is killed on the server);
+ * amy_future_set_timeout(f, 0) lifts it for this stream, or sets its own.
+ * Returns NULL on ENOMEM; AMY_EINVAL at once for a NULL on_row.
  */
 AMY_EXPORT amy_future *amy_query_stream(amy_pool *pool, const char *sql,
                                         amy_row_cb on_row, void *arg);
@@ -790,6 +797,12 @@ AMY_EXPORT unsigned amy_future_server_errno(const amy_future *f);
  * amy_future_sqlstate - the five-character SQLSTATE behind a failure, e.g.
  * "42000"; "00000" on success or while pending; NULL when f is NULL. Owned
  * by f.
+ *
+ * A server error has the server's SQLSTATE, a connector error the
+ * connector's (e.g. "HY000" for 2013, a lost connection). amysql's own
+ * failures have "HYT00" (timeout expired) for AMY_ETIMEDOUT and "HY000"
+ * (general error) for every other status (AMY_ECANCELED, AMY_EINVAL,
+ * AMY_ENOMEM, AMY_EQUEUEFULL, AMY_ETOOBIG, AMY_EGATHER, ...).
  */
 AMY_EXPORT const char *amy_future_sqlstate(const amy_future *f);
 

@@ -783,9 +783,10 @@ amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
         if (want != n) {
             char msg[128];
             snprintf(msg, sizeof msg,
-                     "the statement has %zu placeholders but %zu parameters "
-                     "were given",
-                     want, n);
+                     "the statement has %zu placeholder%s but %zu "
+                     "parameter%s %s given",
+                     want, want == 1 ? "" : "s", n, n == 1 ? "" : "s",
+                     n == 1 ? "was" : "were");
             return amy__pool_failed(p, AMY_EINVAL, msg);
         }
     }
