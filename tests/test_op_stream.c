@@ -135,6 +135,29 @@ static void count_only(const char *const *v, const size_t *len, size_t n,
     (*(int *)arg)++;
 }
 
+/* The pool's query_timeout_ms is a deadline for the whole stream, and
+ * amy_future_set_timeout(f, 0) lifts it. The statement sleeps 2 ms a row
+ * for 100 rows: at least 200 ms on the server, four times the deadline, so
+ * it is late however fast the machine. */
+static void test_stream_query_timeout(void **state)
+{
+    static const char sql[] = "SELECT seq, SLEEP(0.002) FROM seq_1_to_100";
+    amy_pool *p = itest_pool(loop, "pool=1&query_timeout_ms=50");
+    int n = 0;
+    amy_future *f = amy_query_stream(p, sql, count_only, &n);
+    assert_int_equal(amy_future_wait(f), AMY_ETIMEDOUT);
+    assert_true(n < 100);
+    amy_future_free(f);
+    n = 0;
+    f = amy_query_stream(p, sql, count_only, &n);
+    assert_int_equal(amy_future_set_timeout(f, 0), AMY_OK);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_int_equal(n, 100);
+    assert_int_equal(amy_result_affected_rows(amy_future_result(f)), 100);
+    amy_future_free(f);
+    amy_pool_free(p);
+}
+
 static void test_stream_errors_and_no_rows(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
@@ -165,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_stream_pause_lets_others_run),
         cmocka_unit_test(test_stream_cancel),
         cmocka_unit_test(test_stream_errors_and_no_rows),
+        cmocka_unit_test(test_stream_query_timeout),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
