@@ -836,6 +836,45 @@ AMY_EXPORT size_t amy_future_describe(const amy_future *f, char *buf,
 AMY_EXPORT void amy_future_free(amy_future *f);
 
 /* ------------------------------------------------------------------------ */
+/* Promises: futures the caller resolves                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * amy_promise_new - a pending future that the caller resolves, to gather
+ * work of its own (a cache lookup, an HTTP call, a timer) with queries,
+ * chain callbacks on it, or wait for it (asyncio's Future.set_result).
+ *
+ * loop: the loop its callbacks run on (the pools' loop, to mix it with
+ * their futures).
+ *
+ * It is a future like any other: amy_future_then, amy_future_wait,
+ * amy_gather, amy_future_set_timeout (it resolves AMY_ETIMEDOUT),
+ * amy_future_cancel (AMY_ECANCELED) and every getter work on it. Returns a
+ * future owned by the caller, freed with amy_future_free (a pending one is
+ * canceled first); NULL on ENOMEM or a NULL loop.
+ */
+AMY_EXPORT amy_future *amy_promise_new(struct ev_loop *loop);
+
+/*
+ * amy_promise_resolve / amy_promise_fail - resolve a pending promise with
+ * AMY_OK (its result has no rows, no columns and 0 affected rows), or with
+ * status, a negative AMY_E* value, and msg (copied; NULL: the status's own
+ * text). Its SQLSTATE is HYT00 for AMY_ETIMEDOUT and HY000 otherwise; its
+ * server errno 0.
+ *
+ * The outcome is fixed when the call returns (amy_future_status reads it),
+ * but no callback runs inside the call: they run from the loop, at its
+ * next iteration, without blocking it. The promise may be freed in
+ * between; it goes once its callbacks have run.
+ *
+ * Returns AMY_OK; AMY_EINVAL when f is not a promise, is no longer pending
+ * (resolved, canceled, timed out, freed), or status is not an AMY_E*
+ * error; AMY_ENOMEM (resolve only: f stays pending).
+ */
+AMY_EXPORT int amy_promise_resolve(amy_future *f);
+AMY_EXPORT int amy_promise_fail(amy_future *f, int status, const char *msg);
+
+/* ------------------------------------------------------------------------ */
 /* Results                                                                  */
 /* ------------------------------------------------------------------------ */
 

@@ -51,7 +51,7 @@ static void cb_append(amy_future *f, amy__cbnode *n)
     amy__list_push_back(&f->cbs, &n->link);
 }
 
-static void init_common(amy_future *f, struct ev_loop *loop)
+void amy__future_init(amy_future *f, struct ev_loop *loop)
 {
     f->status = AMY_PENDING;
     f->loop = loop;
@@ -96,7 +96,7 @@ amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
     if (!f)
         return NULL;
     memset(f, 0, sizeof *f);
-    init_common(f, loop);
+    amy__future_init(f, loop);
     char *p = (char *)(f + 1);
     if (extra && !n) {
         f->data = p;
@@ -479,7 +479,7 @@ amy_future *amy_gather(amy_future *const *futures, size_t n)
     amy__gather *g = calloc(1, sizeof *g + n * sizeof(amy__gnode));
     if (!g)
         return NULL;
-    init_common(&g->base, NULL);
+    amy__future_init(&g->base, NULL);
     g->base.fops = &gather_fops;
     g->n = n;
     g->remaining = n;

@@ -98,6 +98,11 @@ struct amy_future {
 amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
                             const amy_value *params, size_t n, size_t extra);
 
+/* Makes f a pending future of loop with no callbacks (the rest of *f as
+ * the caller zeroed it): for futures of other shapes (a gather, a
+ * promise). */
+void amy__future_init(amy_future *f, struct ev_loop *loop);
+
 /* amy__future_new without parameters or extra bytes. */
 amy_future *amy__future_new_query(struct ev_loop *loop, const char *sql,
                                   size_t len);
