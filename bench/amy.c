@@ -11,9 +11,9 @@
 #include "amysql.h"
 #include "bench.h"
 
-static amy_pool *open_pool(unsigned pool, unsigned pipeline)
+amy_pool *bench_pool_new(const char *params)
 {
-    char params[96], err[256];
+    char err[256];
     /* Between two amysql runs the loop sleeps while a baseline runs, for up
      * to 10 s (W2's blocking client), and libev's cached "now" goes stale.
      * Before 4e14c38 amysql armed its connect timer from that stale time,
@@ -21,6 +21,20 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
      * at once. Refreshing it here keeps older commits measurable
      * (AMY_BENCH_COMMIT); it costs one clock read, outside the timing. */
     ev_now_update(EV_DEFAULT);
+    char *dsn =
+        bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn, params);
+    if (!dsn)
+        return NULL;
+    amy_pool *p = amy_pool_new(EV_DEFAULT, dsn, err, sizeof err);
+    free(dsn);
+    if (!p)
+        fprintf(stderr, "amy_pool_new: %s\n", err);
+    return p;
+}
+
+static amy_pool *open_pool(unsigned pool, unsigned pipeline)
+{
+    char params[96];
     /* 0 means the library's default: pool 0 no pool key, pipeline 0 no
      * pipeline key and no read_coalesce_us key (unless --coalesce-us). A
      * configuration that names its pipeline names its read_coalesce_us
@@ -39,16 +53,7 @@ static amy_pool *open_pool(unsigned pool, unsigned pipeline)
                                "read_coalesce_us=%u&", bench_g.coalesce_us);
     if (at)
         params[at - 1] = '\0'; /* the last '&' */
-    char *dsn =
-        bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn,
-                       bench_g.amy_params ? bench_g.amy_params : params);
-    if (!dsn)
-        return NULL;
-    amy_pool *p = amy_pool_new(EV_DEFAULT, dsn, err, sizeof err);
-    free(dsn);
-    if (!p)
-        fprintf(stderr, "amy_pool_new: %s\n", err);
-    return p;
+    return bench_pool_new(bench_g.amy_params ? bench_g.amy_params : params);
 }
 
 /* What the pool's connections are; -1 (and a message) when that is not

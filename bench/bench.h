@@ -135,10 +135,14 @@ int bench_amy_memory(const bench_work *w, unsigned pool, unsigned pipeline,
 int bench_amy_insert(const bench_work *w, size_t n, unsigned pool,
                      unsigned pipeline, bench_sample *s);
 int bench_amy_batch(const bench_work *w, size_t n, bench_sample *s);
+struct amy_pool;
+/* A pool on the run's DSN (its TLS twin with bench_g.use_tls) plus params
+ * (DSN keys, "" for none), on the default loop, whose time is refreshed
+ * first; NULL (and a message) on failure. */
+struct amy_pool *bench_pool_new(const char *params);
 /* The pool's connections and how many are encrypted, one's TLS version
  * and cipher into tls; -1 with a message when they are not what the DSN
  * in use asked for (all encrypted, or none). */
-struct amy_pool;
 int bench_pool_tls(struct amy_pool *p, unsigned *conns, unsigned *conns_tls,
                    char *tls, size_t tlslen);
 

@@ -128,23 +128,15 @@ static void phase_end(stall_watch *sw, double t0)
 int bench_stall_run(unsigned nconn, size_t n, int reset_on_release,
                     bench_stall *out)
 {
-    char params[96], err[256];
+    char params[96];
     memset(out, 0, sizeof *out);
     struct ev_loop *loop = EV_DEFAULT;
-    ev_now_update(loop); /* see open_pool in amy.c */
     snprintf(params, sizeof params, "pool=%u&pipeline=16&reset_on_release=%d",
              nconn, reset_on_release);
-    char *dsn =
-        bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn, params);
-    if (!dsn)
-        return -1;
-    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
-    free(dsn);
+    amy_pool *p = bench_pool_new(params);
     amy_future **pins = calloc(nconn, sizeof *pins);
     amy_future **fs = calloc(n ? n : 1, sizeof *fs);
     if (!p || !pins || !fs) {
-        if (!p)
-            fprintf(stderr, "amy_pool_new: %s\n", err);
         if (p)
             amy_pool_free(p);
         free(pins);

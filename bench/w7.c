@@ -343,21 +343,6 @@ static void amy_finish(void *arg)
     ev_async_send(A->loop, &A->async);
 }
 
-static amy_pool *w7_pool(const char *params)
-{
-    char err[256];
-    ev_now_update(EV_DEFAULT); /* see amy.c's open_pool */
-    char *dsn = bench_dsn_with(bench_g.use_tls ? bench_g.tls_dsn : bench_g.dsn,
-                               params ? params : "");
-    if (!dsn)
-        return NULL;
-    amy_pool *p = amy_pool_new(EV_DEFAULT, dsn, err, sizeof err);
-    free(dsn);
-    if (!p)
-        fprintf(stderr, "amy_pool_new: %s\n", err);
-    return p;
-}
-
 /* Opens the pool's connections (lazily opened: a first batch of queries,
  * gathered) before the timed region, as W1 does. */
 static int amy_warm(amy_pool *p, const w7_run *r)
@@ -394,7 +379,8 @@ int bench_w7_amy(const char *params, unsigned table_rows, bench_openloop *o)
     w7_amy A = {.run = &r, .loop = EV_DEFAULT};
     A.fs = calloc(r.n, sizeof *A.fs);
     double t0 = bench_now();
-    if (!A.fs || !(A.pool = w7_pool(params)) || amy_warm(A.pool, &r) != 0) {
+    if (!A.fs || !(A.pool = bench_pool_new(params ? params : "")) ||
+        amy_warm(A.pool, &r) != 0) {
         if (A.pool)
             amy_pool_free(A.pool);
         free(A.fs);
