@@ -555,6 +555,16 @@ static void add_node_configs(workload *w, const bench_work *warm)
     fprintf(stderr, "W1: the Node lines are left out: %s\n", node_why);
 }
 
+/* Ends a ratio line: the verdict on target (judged on the median of the
+ * paired ratios p) when there is one. */
+static void end_target_line(const stat3 *p, double target)
+{
+    if (target > 0)
+        printf("; target ≥ %.1f×: **%s**", target,
+               p->med >= target ? "met" : "not met");
+    printf("\n");
+}
+
 /* One comparison with a Node line: the ratio of medians and the per-round
  * paired ratios (the two ran within seconds of each other). */
 static void node_line(const workload *w, const config *a, const config *b,
@@ -572,10 +582,7 @@ static void node_line(const workload *w, const config *a, const config *b,
            "%.2f–%.2f)",
            la, qa.med, cstat(a, w, M_CPU).med, lbl, qb.med,
            cstat(b, w, M_CPU).med, qa.med / qb.med, p.med, p.min, p.max);
-    if (target > 0)
-        printf("; target ≥ %.1f×: **%s**", target,
-               p.med >= target ? "met" : "not met");
-    printf("\n");
+    end_target_line(&p, target);
 }
 
 /* Under the W1 table: how the Node lines were measured, and amysql against
@@ -1041,10 +1048,7 @@ static void target_line(const workload *w, const config *a, const config *b,
            "**%.2f×** (paired per round: median %.2f×, %.2f–%.2f)",
            la, cstat(a, w, M_QPS).med, what, lbl, b->tls ? ", TLS" : "",
            cstat(b, w, M_QPS).med, r, p.med, p.min, p.max);
-    if (target > 0)
-        printf("; target ≥ %.1f×: **%s**", target,
-               p.med >= target ? "met" : "not met");
-    printf("\n");
+    end_target_line(&p, target);
 }
 
 static void print_w1t_table(const workload *w)

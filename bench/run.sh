@@ -218,27 +218,24 @@ else
 	how+='bench/run.sh'
 fi
 
+# render WHAT SCRIPT DATA OUT SUBTITLE: gnuplot SCRIPT on DATA into OUT;
+# status 0 when the chart was written.
+render() {
+	local what=$1 script=$2 data=$3 out=$4 subtitle=$5
+	if ! command -v gnuplot >/dev/null 2>&1; then
+		printf 'bench: gnuplot not found: no %s (scripts/dev.sh deps installs gnuplot-nox)\n' "$what" >&2
+		return 1
+	fi
+	gnuplot -e "datafile='$data'; outfile='$out'; subtitle='$subtitle'" "$script" || return 1
+	printf '\nbench: %s written to %s\n' "$what" "$out" >&2
+}
 chart_ok=0
 if ((main_part)) || [[ $ONLY == *W1* ]]; then
-	if command -v gnuplot >/dev/null 2>&1; then
-		if gnuplot -e "datafile='$tmp/w1.dat'; outfile='$CHART'; subtitle='$when, commit ${commit%% *}, $ROUNDS rounds'" bench/chart.gp; then
-			chart_ok=1
-			printf '\nbench: chart written to %s\n' "$CHART" >&2
-		fi
-	else
-		printf 'bench: gnuplot not found: no chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
-	fi
+	render chart bench/chart.gp "$tmp/w1.dat" "$CHART" "$when, commit ${commit%% *}, $ROUNDS rounds" && chart_ok=1
 fi
 chart_w7_ok=0
 if ((w7_part)); then
-	if command -v gnuplot >/dev/null 2>&1; then
-		if gnuplot -e "datafile='$tmp/w7.dat'; outfile='$CHART_W7'; subtitle='$when, commit ${commit%% *}, $W7_ROUNDS rounds of $W7_SECONDS s'" bench/w7.gp; then
-			chart_w7_ok=1
-			printf 'bench: chart written to %s\n' "$CHART_W7" >&2
-		fi
-	else
-		printf 'bench: gnuplot not found: no W7 chart (scripts/dev.sh deps installs gnuplot-nox)\n' >&2
-	fi
+	render "W7 chart" bench/w7.gp "$tmp/w7.dat" "$CHART_W7" "$when, commit ${commit%% *}, $W7_ROUNDS rounds of $W7_SECONDS s" && chart_w7_ok=1
 fi
 for part in main w6 tls w7 only; do
 	v=${part}_elapsed
