@@ -99,49 +99,6 @@ char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p)
     return p;
 }
 
-amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
-                                 uint64_t insert_id)
-{
-    size_t ncols = mysql_num_fields(res);
-    size_t nrows = (size_t)mysql_num_rows(res);
-    MYSQL_FIELD *fields = mysql_fetch_fields(res);
-
-    size_t bytes = amy__result_names_size(fields, ncols);
-    mysql_data_seek(res, 0);
-    MYSQL_ROW row;
-    while ((row = mysql_fetch_row(res))) {
-        unsigned long *lens = mysql_fetch_lengths(res);
-        for (size_t c = 0; c < ncols; c++)
-            if (row[c])
-                bytes += lens[c] + 1;
-    }
-
-    char *p;
-    amy_result *r =
-        amy__result_alloc(nrows, ncols, bytes, affected, insert_id, &p);
-    if (!r)
-        return NULL;
-    p = amy__result_set_cols(r, fields, p);
-    mysql_data_seek(res, 0);
-    amy__cell *cell = r->cells;
-    while ((row = mysql_fetch_row(res))) {
-        unsigned long *lens = mysql_fetch_lengths(res);
-        for (size_t c = 0; c < ncols; c++, cell++) {
-            if (!row[c]) {
-                cell->ptr = NULL;
-                cell->len = 0;
-                continue;
-            }
-            memcpy(p, row[c], lens[c]);
-            p[lens[c]] = '\0';
-            cell->ptr = p;
-            cell->len = lens[c];
-            p += lens[c] + 1;
-        }
-    }
-    return r;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Rows read one at a time                                                  */
 /* ------------------------------------------------------------------------ */

@@ -28,14 +28,6 @@ struct amy_result {
     amy_result *next;      /* the next statement's result set, or NULL */
 };
 
-/*
- * Copies a stored result (all rows already in memory) into one allocation.
- * affected/insert_id are recorded as given. Returns NULL on ENOMEM; res is
- * not freed.
- */
-amy_result *amy__result_from_res(MYSQL_RES *res, uint64_t affected,
-                                 uint64_t insert_id);
-
 /* The bytes of ncols column names, each with its NUL. */
 size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols);
 
@@ -55,7 +47,7 @@ char *amy__result_set_cols(amy_result *r, const MYSQL_FIELD *fields, char *p);
 /*
  * Copies the stored result of a prepared statement (mysql_stmt_store_result
  * done, every row in memory) into one allocation, in the same layout as
- * amy__result_from_res, every value written as the text protocol writes it
+ * amy__rowbuf_result, every value written as the text protocol writes it
  * (src/result_bin.c says where the two may differ: FLOAT and DOUBLE are
  * written exactly). affected/insert_id are recorded as given. Does no I/O.
  *

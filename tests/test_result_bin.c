@@ -1,8 +1,8 @@
 /*
  * Tests for src/result_bin.c: a prepared statement's stored result, copied
  * by amy__result_from_stmt, must read as the same query's text-protocol
- * result copied by amy__result_from_res: same names, types, flags, NULLs,
- * bytes, FLOAT included (the server's 6 digits). DOUBLE must give back
+ * result, copied as a connection copies it (amy__rowbuf): same names,
+ * types, flags, NULLs, bytes, FLOAT included (the server's 6 digits). DOUBLE must give back
  * exactly the value the server sent (the text of one with a declared scale
  * may differ; the differences are printed).
  *
@@ -74,8 +74,18 @@ static amy_result *via_text(MYSQL *m, const char *sql)
     exec(m, sql);
     MYSQL_RES *res = mysql_store_result(m);
     assert_non_null(res);
-    amy_result *r = amy__result_from_res(res, 0, 0);
+    /* As a connection copies a text answer's rows (bound.c, conn.c). */
+    size_t ncols = mysql_num_fields(res);
+    amy__rowbuf b = {0};
+    amy__rowbuf_query(&b);
+    MYSQL_ROW row;
+    while ((row = mysql_fetch_row(res)))
+        assert_int_equal(
+            amy__rowbuf_text_row(&b, row, mysql_fetch_lengths(res), ncols), 0);
+    amy_result *r =
+        amy__rowbuf_result(&b, mysql_fetch_fields(res), ncols, 0, 0);
     assert_non_null(r);
+    amy__rowbuf_free(&b);
     mysql_free_result(res);
     return r;
 }
