@@ -601,10 +601,12 @@ AMY_EXPORT amy_future *amy_exec_batch(amy_pool *pool, const char *sql,
 
 /*
  * A row of a streamed result: ncols values (NULL for SQL NULL) and their
- * lengths, valid only during the call. arg is amy_query_stream's.
+ * lengths, valid only during the call. f is the stream's future (to pause,
+ * cancel or free it, or read its columns with amy_stream_columns); arg is
+ * amy_query_stream's.
  */
-typedef void (*amy_row_cb)(const char *const *values, const size_t *lengths,
-                           size_t ncols, void *arg);
+typedef void (*amy_row_cb)(amy_future *f, const char *const *values,
+                           const size_t *lengths, size_t ncols, void *arg);
 
 /*
  * amy_query_stream - run sql and hand its rows to on_row as they arrive,
@@ -618,9 +620,11 @@ typedef void (*amy_row_cb)(const char *const *values, const size_t *lengths,
  * killed on the server), but must not call amy_future_wait.
  *
  * The future resolves AMY_OK at the end, with a result whose
- * amy_result_affected_rows is the number of rows delivered (and no rows of
- * its own), or with an error as amy_query's (the rows already delivered
- * stay delivered). The pool's query_timeout_ms is a deadline for the
+ * amy_result_affected_rows is the number of rows delivered, with the
+ * columns of the rows (amy_result_ncols, amy_result_colname, ...) and no
+ * rows of its own (a multi-statement query: one such result per result
+ * set, chained by amy_result_next), or with an error as amy_query's (the
+ * rows already delivered stay delivered). The pool's query_timeout_ms is a deadline for the
  * whole stream, counted from this call to its last row, as for any query:
  * a longer stream ends AMY_ETIMEDOUT (and is killed on the server);
  * amy_future_set_timeout(f, 0) lifts it for this stream, or sets its own.
@@ -633,11 +637,32 @@ AMY_EXPORT amy_future *amy_query_stream(amy_pool *pool, const char *sql,
  * amy_stream_pause / amy_stream_resume - stop reading the stream's rows
  * from the socket (after the current one), and start again. While paused
  * the loop keeps serving everything else; the server blocks once the socket
- * buffers fill. Returns AMY_OK, or AMY_EINVAL when f is not a pending
- * stream.
+ * buffers fill.
+ *
+ * No row is delivered inside either call: after amy_stream_resume the rows
+ * come from the loop, at its next iteration (so code may clear its own
+ * "paused" flag after the call). Called from on_row itself, pause takes
+ * effect after that row and resume lets the rows go on without a stop.
+ * Returns AMY_OK, or AMY_EINVAL when f is not a pending stream.
  */
 AMY_EXPORT int amy_stream_pause(amy_future *f);
 AMY_EXPORT int amy_stream_resume(amy_future *f);
+
+/*
+ * amy_stream_columns - the columns of the result set a stream is
+ * delivering: a result with no rows, read with amy_result_ncols,
+ * amy_result_colname, amy_result_colindex, amy_result_coltype,
+ * amy_result_colflags and amy_result_colcharset (e.g. to write a CSV
+ * header in the first on_row call).
+ *
+ * Available from the first row's on_row call (a multi-statement query:
+ * each result set's own, from its first row); once the stream resolved
+ * AMY_OK, its final result (the same columns, also for a result set with
+ * no rows). NULL before the rows start, for a stream that failed, and when
+ * f is not a stream. Owned by f: valid until the result set ends (while
+ * pending) or until amy_future_free (resolved).
+ */
+AMY_EXPORT const amy_result *amy_stream_columns(const amy_future *f);
 
 /* ------------------------------------------------------------------------ */
 /* Pinned connections (transactions)                                        */
@@ -711,10 +736,21 @@ typedef void (*amy_callback)(amy_future *f, void *arg);
 /*
  * amy_future_then - run cb(f, arg) when f resolves.
  *
- * Callbacks run once, on the loop's thread, in the order they were added. If
- * f has already resolved, cb runs now, before this returns. A callback may
- * free f or any other future (freeing is deferred until callbacks finish),
- * and may start new queries.
+ * Callbacks run once, on the loop's thread, in the order they were added,
+ * and never inside this call: if f has already resolved, cb runs from the
+ * loop, at its next iteration (or, added from one of f's own callbacks,
+ * right after the callbacks before it). A callback may free f or any other
+ * future (freeing is deferred until callbacks finish), and may start new
+ * queries.
+ *
+ * The one exception: amy_gather of zero futures has no loop, so cb runs at
+ * once for it.
+ *
+ * Which calls run callbacks inside them: only amy_future_wait (it runs the
+ * loop), amy_future_free (callbacks still due run before the memory goes)
+ * and amy_pool_free (everything pending resolves). amy_future_cancel,
+ * amy_future_then, amy_stream_resume, amy_conn_release and
+ * amy_promise_resolve/fail leave them to the loop.
  *
  * Returns AMY_OK, AMY_EINVAL (f or cb is NULL) or AMY_ENOMEM; when it fails,
  * cb never runs.
@@ -731,7 +767,9 @@ AMY_EXPORT int amy_future_then(amy_future *f, amy_callback cb, void *arg);
  * (the first one finished meanwhile) is detected, and that query is sent
  * again: for a non-transactional table that can repeat its partial effect.
  * For a gather, only the gather is canceled; its children go on.
- * Callbacks run before this returns.
+ * The outcome is fixed when this returns (amy_future_status reads
+ * AMY_ECANCELED), but its callbacks run from the loop, at its next
+ * iteration, not inside this call (amy_future_free runs them at once).
  *
  * Returns 1 if f was pending and is now canceled, 0 if it had already
  * resolved (nothing changes), AMY_EINVAL for NULL.
@@ -830,8 +868,11 @@ AMY_EXPORT size_t amy_future_describe(const amy_future *f, char *buf,
  * A pending future is canceled first, as by amy_future_cancel: a queued
  * query is never sent, a sent one is stopped on the server with KILL QUERY
  * and its answer dropped; the future resolves AMY_ECANCELED and its
- * callbacks run. Safe inside any callback, including f's own (the memory is
- * released when the callbacks return). f may be NULL.
+ * callbacks run before this returns, as do callbacks still due from the
+ * loop (after amy_future_cancel or amy_future_then on a resolved future):
+ * freeing never leaves work for a loop that may not run again. Safe inside
+ * any callback, including f's own (the memory is released when the
+ * callbacks return). f may be NULL.
  */
 AMY_EXPORT void amy_future_free(amy_future *f);
 
@@ -864,8 +905,8 @@ AMY_EXPORT amy_future *amy_promise_new(struct ev_loop *loop);
  *
  * The outcome is fixed when the call returns (amy_future_status reads it),
  * but no callback runs inside the call: they run from the loop, at its
- * next iteration, without blocking it. The promise may be freed in
- * between; it goes once its callbacks have run.
+ * next iteration, without blocking it. Freeing the promise in between
+ * runs them at once, as amy_future_free does.
  *
  * Returns AMY_OK; AMY_EINVAL when f is not a promise, is no longer pending
  * (resolved, canceled, timed out, freed), or status is not an AMY_E*

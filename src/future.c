@@ -7,9 +7,18 @@
  * future's list) without breaking the walk.
  *
  * Freeing is deferred while the future is "busy": while its callbacks run,
- * while amy_future_wait runs the loop for it, and while it waits on a
- * connection's done list. amy_future_free only marks it; the last release
- * frees it.
+ * while amy_future_wait runs the loop for it, while it waits on a
+ * connection's done list, and while its callbacks are due from the loop.
+ * amy_future_free only marks it; the last release frees it.
+ *
+ * No callback runs inside the user's call that makes it due (libuv's rule:
+ * code that clears its own flag after the call sees the callback after
+ * it): amy_future_then on a resolved future and amy_future_cancel leave
+ * the callbacks to the loop (notify_soon). Three calls run them inside,
+ * on purpose, and say so in the header: amy_future_wait (it runs the
+ * loop), amy_future_free (the memory must go now: a program that frees
+ * its futures and then never runs the loop again must not leak them) and
+ * amy_pool_free.
  *
  * What a future's owner must do when it is abandoned, settles or is freed
  * comes through its hooks (f->fops), so this file knows no pool.
@@ -44,7 +53,7 @@ struct amy__gather {
 };
 
 static void destroy(amy_future *f);
-static void abandon(amy_future *f, int status, const char *msg);
+static void abandon(amy_future *f, int status, const char *msg, int now);
 
 static void cb_append(amy_future *f, amy__cbnode *n)
 {
@@ -198,6 +207,7 @@ void amy__future_notify(amy_future *f)
     if (f->waited && f->loop)
         ev_break(f->loop, EVBREAK_ONE);
     f->busy++;
+    f->notifying = 1; /* a callback added now joins this walk */
     amy__link *l;
     while ((l = amy__list_first(&f->cbs))) {
         amy__cbnode *n = AMY__CONTAINER(l, amy__cbnode, link);
@@ -210,6 +220,43 @@ void amy__future_notify(amy_future *f)
         if (heap)
             free(n);
     }
+    f->notifying = 0;
+    amy__future_release(f);
+}
+
+/* The zero-delay timer of notify_soon: the callbacks due, then the hold
+ * notify_soon took (which may free f). */
+static void soon_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy_future *f = w->data;
+    amy__future_notify(f);
+    amy__future_release(f);
+}
+
+void amy__future_notify_soon(amy_future *f)
+{
+    if (!f->loop) {
+        amy__future_notify(f);
+        return;
+    }
+    /* Settled, so the deadline timer is free; active means already due. */
+    if (f->notifying || ev_is_active(&f->deadline))
+        return;
+    ev_timer_init(&f->deadline, soon_cb, 0., 0.);
+    f->deadline.data = f;
+    amy__future_hold(f);
+    ev_timer_start(f->loop, &f->deadline);
+}
+
+/* Callbacks due from the loop run now instead (amy_future_free). */
+static void notify_due_now(amy_future *f)
+{
+    /* A settled future's active timer can only be soon_cb's: settle
+     * stops the deadline. */
+    if (f->status == AMY_PENDING || !f->loop || !ev_is_active(&f->deadline))
+        return;
+    ev_timer_stop(f->loop, &f->deadline);
+    amy__future_notify(f);
     amy__future_release(f);
 }
 
@@ -233,12 +280,6 @@ int amy_future_then(amy_future *f, amy_callback cb, void *arg)
 {
     if (!f || !cb || f->free_pending)
         return AMY_EINVAL;
-    if (f->status != AMY_PENDING) {
-        amy__future_hold(f);
-        cb(f, arg);
-        amy__future_release(f);
-        return AMY_OK;
-    }
     amy__cbnode *n = &f->cb0;
     if (n->cb) {
         n = calloc(1, sizeof *n);
@@ -249,6 +290,8 @@ int amy_future_then(amy_future *f, amy_callback cb, void *arg)
     n->cb = cb;
     n->arg = arg;
     cb_append(f, n);
+    if (f->status != AMY_PENDING)
+        amy__future_notify_soon(f); /* never inside this call */
     return AMY_OK;
 }
 
@@ -264,7 +307,8 @@ int amy_future_wait(amy_future *f)
         if (!ev_run(f->loop, EVRUN_ONCE) && f->status == AMY_PENDING)
             abandon(f, AMY_ECLIENT,
                     "the loop has no active watchers: "
-                    "the future cannot resolve");
+                    "the future cannot resolve",
+                    1);
     }
     f->waited--;
     int st = f->status;
@@ -326,13 +370,19 @@ size_t amy_future_describe(const amy_future *f, char *buf, size_t len)
 
 /* Resolves a pending future from outside its normal path: first it leaves
  * whatever would resolve it later (the pool's queue or in-flight slot, or
- * for a gather its children), so nothing can touch it again. */
-static void abandon(amy_future *f, int status, const char *msg)
+ * for a gather its children), so nothing can touch it again. Its callbacks
+ * run now, or (a user's cancel) from the loop. */
+static void abandon(amy_future *f, int status, const char *msg, int now)
 {
     if (f->fops && f->fops->detach)
         f->fops->detach(f);
-    amy__future_fail(f, status, 0, status == AMY_ETIMEDOUT ? "HYT00" : NULL,
-                     msg);
+    amy__future_set_error(f, status, 0,
+                          status == AMY_ETIMEDOUT ? "HYT00" : NULL, msg);
+    amy__future_settle(f, NULL);
+    if (now)
+        amy__future_notify(f);
+    else
+        amy__future_notify_soon(f);
 }
 
 int amy_future_cancel(amy_future *f)
@@ -341,7 +391,7 @@ int amy_future_cancel(amy_future *f)
         return AMY_EINVAL;
     if (f->status != AMY_PENDING)
         return 0;
-    abandon(f, AMY_ECANCELED, NULL);
+    abandon(f, AMY_ECANCELED, NULL, 0);
     return 1;
 }
 
@@ -352,7 +402,7 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
     amy_future *f = w->data;
     char msg[64];
     snprintf(msg, sizeof msg, "query timed out after %u ms", f->timeout_ms);
-    abandon(f, AMY_ETIMEDOUT, msg);
+    abandon(f, AMY_ETIMEDOUT, msg, 1); /* from the loop already */
 }
 
 int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
@@ -380,15 +430,18 @@ void amy_future_free(amy_future *f)
         return;
     f->free_pending = 1;
     if (f->status == AMY_PENDING) {
-        abandon(f, AMY_ECANCELED, NULL); /* frees f after its callbacks */
+        abandon(f, AMY_ECANCELED, NULL, 1); /* frees f after its callbacks */
         return;
     }
-    if (f->busy == 0)
-        destroy(f);
+    amy__future_hold(f);
+    notify_due_now(f);
+    amy__future_release(f); /* frees f unless something else holds it */
 }
 
 static void destroy(amy_future *f)
 {
+    if (f->loop && ev_is_active(&f->deadline))
+        ev_timer_stop(f->loop, &f->deadline);
     if (f->fops && f->fops->destroy)
         f->fops->destroy(f);
     /* Callbacks still registered never run once the future is gone. */

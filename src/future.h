@@ -58,9 +58,10 @@ struct amy_future {
     unsigned char resent : 1;
     /* A batch of which chunks ran: it must never be sent whole again. */
     unsigned char partial : 1;
-    unsigned char paused : 1; /* a stream paused by amy_stream_pause */
-    uint16_t ncols;           /* amy_exec_batch: values per row */
-    unsigned busy;            /* holds that defer the free: callbacks, wait */
+    unsigned char paused : 1;    /* a stream paused by amy_stream_pause */
+    unsigned char notifying : 1; /* amy__future_notify is running for it */
+    uint16_t ncols;              /* amy_exec_batch: values per row */
+    unsigned busy; /* holds that defer the free: callbacks, wait */
     unsigned server_errno;
     unsigned timeout_ms; /* the deadline's length, for its message */
     char sqlstate[6];
@@ -78,8 +79,11 @@ struct amy_future {
     struct amy__queue *queue; /* the queue holding it while QUEUED */
     struct amy__slot *slot;   /* in-flight slot while INFLIGHT */
     struct amy__conn *conn;   /* its connection while INFLIGHT */
-    ev_timer deadline;        /* query_timeout_ms, when set */
-    ev_tstamp queued_at;      /* for connect_timeout_ms during outages */
+    /* While pending: its deadline (query_timeout_ms, set_timeout), when
+     * set. Once settled: the zero-delay timer that runs callbacks due
+     * from the loop (amy__future_notify_soon). */
+    ev_timer deadline;
+    ev_tstamp queued_at; /* for connect_timeout_ms during outages */
     size_t sql_len;
     char *sql; /* NUL-terminated copy, in the same allocation */
     union {
@@ -129,6 +133,15 @@ void amy__future_notify(amy_future *f);
 
 /* settle + notify. */
 void amy__future_resolve(amy_future *f, amy_result *r);
+
+/*
+ * Runs the callbacks of a settled future from the loop, at its next
+ * iteration, never inside the caller's call (libuv's rule; the user's
+ * amy_future_cancel, amy_future_then on a resolved future, promises). f is
+ * held until then. A future without a loop (a gather of nothing) is
+ * notified at once. Safe to call when they are already due.
+ */
+void amy__future_notify_soon(amy_future *f);
 
 /*
  * A list of settled futures waiting for notify, linked through qlink. Each

@@ -6,12 +6,12 @@
  * Resolving one never runs a callback inside the call (libuv's rule: a
  * call that starts work never calls back before it returns). The outcome
  * is fixed at once (amy_future_status reads it), and the callbacks run
- * from the loop: a zero-delay timer, which also keeps the loop's next poll
- * from blocking. The future is held until then, so freeing it meanwhile
- * is safe (it goes once its callbacks have run, as for a query's).
+ * from the loop (amy__future_notify_soon: a zero-delay timer, which also
+ * keeps the loop's next poll from blocking). Freeing it meanwhile runs
+ * them at once, as freeing any future does.
  *
  * Canceling, a deadline and freeing a pending promise behave as for any
- * future: it resolves AMY_ECANCELED or AMY_ETIMEDOUT, callbacks at once.
+ * future: it resolves AMY_ECANCELED or AMY_ETIMEDOUT.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,27 +19,7 @@
 #include "future.h"
 #include "result.h"
 
-typedef struct amy__promise {
-    amy_future base; /* first: the future is the promise */
-    ev_timer soon;   /* runs the callbacks of a resolved promise */
-} amy__promise;
-
-static void soon_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    amy_future *f = w->data;
-    amy__future_notify(f);
-    amy__future_release(f); /* may free it */
-}
-
-static void promise_destroy(amy_future *f)
-{
-    amy__promise *p = (amy__promise *)f;
-    if (ev_is_active(&p->soon))
-        ev_timer_stop(f->loop, &p->soon);
-}
-
 static const amy__fops promise_fops = {
-    .destroy = promise_destroy,
     .timeouts = 1,
 };
 
@@ -47,22 +27,18 @@ amy_future *amy_promise_new(struct ev_loop *loop)
 {
     if (!loop)
         return NULL;
-    amy__promise *p = calloc(1, sizeof *p);
-    if (!p)
+    amy_future *f = calloc(1, sizeof *f);
+    if (!f)
         return NULL;
-    amy__future_init(&p->base, loop);
-    p->base.fops = &promise_fops;
-    ev_timer_init(&p->soon, soon_cb, 0., 0.);
-    p->soon.data = &p->base;
-    return &p->base;
+    amy__future_init(f, loop);
+    f->fops = &promise_fops;
+    return f;
 }
 
 static int settle_later(amy_future *f, amy_result *r)
 {
-    amy__promise *p = (amy__promise *)f;
     amy__future_settle(f, r);
-    amy__future_hold(f); /* until its callbacks have run */
-    ev_timer_start(f->loop, &p->soon);
+    amy__future_notify_soon(f);
     return AMY_OK;
 }
 

@@ -279,8 +279,8 @@ static void test_call_keeps_more_results(void **state)
 /* The other kinds of query, on a server gone silent: a prepared statement
  * (its COM_STMT_PREPARE is marked) and a stream. Their deadline, then the
  * grace, then the pool serves again. */
-static void on_row(const char *const *values, const size_t *lengths,
-                   size_t ncols, void *arg)
+static void on_row(amy_future *f, const char *const *values,
+                   const size_t *lengths, size_t ncols, void *arg)
 {
     (void)values;
     (void)lengths;

@@ -353,25 +353,36 @@ static void test_then_runs_once_on_failure(void **state)
 
 static void test_then_immediate_when_resolved(void **state)
 {
+    /* On a resolved future: never inside the call (libuv's rule), but at
+     * the loop's next iteration, once per registration. */
+    struct ev_loop *loop = *state;
     counter c = {0};
-    amy_future *f = pending(*state);
+    amy_future *f = pending(loop);
     resolve_ok(f, 0);
     assert_int_equal(amy_future_then(f, count_cb, &c), AMY_OK);
-    assert_int_equal(c.calls, 1); /* before amy_future_then returned */
+    assert_int_equal(c.calls, 0); /* not before amy_future_then returned */
+    assert_int_equal(amy_future_then(f, count_cb, &c), AMY_OK);
+    assert_int_equal(c.calls, 0);
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(c.calls, 2); /* each registration runs once */
     assert_int_equal(c.status, AMY_OK);
     assert_ptr_equal(c.seen, f);
-    assert_int_equal(amy_future_then(f, count_cb, &c), AMY_OK);
-    assert_int_equal(c.calls, 2); /* each registration runs once */
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(c.calls, 2);
     amy_future_free(f);
     assert_int_equal(c.calls, 2);
 
+    /* Freed before the loop runs: the callbacks due run inside the free
+     * (nothing is left for a loop that may never run again). */
     counter d = {0};
-    f = pending(*state);
+    f = pending(loop);
     resolve_err(f, 1064, "42000", "syntax");
     assert_int_equal(amy_future_then(f, count_cb, &d), AMY_OK);
+    assert_int_equal(d.calls, 0);
+    amy_future_free(f);
     assert_int_equal(d.calls, 1);
     assert_int_equal(d.status, AMY_ESERVER);
-    amy_future_free(f);
+    ev_run(loop, EVRUN_NOWAIT);
     assert_int_equal(d.calls, 1);
 }
 
@@ -459,7 +470,9 @@ static void test_then_inside_callback(void **state)
     assert_int_equal(amy_future_then(f, add_then_cb, &n), AMY_OK);
     resolve_ok(f, 0);
     assert_int_equal(n.outer_calls, 1);
-    assert_int_equal(n.inner_calls_when_added, 1);
+    /* Added from f's own callback: not inside that amy_future_then, but
+     * right after the callback that added it, in the same walk. */
+    assert_int_equal(n.inner_calls_when_added, 0);
     assert_int_equal(n.inner.calls, 1);
     assert_int_equal(n.inner.status, AMY_OK);
     amy_future_free(f);
@@ -524,6 +537,8 @@ static void test_free_in_own_immediate_callback(void **state)
     amy_future *f = pending(*state);
     resolve_ok(f, 0);
     assert_int_equal(amy_future_then(f, free_self_cb, &c), AMY_OK);
+    assert_int_equal(c.calls, 0);
+    ev_run(*state, EVRUN_NOWAIT); /* runs it; it frees f */
     assert_int_equal(c.calls, 1);
 }
 
@@ -736,6 +751,8 @@ static void test_gather_all_already_resolved(void **state)
     assert_non_null(g);
     assert_int_equal(amy_future_status(g), AMY_OK);
     assert_int_equal(amy_future_then(g, count_cb, &c), AMY_OK);
+    assert_int_equal(c.calls, 0);
+    ev_run(*state, EVRUN_NOWAIT);
     assert_int_equal(c.calls, 1);
     amy_future_free(g);
 
@@ -1554,6 +1571,50 @@ static void test_gather_wait_eclient_then_children_ok(void **state)
     amy_future_free(f[1]);
 }
 
+/* amy_future_cancel fixes the outcome at once and leaves the callbacks to
+ * the loop; a gather over the canceled child hears of it from the loop
+ * too; a free before the loop runs them inside the free. */
+static void test_cancel_calls_back_from_the_loop(void **state)
+{
+    struct ev_loop *loop = *state;
+    counter c = {0}, gc = {0};
+    amy_future *kids[2] = {pending(loop), pending(loop)};
+    amy_future *g = amy_gather(kids, 2);
+    assert_int_equal(amy_future_then(kids[0], count_cb, &c), AMY_OK);
+    assert_int_equal(amy_future_then(g, count_cb, &gc), AMY_OK);
+    resolve_ok(kids[1], 0);
+    assert_int_equal(amy_future_cancel(kids[0]), 1);
+    assert_int_equal(amy_future_status(kids[0]), AMY_ECANCELED);
+    assert_int_equal(c.calls, 0);
+    assert_int_equal(amy_future_status(g), AMY_PENDING);
+    assert_int_equal(amy_future_cancel(kids[0]), 0); /* once */
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.status, AMY_ECANCELED);
+    assert_int_equal(gc.calls, 1);
+    assert_int_equal(gc.status, AMY_EGATHER);
+    amy_future_free(g);
+    amy_future_free(kids[0]);
+    amy_future_free(kids[1]);
+
+    /* Canceled, then freed at once: its callbacks run in the free. */
+    counter d = {0};
+    amy_future *f = pending(loop);
+    assert_int_equal(amy_future_then(f, count_cb, &d), AMY_OK);
+    assert_int_equal(amy_future_cancel(f), 1);
+    amy_future_free(f);
+    assert_int_equal(d.calls, 1);
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(d.calls, 1);
+
+    /* A gather of nothing has no loop: then runs at once for it. */
+    counter e = {0};
+    g = amy_gather(NULL, 0);
+    assert_int_equal(amy_future_then(g, count_cb, &e), AMY_OK);
+    assert_int_equal(e.calls, 1);
+    amy_future_free(g);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup_loop, teardown_loop)
 
 int main(void)
@@ -1571,6 +1632,7 @@ int main(void)
         T(test_then_runs_once_on_resolve),
         T(test_then_runs_once_on_failure),
         T(test_then_immediate_when_resolved),
+        T(test_cancel_calls_back_from_the_loop),
         T(test_then_order),
         T(test_then_same_callback_twice),
         T(test_then_invalid_args),

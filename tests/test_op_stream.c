@@ -14,12 +14,12 @@ typedef struct reader {
     int paused;
 } reader;
 
-static void on_row(const char *const *v, const size_t *len, size_t ncols,
-                   void *arg)
+static void on_row(amy_future *self, const char *const *v, const size_t *len,
+                   size_t ncols, void *arg)
 {
     reader *r = arg;
-    if (ncols != 2 || !v[0] || strtoull(v[0], NULL, 10) != r->next ||
-        len[1] != 100 || v[1][99] != 'x')
+    if (self != r->self || ncols != 2 || !v[0] ||
+        strtoull(v[0], NULL, 10) != r->next || len[1] != 100 || v[1][99] != 'x')
         r->bad++;
     r->next++;
     r->rows++;
@@ -52,6 +52,7 @@ static void test_stream_million_rows_bounded(void **state)
     assert_int_equal(amy_result_affected_rows(amy_future_result(r.self)),
                      1000000);
     assert_int_equal(amy_result_nrows(amy_future_result(r.self)), 0);
+    assert_int_equal(amy_result_ncols(amy_future_result(r.self)), 2);
     long grew = r.peak_kb - before;
     print_message("1,000,000 rows (~100 MB) streamed; RSS grew by %ld kB "
                   "(peak %ld kB)\n",
@@ -129,8 +130,8 @@ static void test_stream_cancel(void **state)
     amy_pool_free(p);
 }
 
-static void count_only(const char *const *v, const size_t *len, size_t n,
-                       void *arg)
+static void count_only(amy_future *f, const char *const *v, const size_t *len,
+                       size_t n, void *arg)
 {
     (*(int *)arg)++;
 }
@@ -181,6 +182,156 @@ static void test_stream_errors_and_no_rows(void **state)
     amy_pool_free(p);
 }
 
+/*
+ * A consumer with back-pressure written the natural way: on_row pauses
+ * every `every` rows and sets its own "paused" flag; something else later
+ * calls amy_stream_resume and clears the flag only after the call. A row
+ * that arrives while the flag is set would be dropped by such code, and
+ * one delivered inside the resume call would be too: neither may happen,
+ * whether resume is called from outside any callback, from another
+ * future's callback, or from on_row itself.
+ */
+typedef struct bp {
+    amy_future *self;
+    unsigned every;
+    int paused;        /* the consumer's own flag */
+    int in_resume;     /* amy_stream_resume is running */
+    int resume_in_row; /* on_row resumes at once instead */
+    uint64_t rows, next, lost, during;
+} bp;
+
+static void bp_row(amy_future *self, const char *const *v, const size_t *len,
+                   size_t ncols, void *arg)
+{
+    bp *b = arg;
+    if (b->in_resume)
+        b->during++;
+    if (b->paused)
+        b->lost++;
+    if (!v[0] || strtoull(v[0], NULL, 10) != b->next)
+        b->lost++;
+    b->next++;
+    if (++b->rows % b->every)
+        return;
+    assert_int_equal(amy_stream_pause(self), AMY_OK);
+    if (b->resume_in_row) {
+        assert_int_equal(amy_stream_resume(self), AMY_OK);
+        return;
+    }
+    b->paused = 1;
+}
+
+static void bp_resume(bp *b)
+{
+    b->in_resume = 1;
+    assert_int_equal(amy_stream_resume(b->self), AMY_OK);
+    b->in_resume = 0;
+    b->paused = 0; /* after the call: the natural order */
+}
+
+static void bp_resume_cb(amy_future *f, void *arg)
+{
+    bp_resume(arg);
+}
+
+static void test_stream_resume_never_delivers_inside(void **state)
+{
+    static const char sql[] = "SELECT seq FROM seq_1_to_10000 ORDER BY seq";
+    amy_pool *p = itest_pool(loop, "pool=2");
+    for (int mode = 0; mode < 3; mode++) {
+        bp b = {.every = 100, .next = 1, .resume_in_row = mode == 2};
+        b.self = amy_query_stream(p, sql, bp_row, &b);
+        int rounds = 0;
+        while (amy_future_status(b.self) == AMY_PENDING) {
+            if (!b.paused) {
+                ev_run(loop, EVRUN_ONCE);
+                continue;
+            }
+            rounds++;
+            if (mode == 0) {
+                bp_resume(&b); /* outside any callback */
+            } else {
+                /* From the callback of another query of the pool. */
+                amy_future *q = amy_query(p, "SELECT 1");
+                assert_int_equal(amy_future_then(q, bp_resume_cb, &b), AMY_OK);
+                assert_int_equal(amy_future_wait(q), AMY_OK);
+                amy_future_free(q);
+            }
+        }
+        assert_int_equal(amy_future_status(b.self), AMY_OK);
+        assert_int_equal(b.rows, 10000);
+        assert_int_equal(b.lost, 0);
+        assert_int_equal(b.during, 0);
+        if (mode < 2)
+            assert_int_equal(rounds, 100);
+        amy_future_free(b.self);
+    }
+    amy_pool_free(p);
+}
+
+/* on_row can read the columns; the final result carries them too. */
+typedef struct colseen {
+    int rows, bad;
+} colseen;
+
+static void col_row(amy_future *self, const char *const *v, const size_t *len,
+                    size_t ncols, void *arg)
+{
+    colseen *c = arg;
+    const amy_result *cols = amy_stream_columns(self);
+    c->rows++;
+    if (!cols || amy_result_ncols(cols) != 2 || amy_result_nrows(cols) != 0 ||
+        strcmp(amy_result_colname(cols, 0), "id") ||
+        strcmp(amy_result_colname(cols, 1), "label") ||
+        amy_result_colindex(cols, "label") != 1 ||
+        amy_result_coltype(cols, 0) != AMY_COL_LONGLONG ||
+        amy_result_coltype(cols, 1) != AMY_COL_VAR_STRING)
+        c->bad++;
+}
+
+static void test_stream_columns(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    colseen c = {0};
+    amy_future *f = amy_query_stream(
+        p, "SELECT seq AS id, CONCAT('n', seq) AS label FROM seq_1_to_50",
+        col_row, &c);
+    assert_null(amy_stream_columns(f)); /* its rows have not started */
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_int_equal(c.rows, 50);
+    assert_int_equal(c.bad, 0);
+    const amy_result *r = amy_future_result(f);
+    assert_ptr_equal(amy_stream_columns(f), r);
+    assert_int_equal(amy_result_ncols(r), 2);
+    assert_string_equal(amy_result_colname(r, 1), "label");
+    assert_int_equal(amy_result_affected_rows(r), 50);
+    amy_future_free(f);
+
+    /* No rows: the columns are still there at the end (a CSV header). */
+    f = amy_query_stream(p, "SELECT 1 AS a, 'x' AS b FROM DUAL WHERE 0",
+                         col_row, &c);
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    r = amy_stream_columns(f);
+    assert_non_null(r);
+    assert_int_equal(amy_result_ncols(r), 2);
+    assert_string_equal(amy_result_colname(r, 0), "a");
+    assert_int_equal(amy_result_affected_rows(r), 0);
+    amy_future_free(f);
+
+    /* A failed stream has none; a query future is not a stream. */
+    f = amy_query_stream(p, "SELEC 1", col_row, &c);
+    assert_int_equal(amy_future_wait(f), AMY_ESERVER);
+    assert_null(amy_stream_columns(f));
+    amy_future_free(f);
+    f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_OK);
+    assert_null(amy_stream_columns(f));
+    amy_future_free(f);
+    assert_null(amy_stream_columns(NULL));
+    assert_int_equal(c.rows, 50);
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +340,8 @@ int main(void)
         cmocka_unit_test(test_stream_cancel),
         cmocka_unit_test(test_stream_errors_and_no_rows),
         cmocka_unit_test(test_stream_query_timeout),
+        cmocka_unit_test(test_stream_resume_never_delivers_inside),
+        cmocka_unit_test(test_stream_columns),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }

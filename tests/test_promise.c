@@ -120,8 +120,9 @@ static void test_refusals(void **state)
     amy_future_free(f);
 }
 
-/* Canceled, timed out or freed while pending: as any future, callbacks at
- * once; resolving it later is refused. */
+/* Canceled, timed out or freed while pending: as any future (a cancel's
+ * callbacks from the loop, a free's at once); resolving it later is
+ * refused. */
 static void test_cancel_timeout_free(void **state)
 {
     struct ev_loop *loop = *state;
@@ -129,10 +130,24 @@ static void test_cancel_timeout_free(void **state)
     seen s = {0};
     amy_future_then(f, on_done, &s);
     assert_int_equal(amy_future_cancel(f), 1);
+    assert_int_equal(amy_future_status(f), AMY_ECANCELED);
+    assert_int_equal(s.calls, 0); /* not inside the cancel */
+    ev_run(loop, EVRUN_NOWAIT);
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.status, AMY_ECANCELED);
     assert_int_equal(amy_promise_resolve(f), AMY_EINVAL);
     amy_future_free(f);
+
+    /* Canceled, then freed before the loop ran: the free runs them. */
+    f = amy_promise_new(loop);
+    seen c = {0};
+    amy_future_then(f, on_done, &c);
+    assert_int_equal(amy_future_cancel(f), 1);
+    assert_int_equal(c.calls, 0);
+    amy_future_free(f);
+    assert_int_equal(c.calls, 1);
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(c.calls, 1);
 
     f = amy_promise_new(loop);
     seen t = {0};

@@ -381,7 +381,8 @@ struct stream_sum {
     unsigned long long rows, sum;
 };
 
-static void on_row(const char *const *v, const size_t *len, size_t n, void *arg)
+static void on_row(amy_future *f, const char *const *v, const size_t *len,
+                   size_t n, void *arg)
 {
     struct stream_sum *s = arg;
     s->rows++;

@@ -11,9 +11,9 @@
  *
  * Everything happens in callbacks of one loop. Completions and input both
  * call advance(), which prints what it can, then reads and submits what
- * fits; a completion that arrives while advance() runs (amy_future_then on
- * a future that already failed) only asks it to go round once more, so the
- * callbacks never nest.
+ * fits; a completion that arrives while advance() runs (amy_future_free of
+ * a pending future runs its callback at once) only asks it to go round
+ * once more, so the callbacks never nest.
  *
  * Regular files are read directly, since a read from them never waits;
  * other inputs (pipes, terminals) are read when an ev_io says they are
