@@ -779,7 +779,13 @@ AMY_EXPORT int amy_future_cancel(amy_future *f);
 /*
  * amy_future_set_timeout - give a pending query a deadline of timeout_ms
  * from now, replacing the pool's query_timeout_ms for it; 0 removes it.
- * On expiry it behaves as amy_future_cancel but resolves AMY_ETIMEDOUT.
+ * On expiry it behaves as amy_future_cancel but resolves AMY_ETIMEDOUT
+ * (SQLSTATE HYT00), and its message says what it was waiting for: "query
+ * timed out after 500 ms (it had been sent to the server)", or, still in
+ * the pool's queue, "... waiting for a connection (N in the pool's queue):"
+ * followed by the cause: every connection pinned by amy_pool_acquire and
+ * none released, no connection could be opened (with the last connect
+ * error), connections still connecting, or all of them busy.
  *
  * Returns AMY_OK, or AMY_EINVAL when f is NULL, not pending, or a gather.
  */

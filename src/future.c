@@ -400,8 +400,12 @@ int amy_future_cancel(amy_future *f)
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     amy_future *f = w->data;
-    char msg[64];
-    snprintf(msg, sizeof msg, "query timed out after %u ms", f->timeout_ms);
+    char msg[768];
+    int n =
+        snprintf(msg, sizeof msg, "query timed out after %u ms", f->timeout_ms);
+    /* Before it leaves its owner, which can still say why it waited. */
+    if (f->fops && f->fops->why_late && n > 0 && (size_t)n < sizeof msg)
+        f->fops->why_late(f, msg + n, sizeof msg - (size_t)n);
     abandon(f, AMY_ETIMEDOUT, msg, 1); /* from the loop already */
 }
 

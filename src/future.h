@@ -44,6 +44,10 @@ typedef struct amy__fops {
     void (*settled)(amy_future *f);
     /* It is being freed: free what the owner hung on it. */
     void (*destroy)(amy_future *f);
+    /* Its deadline passed while it was still pending: write why it was
+     * still waiting (the owner's state, e.g. "every connection is
+     * pinned"), appended to "query timed out after N ms". */
+    void (*why_late)(const amy_future *f, char *buf, size_t len);
     /* amy_future_set_timeout may give it a deadline. */
     unsigned char timeouts;
 } amy__fops;

@@ -260,9 +260,62 @@ static void settled(amy_future *f)
     }
 }
 
+static unsigned serving(const amy_pool *p);
+
+/*
+ * Why a query of the pool was still waiting when its deadline passed: the
+ * cause users otherwise never see (a connect error, every connection
+ * pinned), not only "timed out". Written after "query timed out after N
+ * ms"; the counts are the pool's at that moment.
+ */
+static void why_late(const amy_future *f, char *buf, size_t len)
+{
+    const amy_pool *p = f->pool;
+    if (!p)
+        return;
+    if (f->where == AMY__W_INFLIGHT) {
+        snprintf(buf, len, " (it had been sent to the server)");
+        return;
+    }
+    if (f->where != AMY__W_QUEUED)
+        return;
+    if (f->queue != &p->q) {
+        snprintf(buf, len,
+                 ", queued on its pinned connection behind the "
+                 "queries sent before it");
+        return;
+    }
+    unsigned serve = serving(p), max = p->dsn.pool;
+    int n = snprintf(
+        buf, len,
+        " waiting for a connection (%zu in the pool's queue): ", p->q.len);
+    if (n < 0 || (size_t)n >= len)
+        return;
+    buf += n;
+    len -= (size_t)n;
+    if (p->nlent && p->nlent >= max)
+        snprintf(buf, len,
+                 "all %u of the pool's connections are pinned "
+                 "(amy_pool_acquire) and none was released",
+                 max);
+    else if (serve == 0 && p->attempts && p->last_error)
+        snprintf(buf, len,
+                 "no connection could be opened; last connect error: %s",
+                 p->last_error);
+    else if (serve == 0 && p->nconnecting)
+        snprintf(buf, len, "%u connection%s still connecting, %u pinned",
+                 p->nconnecting, p->nconnecting == 1 ? "" : "s", p->nlent);
+    else
+        snprintf(buf, len,
+                 "%u of %u connections serving, all busy; %u pinned, %u "
+                 "connecting",
+                 serve, max, p->nlent, p->nconnecting);
+}
+
 const amy__fops amy__pool_fops = {
     .detach = amy__conn_detach_future,
     .settled = settled,
+    .why_late = why_late,
     .timeouts = 1,
 };
 

@@ -294,6 +294,33 @@ static void test_connect_fails_while_all_pinned(void **state)
     amy_pool_free(p);
 }
 
+/* pool=1, its one connection pinned, then amy_query: it can only time
+ * out, and its error says why (the classic mistake hangs silently
+ * otherwise). Released, the connection serves the pool again. */
+static void test_starved_by_pin_says_so(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    amy_future *a = amy_pool_acquire(p);
+    assert_int_equal(amy_future_wait(a), AMY_OK);
+    amy_conn *c = amy_future_conn(a);
+    amy_future *q = amy_query(p, "SELECT 'starved'");
+    assert_int_equal(amy_future_set_timeout(q, 100), AMY_OK);
+    assert_int_equal(amy_future_wait(q), AMY_ETIMEDOUT);
+    const char *e = amy_future_error(q);
+    print_message("%s\n", e);
+    assert_non_null(strstr(e, "query timed out after 100 ms waiting for a "
+                              "connection (1 in the pool's queue): all 1 of "
+                              "the pool's connections are pinned "
+                              "(amy_pool_acquire) and none was released"));
+    amy_future_free(q);
+    amy_conn_release(c);
+    amy_future_free(a);
+    q = amy_query(p, "SELECT 'served'");
+    assert_int_equal(amy_future_wait(q), AMY_OK);
+    amy_future_free(q);
+    amy_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_transactions_isolated),
         cmocka_unit_test(test_pinned_connection_dies),
         cmocka_unit_test(test_pool_freed_while_pinned),
+        cmocka_unit_test(test_starved_by_pin_says_so),
         cmocka_unit_test_teardown(test_connect_fails_while_all_pinned,
                                   unlock_amy),
     };

@@ -546,7 +546,9 @@ static void test_query_timeout(void **state)
     itest_gate_close(&gate, loop, "t_pool_gate");
     amy_future *slow = amy_query(p, "SELECT COUNT(*) FROM t_pool_gate");
     assert_int_equal(amy_future_wait(slow), AMY_ETIMEDOUT);
-    assert_non_null(strstr(amy_future_error(slow), "400 ms"));
+    assert_non_null(strstr(amy_future_error(slow),
+                           "query timed out after 400 ms (it had been sent "
+                           "to the server)"));
     /* Killed by now, or answering once the gate opens: late either way. */
     itest_gate_open(&gate);
     /* Sent behind the slow one on the same connection: it still gets its
@@ -565,6 +567,44 @@ static void test_query_timeout(void **state)
         assert_string_equal(itest_value(f), want);
         amy_future_free(f);
     }
+    amy_pool_free(p);
+}
+
+/*
+ * A query that times out before any connection could be opened says why:
+ * the connect error, which would otherwise be lost (the server refuses,
+ * query_timeout_ms is below connect_timeout_ms). No server needed: port 1
+ * refuses. The query is made once a connect has failed, so the message
+ * cannot depend on how fast that failure came.
+ */
+static int one_connect_failed(const amy_stats *s)
+{
+    return s->connect_failures >= 1;
+}
+
+static void test_query_timeout_says_connect_error(void **state)
+{
+    char err[256];
+    amy_pool *p = amy_pool_new(loop,
+                               "mysql://amy:secret-pw@127.0.0.1:1/db?pool=1&"
+                               "connect_timeout_ms=60000",
+                               err, sizeof err);
+    assert_non_null(p);
+    amy_future *first = amy_query(p, "SELECT 1"); /* makes it connect */
+    itest_run_until(loop, p, one_connect_failed, "a connect failure");
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_set_timeout(f, 50), AMY_OK);
+    assert_int_equal(amy_future_wait(f), AMY_ETIMEDOUT);
+    const char *e = amy_future_error(f);
+    print_message("%s\n", e);
+    assert_non_null(strstr(e, "query timed out after 50 ms waiting for a "
+                              "connection"));
+    assert_non_null(strstr(e, "no connection could be opened; last connect "
+                              "error: could not connect to 127.0.0.1:1: "));
+    assert_null(strstr(e, "secret-pw"));
+    assert_string_equal(amy_future_sqlstate(f), "HYT00");
+    amy_future_free(f);
+    amy_future_free(first);
     amy_pool_free(p);
 }
 
@@ -1299,6 +1339,7 @@ int main(void)
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_large_requests_pipelined),
         cmocka_unit_test(test_query_timeout),
+        cmocka_unit_test(test_query_timeout_says_connect_error),
         cmocka_unit_test(test_procedure_extra_results),
         cmocka_unit_test(test_free_pending_futures),
         cmocka_unit_test(test_unresolvable_host),
