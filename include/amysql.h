@@ -4,21 +4,33 @@
  * Lifecycle
  * ---------
  *
+ *     #include <amysql.h>
+ *     #include <ev.h>
+ *
  *     struct ev_loop *loop = EV_DEFAULT;
  *     char err[256];
  *     amy_pool *pool = amy_pool_new(
  *         loop, "mysql://u:p@127.0.0.1:3306/db?pool=8", err, sizeof err);
+ *     if (!pool)                     // a malformed DSN: err says why
+ *         return fprintf(stderr, "%s\n", err), 1;
  *     amy_future *a = amy_query(pool, "SELECT 1");
  *     amy_future *b = amy_query(pool, "SELECT 2");
  *     amy_future *both[] = {a, b};
- *     amy_future *g = amy_gather(both, 2);
- *     amy_future_wait(g);            // runs the loop until a and b resolved
- *     const amy_result *r = amy_future_result(a);
- *     printf("%s\n", amy_result_value(r, 0, 0, NULL));
+ *     amy_future *g = amy_gather(both, 2);  // NULL if a or b is (ENOMEM)
+ *     if (g && amy_future_wait(g) == AMY_OK) {  // runs the loop meanwhile
+ *         const amy_result *r = amy_future_result(a);
+ *         printf("%s\n", amy_result_value(r, 0, 0, NULL));
+ *     } else {
+ *         char why[512];             // status, errno, SQLSTATE, message
+ *         amy_future_describe(g ? g : a, why, sizeof why);
+ *         fprintf(stderr, "%s\n", why);
+ *     }
  *     amy_future_free(g);            // the gather never owns its children
  *     amy_future_free(a);
  *     amy_future_free(b);
  *     amy_pool_free(pool);           // pending futures resolve AMY_ECANCELED
+ *
+ * examples/first.c is the same, whole, and runs (the README shows it).
  *
  * A query is queued on the pool, sent on one of its connections (opened
  * lazily, up to `pool`), possibly pipelined behind other queries on the same

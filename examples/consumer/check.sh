@@ -31,6 +31,22 @@ cc -std=c11 -Wall -Wextra -Werror -o "$WORK/consumer_pc" "$HERE/consumer.c" \
 	$(pkg-config --cflags --libs amysql) -lev -Wl,-rpath,"$LIBDIR"
 say "built with pkg-config"
 
+# The README's first example, with the README's lines for a custom prefix:
+# rpath, and the static library through amysql-static.pc.
+FIRST=$HERE/../first.c
+# shellcheck disable=SC2046 # the flags are words
+cc -std=c11 -Wall -Wextra -Werror -o "$WORK/first_rpath" "$FIRST" \
+	$(pkg-config --cflags --libs amysql) -lev \
+	-Wl,-rpath,"$(pkg-config --variable=libdir amysql)"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o "$WORK/first_static" "$FIRST" \
+	$(pkg-config --cflags --libs amysql-static)
+if ldd "$WORK/first_static" | grep -q libamysql; then
+	say "first_static (amysql-static.pc) links libamysql.so"
+	exit 1
+fi
+say "built examples/first.c with rpath and with amysql-static.pc"
+
 # find_package(amysql): amysql::amysql and amysql::amysql_static.
 cmake -S "$HERE" -B "$WORK/cmake" -DCMAKE_PREFIX_PATH="$PREFIX" >"$WORK/cmake.log" ||
 	{ cat "$WORK/cmake.log"; exit 1; }
@@ -48,6 +64,10 @@ fi
 for exe in "$WORK/consumer_pc" "$WORK/cmake/consumer" "$WORK/cmake/consumer_static"; do
 	"$exe" "$AMY_TEST_DSN" 200
 done
+for exe in "$WORK/first_rpath" "$WORK/first_static"; do
+	"$exe" "$AMY_TEST_DSN" >/dev/null
+done
+say "examples/first.c ran, both ways"
 out=$(printf 'SELECT 41 + 1\n' | "$PREFIX/bin/amysql-batch" -N "$AMY_TEST_DSN")
 [[ $out == 42 ]] || { say "installed amysql-batch printed '$out'"; exit 1; }
 say "the installed amysql-batch runs"
