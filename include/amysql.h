@@ -326,6 +326,180 @@ typedef struct amy_stats {
 AMY_EXPORT int amy_pool_stats(const amy_pool *pool, amy_stats *out);
 
 /* ------------------------------------------------------------------------ */
+/* Observability: latency histograms and an observer                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The pool's latency histograms, always kept (three clock reads per query;
+ * about 16 KiB each, made on first use). Names in OpenTelemetry's database
+ * client conventions:
+ *
+ *   AMY_HIST_DURATION   db.client.operation.duration: from the call that
+ *                       made the future to its resolution (queue wait
+ *                       included), every query of the pool and of its
+ *                       pinned connections, whatever the outcome
+ *   AMY_HIST_QUEUE_WAIT db.client.connection.wait_time: from that call to
+ *                       the moment a connection took the query (only
+ *                       queries that were sent)
+ *   AMY_HIST_CONNECT    db.client.connection.create_time: from the start
+ *                       of a connect to the session being ready (init
+ *                       statements included), successful connects only
+ */
+enum { AMY_HIST_DURATION = 0, AMY_HIST_QUEUE_WAIT = 1, AMY_HIST_CONNECT = 2 };
+
+/* OpenTelemetry's default boundaries for db.client.operation.duration
+ * (0.001 ... 10 s) with finer ones below 1 ms (pipelined queries finish in
+ * tens of microseconds), in seconds, ascending: AMY_HIST_NBOUNDS of them. */
+#define AMY_HIST_NBOUNDS 16
+AMY_EXPORT extern const double amy_hist_bounds[AMY_HIST_NBOUNDS];
+
+/*
+ * amy_pool_histogram - bucket counts of one histogram, for a metrics
+ * exporter: counts[i] is the number of values v with bounds[i-1] < v <=
+ * bounds[i] (counts[0]: v <= bounds[0]), counts[nbounds] those above the
+ * last bound. counts must have room for nbounds + 1 values.
+ *
+ * pool: the pool; which: AMY_HIST_*; bounds: ascending, in seconds
+ * (amy_hist_bounds, or your own); nbounds: how many.
+ *
+ * Values are kept in buckets 1/64 wide (below 64 us: 1 us wide), so a
+ * value within 1.6 % under a boundary above 64 us may count in the bucket
+ * above it. Returns the number of values counted, 0 for a NULL pool,
+ * bounds or counts, or an unknown `which`.
+ */
+AMY_EXPORT uint64_t amy_pool_histogram(const amy_pool *pool, int which,
+                                       const double *bounds, size_t nbounds,
+                                       uint64_t *counts);
+
+/*
+ * amy_pool_percentile - an estimate of the p-th percentile (0 < p <= 100)
+ * of one histogram, in seconds: the smallest value v such that at least p %
+ * of the values are <= v, at most 1.6 % above it (exact below 64 us; p =
+ * 100 is the exact maximum). 0 when the histogram is empty; -1 for a NULL
+ * pool, an unknown `which` or p outside (0, 100].
+ */
+AMY_EXPORT double amy_pool_percentile(const amy_pool *pool, int which,
+                                      double p);
+
+/* What kind of call made a query (db.operation.name: amy_op_name). */
+typedef enum amy_op_kind {
+    AMY_OP_QUERY,    /* amy_query, amy_query_len, amy_conn_query */
+    AMY_OP_PARAMS,   /* amy_query_params, amy_conn_query_params */
+    AMY_OP_EXEC,     /* amy_exec, amy_conn_exec */
+    AMY_OP_BATCH,    /* amy_exec_batch, amy_conn_exec_batch */
+    AMY_OP_STREAM,   /* amy_query_stream */
+    AMY_OP_ACQUIRE,  /* amy_pool_acquire (no SQL) */
+    AMY_OP_BEGIN,    /* amy_begin (or the text "BEGIN") */
+    AMY_OP_COMMIT,   /* amy_commit */
+    AMY_OP_ROLLBACK, /* amy_rollback */
+} amy_op_kind;
+
+/* The kind's name: "query", "query_params", "execute", "execute_batch",
+ * "query_stream", "acquire", "begin", "commit", "rollback"; "unknown"
+ * otherwise. A static string. */
+AMY_EXPORT const char *amy_op_name(int kind);
+
+/*
+ * One query, as an observer sees it. Pointers are valid during the call
+ * only (copy what you keep); nothing is copied for the observer. Names in
+ * brackets are OpenTelemetry's attributes.
+ */
+typedef struct amy_query_info {
+    amy_future *future;     /* the query's future (see amy_future_tag) */
+    int kind;               /* amy_op_kind [db.operation.name: amy_op_name] */
+    const char *sql;        /* the statement as given, NUL-terminated, no
+                               parameter values [db.query.text] */
+    size_t sql_len;         /* its length in bytes */
+    size_t nparams;         /* values bound to it (amy_exec_batch: all rows') */
+    const char *db_system;  /* "mariadb" or "mysql", from the server's
+                               version; "mariadb" before any connect
+                               [db.system.name] */
+    const char *server_address; /* the pool's host, or socket path
+                                   [server.address] */
+    unsigned server_port;   /* 0 for a Unix socket [server.port] */
+    const char *db_namespace; /* the DSN's database, "" if none
+                                 [db.namespace] */
+    unsigned long connection_id; /* the server's id of the connection that
+                                    ran it; 0 if never sent */
+    double submitted_at;    /* ev_time() at the call that made it */
+    double sent_at;         /* when a connection took it; 0 if never sent */
+    double resolved_at;     /* end events only: when it resolved */
+    /* End events only (0 / NULL in start events): */
+    int status;             /* AMY_OK or an AMY_E* status
+                               [error.type: amy_status_name] */
+    unsigned server_errno;  /* the server's or connector's error number */
+    const char *sqlstate;   /* "00000" on success */
+    const char *status_code; /* server_errno as a decimal string, "" when
+                                0 [db.response.status_code] */
+    const char *error;      /* the message; NULL on success */
+    uint64_t returned_rows; /* rows of its result sets, all of them; a
+                               stream's rows delivered
+                               [db.response.returned_rows] */
+    uint64_t affected_rows; /* of its first result */
+    size_t result_bytes;    /* values' bytes in its result sets */
+    unsigned char retried;  /* sent a second time (a stray KILL, or its
+                               connection broke before it was written) */
+    unsigned char killed;   /* canceled or timed out after it was sent: a
+                               KILL QUERY was asked for */
+} amy_query_info;
+
+/* Why a connection closed (amy_conn_info.close_reason). */
+enum {
+    AMY_CLOSE_IDLE,      /* idle_timeout_ms */
+    AMY_CLOSE_LIFETIME,  /* max_lifetime_ms */
+    AMY_CLOSE_BROKEN,    /* an error broke the session (status, error) */
+    AMY_CLOSE_SERVER,    /* the server went away (2006, 2013) */
+    AMY_CLOSE_POOL_FREE, /* amy_pool_free */
+};
+
+/* A connection, as an observer sees it; valid during the call only. */
+typedef struct amy_conn_info {
+    const char *server_address; /* [server.address] */
+    unsigned server_port;       /* [server.port] */
+    unsigned long connection_id; /* the server's id (0: connect failed) */
+    int tls;                    /* 1 when the session is encrypted */
+    double connect_seconds;     /* opened and failed events: how long the
+                                   connect took */
+    int close_reason;           /* closed events: AMY_CLOSE_* */
+    int status;                 /* failed and closed events: the status */
+    unsigned server_errno;      /* and error number, */
+    const char *error;          /* and message (NULL when none) */
+} amy_conn_info;
+
+/*
+ * What an observer is told. Any hook may be NULL. Each runs on the loop's
+ * thread, with the pool consistent (never inside a connector call), and
+ * may start queries and cancel or free futures (not amy_future_wait, not
+ * amy_pool_free). arg is amy_pool_set_observer's.
+ *
+ * Every query made after the observer was set has exactly one
+ * query_start and then one query_end: start when a connection took it
+ * (told at the loop's next iteration at the latest, with its sent_at),
+ * or, for a query that was never sent (canceled, timed out or failed while
+ * queued, refused at submission), just before its end. End when its future
+ * resolved, before its callbacks run, whatever the outcome (amy_pool_free
+ * included). The pool's own statements (session resets, init statements,
+ * KILL) are not reported.
+ */
+typedef struct amy_observer {
+    void (*query_start)(void *arg, const amy_query_info *q);
+    void (*query_end)(void *arg, const amy_query_info *q);
+    void (*conn_opened)(void *arg, const amy_conn_info *c);
+    void (*conn_closed)(void *arg, const amy_conn_info *c);
+    void (*conn_failed)(void *arg, const amy_conn_info *c);
+} amy_observer;
+
+/*
+ * amy_pool_set_observer - tell ops about the pool's queries and
+ * connections from now on (queries made before are not reported); NULL
+ * stops it. ops must stay valid while set (the pool keeps the pointer).
+ * Without an observer nothing is recorded beyond the histograms. Returns
+ * AMY_OK, or AMY_EINVAL for a NULL pool.
+ */
+AMY_EXPORT int amy_pool_set_observer(amy_pool *pool, const amy_observer *ops,
+                                     void *arg);
+
+/* ------------------------------------------------------------------------ */
 /* Queries and futures                                                      */
 /* ------------------------------------------------------------------------ */
 
@@ -741,6 +915,17 @@ AMY_EXPORT amy_future *amy_rollback(amy_conn *c);
  * amy_pool_free, or after it (it then only frees c).
  */
 AMY_EXPORT void amy_conn_release(amy_conn *c);
+
+/*
+ * amy_future_set_tag / amy_future_tag - a pointer of the caller's on a
+ * query's future (e.g. its trace span), for an observer to read through
+ * amy_query_info.future, or for any other use. Not owned: amysql never
+ * dereferences or frees it. set returns AMY_OK, AMY_EINVAL for a NULL
+ * future, or AMY_ENOMEM (a future of a pool without an observer needs a
+ * small allocation for it); tag returns NULL when none was set.
+ */
+AMY_EXPORT int amy_future_set_tag(amy_future *f, void *tag);
+AMY_EXPORT void *amy_future_tag(const amy_future *f);
 
 /* Callback type: f is the future that resolved, arg is the caller's pointer. */
 typedef void (*amy_callback)(amy_future *f, void *arg);

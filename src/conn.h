@@ -190,6 +190,10 @@ typedef struct amy__conn {
     unsigned long serial; /* the owner's name for it */
     ev_tstamp idle_since;
     ev_tstamp expires_at; /* max_lifetime_ms: retire it then (0: never) */
+    ev_tstamp born;       /* ev_time() when its connect started */
+    int close_status;     /* why it broke (the lost hook), for observers */
+    unsigned close_errno;
+    char close_msg[160];
 } amy__conn;
 
 /* Whether c may take f now: the pipeline depth and byte caps, and the

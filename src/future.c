@@ -93,8 +93,8 @@ amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
             bytes += params[i].v.bytes.len;
         }
     }
-    if (n > (SIZE_MAX / 2) / sizeof(amy_value) || len > SIZE_MAX / 4 ||
-        bytes > SIZE_MAX / 4 || extra > SIZE_MAX / 4)
+    if (n > UINT32_MAX || len > SIZE_MAX / 4 || bytes > SIZE_MAX / 4 ||
+        extra > SIZE_MAX / 4)
         return NULL;
     /* The op's data keeps the alignment of what follows the future. */
     extra =
@@ -114,7 +114,7 @@ amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
     }
     if (n) {
         f->params = (amy_value *)(void *)p;
-        f->nparams = n;
+        f->nparams = (uint32_t)n;
         memcpy(f->params, params, n * sizeof(amy_value));
         p += n * sizeof(amy_value);
         for (size_t i = 0; i < n; i++) {
@@ -207,7 +207,9 @@ void amy__future_notify(amy_future *f)
     if (f->waited && f->loop)
         ev_break(f->loop, EVBREAK_ONE);
     f->busy++;
-    f->notifying = 1; /* a callback added now joins this walk */
+    if (f->obs && f->fops && f->fops->notified)
+        f->fops->notified(f); /* query_end, before the callbacks */
+    f->notifying = 1;         /* a callback added now joins this walk */
     amy__link *l;
     while ((l = amy__list_first(&f->cbs))) {
         amy__cbnode *n = AMY__CONTAINER(l, amy__cbnode, link);
@@ -456,9 +458,30 @@ static void destroy(amy_future *f)
         if (n->heap)
             free(n);
     }
+    if (f->obs) {
+        amy__list_remove(&f->obs->live);
+        amy__list_remove(&f->obs->due);
+        free(f->obs);
+    }
     amy__result_free(f->result);
     free(f->error);
     free(f);
+}
+
+int amy_future_set_tag(amy_future *f, void *tag)
+{
+    if (!f)
+        return AMY_EINVAL;
+    if (!f->obs && !(f->obs = calloc(1, sizeof *f->obs)))
+        return AMY_ENOMEM;
+    f->obs->f = f;
+    f->obs->tag = tag;
+    return AMY_OK;
+}
+
+void *amy_future_tag(const amy_future *f)
+{
+    return f && f->obs ? f->obs->tag : NULL;
 }
 
 /* ------------------------------------------------------------------------ */

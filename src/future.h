@@ -44,6 +44,9 @@ typedef struct amy__fops {
     void (*settled)(amy_future *f);
     /* It is being freed: free what the owner hung on it. */
     void (*destroy)(amy_future *f);
+    /* Its callbacks are about to run (it resolved), for an observer;
+     * called only when f->obs is set, maybe more than once. */
+    void (*notified)(amy_future *f);
     /* Its deadline passed while it was still pending: write why it was
      * still waiting (the owner's state, e.g. "every connection is
      * pinned"), appended to "query timed out after N ms". */
@@ -65,10 +68,11 @@ struct amy_future {
     unsigned char paused : 1;    /* a stream paused by amy_stream_pause */
     unsigned char notifying : 1; /* amy__future_notify is running for it */
     uint16_t ncols;              /* amy_exec_batch: values per row */
+    char sqlstate[6];
     unsigned busy; /* holds that defer the free: callbacks, wait */
     unsigned server_errno;
     unsigned timeout_ms; /* the deadline's length, for its message */
-    char sqlstate[6];
+    uint32_t nparams;    /* values in params (query futures) */
     struct ev_loop *loop;
     amy_result *result;
     char *error;
@@ -94,8 +98,23 @@ struct amy_future {
         amy_value *params; /* copies, in the same allocation */
         void *data;        /* the op's own (a stream's callback, ...) */
     };
-    size_t nparams;
+    /* What an observer needs beyond the above (its tag, when it was sent,
+     * on which connection), made only for a pool with an observer or by
+     * amy_future_set_tag; freed with the future. NULL otherwise. */
+    struct amy__qobs *obs;
 };
+
+/* A query's record for observers (src/observe.c fills it in; the future
+ * frees it, out of whatever list holds it). */
+typedef struct amy__qobs {
+    amy__link live; /* on its pool's live list until ended */
+    amy__link due;  /* on its pool's due list while query_start is due */
+    amy_future *f;  /* whose record it is */
+    void *tag;      /* amy_future_set_tag */
+    ev_tstamp sent_at;
+    unsigned long conn_id;
+    unsigned char started, ended;
+} amy__qobs;
 
 /*
  * A new pending query future with a copy of sql, copies of n parameters

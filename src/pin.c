@@ -81,6 +81,7 @@ static const amy__fops acquire_fops = {
     .detach = amy__conn_detach_future,
     .settled = acquire_settled,
     .destroy = acquire_destroy,
+    .notified = amy__observe_notified,
     .timeouts = 1,
 };
 
@@ -251,6 +252,7 @@ static amy_future *pin_take(void *self, amy__conn *c)
     if (!f || h->pool->freeing || !amy__conn_accepts(c, f))
         return NULL;
     amy__queue_remove(f);
+    amy__observe_sent(h->pool, c, f);
     return f;
 }
 
@@ -294,6 +296,7 @@ static int queue_held(amy_conn *h, amy_future *f)
         amy_future_free(f);
         return -1;
     }
+    amy__observe_forget(f); /* the pool's own statement */
     amy__future_hold(f);
     h->held[h->nheld++] = f;
     if (amy_future_then(f, free_cb, NULL) != AMY_OK) {
@@ -350,6 +353,7 @@ static int pin_idle(void *self, amy__conn *c)
     if (in_trans) {
         amy_future *f = amy__pool_submit(h->pool, &h->q, &amy__op_text,
                                          "ROLLBACK", 8, NULL, 0);
+        amy__observe_forget(f); /* the pool's own statement */
         if (!f || f->status != AMY_PENDING ||
             amy_future_then(f, free_cb, NULL) != AMY_OK) {
             amy_future_free(f);
@@ -371,6 +375,7 @@ static void pin_lost(void *self, amy__conn *c, const amy__why *why,
                      amy__donelist *done)
 {
     amy_conn *h = self;
+    amy__pool_note_lost(c, why);
     amy__pool_take_back(h->pool, c);
     h->c = NULL;
     amy__queue_fail(&h->q, why->status, why->err, why->sqlstate,

@@ -126,6 +126,7 @@ static amy_pool *pool_alloc(struct ev_loop *loop)
     p->retry_timer.data = p;
     ev_init(&p->idle_sweep, idle_sweep_cb);
     p->idle_sweep.data = p;
+    amy__observe_init(&p->obs, p);
     p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
     return p;
 }
@@ -245,6 +246,7 @@ static void settled(amy_future *f)
      * from blocking, once. */
     if (in_kick && !p->freeing)
         ev_idle_start(p->loop, &p->kick_idle);
+    amy__observe_settled(p, f);
     switch (f->status) {
     case AMY_OK:
         p->stats.completed++;
@@ -259,6 +261,9 @@ static void settled(amy_future *f)
         p->stats.failed++;
     }
 }
+
+/* close_status of a connection retired by max_lifetime_ms (idle()). */
+#define AMY__CLOSE_EXPIRED 1
 
 static unsigned serving(const amy_pool *p);
 
@@ -315,6 +320,7 @@ static void why_late(const amy_future *f, char *buf, size_t len)
 const amy__fops amy__pool_fops = {
     .detach = amy__conn_detach_future,
     .settled = settled,
+    .notified = amy__observe_notified,
     .why_late = why_late,
     .timeouts = 1,
 };
@@ -402,6 +408,7 @@ static unsigned serving(const amy_pool *p)
 
 static void link_conn(amy_pool *p, amy__conn *c)
 {
+    c->born = ev_time();
     set_expiry(p, c);
     c->serial = ++p->next_serial;
     amy__list_push_front(&p->conns, &c->olink);
@@ -561,6 +568,7 @@ static void on_ready(void *self, amy__conn *c)
     p->nconnecting--;
     p->attempts = 0;
     ev_timer_stop(p->loop, &p->retry_timer);
+    amy__observe_conn_opened(p, c);
 }
 
 /* Connect errors that retrying cannot fix: fail the queue at once. */
@@ -650,6 +658,7 @@ static void count_connect_failure(amy_pool *p, amy__conn *c)
     if (p->last_error)
         snprintf(p->last_error, n, "could not connect to %s: %s", p->endpoint,
                  c->err_msg);
+    amy__observe_conn_failed(p, c);
     if (serving(p))
         return; /* the open connections serve the queue */
     if (connect_error_is_permanent(c->err_no)) {
@@ -680,6 +689,11 @@ static void on_dead(void *self, amy__conn *c)
         amy__conn_free(c);
         return;
     }
+    amy__observe_conn_closed(
+        p, c,
+        c->close_status == AMY__CLOSE_EXPIRED              ? AMY_CLOSE_LIFETIME
+        : c->close_errno == 2006 || c->close_errno == 2013 ? AMY_CLOSE_SERVER
+                                                           : AMY_CLOSE_BROKEN);
     amy__conn_free(c);
     /* A connection that broke is replaced if work waits. */
     p->reopen++;
@@ -697,6 +711,8 @@ static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
         if (old || (p->dsn.idle_timeout_ms && c->idle_since <= cutoff)) {
             p->stats.retired += (uint64_t)old;
             unlink_conn(p, c);
+            amy__observe_conn_closed(p, c,
+                                     old ? AMY_CLOSE_LIFETIME : AMY_CLOSE_IDLE);
             amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
         }
     }
@@ -724,6 +740,7 @@ static amy_future *take(void *self, amy__conn *c)
         p->q.len <= (size_t)p->nconnecting + p->nidle)
         return NULL;
     amy__queue_remove(f);
+    amy__observe_sent(p, c, f);
     return f;
 }
 
@@ -740,6 +757,7 @@ static int idle(void *self, amy__conn *c)
     amy_pool *p = self;
     if (expired(p, c)) {
         p->stats.retired++;
+        c->close_status = AMY__CLOSE_EXPIRED; /* for on_dead's observer */
         return -1; /* closed now; replaced when work comes */
     }
     set_idle(p, c, 1);
@@ -747,10 +765,21 @@ static int idle(void *self, amy__conn *c)
     return 0;
 }
 
+void amy__pool_note_lost(amy__conn *c, const amy__why *why)
+{
+    if (c->close_status == AMY__CLOSE_EXPIRED)
+        return;
+    c->close_status = why->status;
+    c->close_errno = why->err;
+    snprintf(c->close_msg, sizeof c->close_msg, "%s",
+             why->msg ? why->msg : amy_strerror(why->status));
+}
+
 static void lost(void *self, amy__conn *c, const amy__why *why,
                  amy__donelist *done)
 {
     /* Its queue serves every connection: nothing waits for c alone. */
+    amy__pool_note_lost(c, why);
 }
 
 static amy__conn *find_conn(amy_pool *p, unsigned long serial)
@@ -849,6 +878,7 @@ amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
     f->op = op;
     f->pool = p;
     f->fops = &amy__pool_fops;
+    amy__observe_made(p, f);
     return f;
 }
 
@@ -979,6 +1009,8 @@ void amy_pool_free(amy_pool *p)
     while ((l = amy__list_first(&p->conns))) {
         amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
         unlink_conn(p, c);
+        if (c->state != AMY__C_CONNECTING)
+            amy__observe_conn_closed(p, c, AMY_CLOSE_POOL_FREE);
         amy__conn_destroy(c, AMY_ECANCELED);
     }
     /* After its connections, which cancel their dials. */
@@ -990,6 +1022,7 @@ void amy_pool_free(amy_pool *p)
         amy__lease *e = AMY__CONTAINER(l, amy__lease, link);
         e->pool_gone(e);
     }
+    amy__observe_free(&p->obs, p->loop); /* the last query_end events */
     amy__dsn_clear(&p->dsn);
     free(p->host);
     free(p->endpoint);

@@ -11,6 +11,7 @@
 #include "dsn.h"
 #include "kill.h"
 #include "list.h"
+#include "observe.h"
 #include "op.h"
 #include "owner.h"
 #include "queue.h"
@@ -66,7 +67,8 @@ struct amy_pool {
 
     amy__killer *killer; /* sends KILL QUERY; made on first need */
 
-    amy_stats stats; /* the counters; the gauges are computed */
+    amy_stats stats;  /* the counters; the gauges are computed */
+    amy__observe obs; /* histograms, and the observer if one is set */
 };
 
 /* The pool as its connections' owner (owner.h); self is the pool. A
@@ -105,6 +107,10 @@ amy_future *amy__pool_failed(amy_pool *p, int status, const char *msg);
 /* The hooks of the pool's query futures (future.h): they leave the queue
  * or slot, count in the stats. */
 extern const amy__fops amy__pool_fops;
+
+/* c broke (an owner's lost hook): why, kept for the observer's
+ * conn_closed event. */
+void amy__pool_note_lost(amy__conn *c, const amy__why *why);
 
 /* Hands out queued work before the loop next polls; also looks at the
  * connections lent out. */

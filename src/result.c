@@ -77,6 +77,7 @@ amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
         return NULL;
     r->nrows = nrows;
     r->ncols = ncols;
+    r->bytes = bytes;
     r->next = NULL;
     r->affected_rows = affected;
     r->insert_id = insert_id;

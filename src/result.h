@@ -26,6 +26,7 @@ struct amy_result {
     amy__colinfo *cols;    /* ncols, inside this block */
     amy__cell *cells;      /* nrows * ncols, row-major */
     amy_result *next;      /* the next statement's result set, or NULL */
+    size_t bytes;          /* of names and values in this block */
 };
 
 /* The bytes of ncols column names, each with its NUL. */
