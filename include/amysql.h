@@ -1144,7 +1144,7 @@ typedef amy_future *(*amy_step)(amy_future *prev, void *arg);
  * Returns a future owned by the caller, or NULL when first is NULL or
  * being freed, step is NULL, or memory runs out (first is freed then,
  * except when it was being freed already). step never runs inside this
- * call.
+ * call, unless first resolved without a loop (amy_all of nothing).
  */
 AMY_EXPORT amy_future *amy_chain(amy_future *first, amy_step step, void *arg);
 
