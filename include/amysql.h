@@ -963,7 +963,8 @@ AMY_EXPORT int amy_future_then(amy_future *f, amy_callback cb, void *arg);
  * dropped. A KILL that lands on the next query of that connection instead
  * (the first one finished meanwhile) is detected, and that query is sent
  * again: for a non-transactional table that can repeat its partial effect.
- * For a gather, only the gather is canceled; its children go on.
+ * For a gather, only the gather is canceled; its children go on; a group
+ * made with AMY_GROUP_CANCEL, a task group and a chain cancel theirs.
  * The outcome is fixed when this returns (amy_future_status reads
  * AMY_ECANCELED), but its callbacks run from the loop, at its next
  * iteration, not inside this call (amy_future_free runs them at once).
@@ -983,6 +984,8 @@ AMY_EXPORT int amy_future_cancel(amy_future *f);
  * followed by the cause: every connection pinned by amy_pool_acquire and
  * none released, no connection could be opened (with the last connect
  * error), connections still connecting, or all of them busy.
+ *
+ * A group or a chain accepts one too (see amy_all, amy_chain).
  *
  * Returns AMY_OK, or AMY_EINVAL when f is NULL, not pending, or a gather.
  */
@@ -1117,6 +1120,218 @@ AMY_EXPORT amy_future *amy_promise_new(struct ev_loop *loop);
  */
 AMY_EXPORT int amy_promise_resolve(amy_future *f);
 AMY_EXPORT int amy_promise_fail(amy_future *f, int status, const char *msg);
+
+/* ------------------------------------------------------------------------ */
+/* Composing futures: groups and chains                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A group is a future over other futures (its children), as amy_gather is,
+ * that resolves as soon as its kind decides: amy_all at the first failure
+ * (Promise.all, asyncio.gather), amy_any at the first success
+ * (Promise.any), amy_race at the first to resolve (Promise.race), a task
+ * group (asyncio.TaskGroup) at its first failure or when it is closed and
+ * all are done. A chain (amy_chain) runs a step that starts the next
+ * future when one succeeds (a .then that returns a promise).
+ *
+ * Common rules:
+ * - Children may be futures of any kind (queries, params, exec, batches,
+ *   streams, acquires, promises, gathers, groups, chains), from any pools
+ *   on the same loop, pending or already resolved.
+ * - amy_all, amy_any and amy_race never own their children (the caller
+ *   frees each one, before or after the group); a task group owns the
+ *   children added to it and a chain the futures it runs.
+ * - A group resolves once: by its kind, or from outside (amy_future_cancel:
+ *   AMY_ECANCELED; its deadline, amy_future_set_timeout: AMY_ETIMEDOUT;
+ *   amy_future_free while pending: AMY_ECANCELED). From then on it counts
+ *   no child. With AMY_GROUP_CANCEL, the children still pending then are
+ *   canceled as amy_future_cancel does (a queued query is never sent, a sent
+ *   one is killed), whichever way the group resolved, before the group's
+ *   callbacks run: they see those children as AMY_ECANCELED. The children's
+ *   own callbacks may run before or after the group's.
+ * - A group has no result. Its error is the deciding child's status,
+ *   server errno, SQLSTATE and message (copied); amy_group_index says which
+ *   child that was.
+ * - Inside any callback (the group's, a child's, amy_group_on_child's, a
+ *   chain's step), any future may be freed or canceled, the group included;
+ *   freeing is deferred until the callbacks return, as everywhere.
+ */
+
+/* Flags of amy_all, amy_any and amy_race: AMY_GROUP_CANCEL cancels the
+ * children still pending when the group resolves; AMY_GROUP_SETTLED
+ * (amy_all only) waits for every child. */
+#define AMY_GROUP_CANCEL  0x1u
+#define AMY_GROUP_SETTLED 0x2u
+
+/*
+ * amy_all - a group that fails at its first failing child, or succeeds
+ * once all n have succeeded (Promise.all; asyncio.gather without
+ * return_exceptions).
+ *
+ * futures: n futures (not NULL, not being freed); the group does not own
+ *          them. n: may be 0 (the group is then resolved with AMY_OK).
+ * flags:   AMY_GROUP_CANCEL (see above); AMY_GROUP_SETTLED to wait for
+ *          every child however each ends (Promise.allSettled): the group
+ *          then resolves AMY_OK once all have, and the caller reads each.
+ *
+ * Children already resolved are counted now, in index order: a failed one
+ * among them resolves the group before this returns (without a callback:
+ * none is registered yet). Returns a new future owned by the caller, or
+ * NULL when memory runs out, futures is NULL with n > 0, a child is NULL
+ * or being freed, or flags has an unknown bit (nothing is registered on
+ * the children then). Its status is AMY_OK, or the failed child's status
+ * (AMY_ESERVER, AMY_ECANCELED for a child canceled or freed while pending,
+ * ...), or AMY_ECANCELED / AMY_ETIMEDOUT from outside.
+ */
+AMY_EXPORT amy_future *amy_all(amy_future *const *futures, size_t n,
+                               unsigned flags);
+
+/*
+ * amy_any - a group that succeeds at its first successful child, or fails
+ * once all have failed, with the first failure's status, errno, SQLSTATE
+ * and message (first in completion order; for children already resolved
+ * when it is made, in index order) (Promise.any).
+ *
+ * futures, n, flags: as amy_all, with n > 0 and without AMY_GROUP_SETTLED
+ * (AMY_GROUP_CANCEL cancels the losers once one succeeded). Returns as
+ * amy_all does (NULL for n == 0 too). amy_group_index gives the winner, or
+ * the first failure.
+ */
+AMY_EXPORT amy_future *amy_any(amy_future *const *futures, size_t n,
+                               unsigned flags);
+
+/*
+ * amy_race - a group that resolves with the first child to resolve,
+ * whatever its status (Promise.race; asyncio.wait(FIRST_COMPLETED)).
+ *
+ * futures, n, flags: as amy_any (AMY_GROUP_CANCEL cancels the losers). The
+ * first child already resolved (lowest index) wins at once. Returns as
+ * amy_any does. The status is the winner's (AMY_OK or its error);
+ * amy_group_index gives the winner.
+ */
+AMY_EXPORT amy_future *amy_race(amy_future *const *futures, size_t n,
+                                unsigned flags);
+
+/*
+ * amy_group_new - an empty task group (asyncio.TaskGroup): children are
+ * added with amy_group_add, also from callbacks while it runs; its first
+ * failing child resolves it with that child's error and cancels the others;
+ * once amy_group_close was called and every child succeeded, it resolves
+ * AMY_OK. amy_future_cancel, a deadline (amy_future_set_timeout) or
+ * amy_future_free while pending cancel every pending child.
+ *
+ * loop: the loop of its children (and of its callbacks).
+ *
+ * Its callbacks never run inside amy_group_add or amy_group_close: a group
+ * they complete resolves from the loop (its status is set at once). The
+ * group owns its children: amy_future_free of the group frees them (each
+ * stays valid until then, e.g. to read its result in the group's
+ * callback); never free one yourself. Returns a future owned by the
+ * caller, or NULL on ENOMEM or a NULL loop.
+ */
+AMY_EXPORT amy_future *amy_group_new(struct ev_loop *loop);
+
+/*
+ * amy_group_add - add child to the task group g, which takes it over in
+ * every case: on failure the child is freed (canceled first if pending).
+ *
+ * child: a future of g's loop (or one resolved without a loop, such as
+ *        amy_query's AMY_EINVAL futures), pending or resolved, not already
+ *        in g; NULL gives AMY_EINVAL (so amy_group_add(g, amy_query(...))
+ *        reports the ENOMEM of amy_query as AMY_EINVAL). A child already
+ *        resolved is counted from the loop, never inside this call.
+ *
+ * Returns the child's index in g (0, 1, 2... in the order added; see
+ * amy_group_child), AMY_EINVAL when g is not a task group, has resolved or
+ * was closed, child is NULL, being freed, g itself or of another loop,
+ * or AMY_ENOMEM.
+ */
+AMY_EXPORT int amy_group_add(amy_future *g, amy_future *child);
+
+/*
+ * amy_group_close - no more children will be added to the task group g:
+ * it resolves AMY_OK once those it has all succeeded (at once, from the
+ * loop, if they had). Until then, a task group never succeeds, even with no
+ * child pending. Closing twice does nothing.
+ *
+ * Returns AMY_OK, or AMY_EINVAL when g is not a task group.
+ */
+AMY_EXPORT int amy_group_close(amy_future *g);
+
+/* Callback type of amy_group_on_child: child, the index-th of group g, has
+ * resolved. */
+typedef void (*amy_child_callback)(amy_future *g, amy_future *child,
+                                   size_t index, void *arg);
+
+/*
+ * amy_group_on_child - call cb once for each child of g in the order they
+ * resolve (asyncio.as_completed), with its index, from the moment of this
+ * call until g resolves: the child that decides g is reported, before g's
+ * callbacks; a child g canceled is not. Children that had resolved before
+ * (counted when g was made) are not reported; a task group's children
+ * added resolved are (from the loop). Use amy_all with AMY_GROUP_SETTLED
+ * to hear of every child. Setting it again replaces it; cb NULL removes
+ * it.
+ *
+ * Inside cb, child and g are valid; cb may free or cancel either (or any
+ * other future), and add children to a task group.
+ *
+ * Returns AMY_OK, or AMY_EINVAL when g is not a group or is being freed.
+ */
+AMY_EXPORT int amy_group_on_child(amy_future *g, amy_child_callback cb,
+                                  void *arg);
+
+/*
+ * amy_group_index - the index of the child that decided a resolved group:
+ * amy_all's failed child, amy_any's winner (or first failure when all
+ * failed), amy_race's winner, a task group's failed child. -1 when no child
+ * decided it (all succeeded, AMY_GROUP_SETTLED, canceled, timed out), when
+ * g is pending, or is not a group.
+ */
+AMY_EXPORT long amy_group_index(const amy_future *g);
+
+/*
+ * amy_group_size / amy_group_child - how many children g has, and its i-th
+ * (in the order given or added), or 0 / NULL when g is not a group (or i
+ * is out of range). The child is owned as said above (by the caller for
+ * amy_all, amy_any and amy_race, by a task group for its own).
+ */
+AMY_EXPORT size_t amy_group_size(const amy_future *g);
+AMY_EXPORT amy_future *amy_group_child(const amy_future *g, size_t i);
+
+/* Callback type of amy_chain: prev succeeded; return the next future. */
+typedef amy_future *(*amy_step)(amy_future *prev, void *arg);
+
+/*
+ * amy_chain - a future for "first, then what step starts with its
+ * outcome" (a .then whose callback returns a promise): e.g. read an id,
+ * then query by it.
+ *
+ * first: the future to wait on; the chain takes it over (never use or
+ *        free it afterwards). NULL (its constructor ran out of memory)
+ *        gives NULL.
+ * step:  called once, from the loop, when first succeeds, with first
+ *        (valid during the call only: the chain frees it right after) and
+ *        arg; returns the next future, which the chain takes over, or
+ *        NULL (the chain fails AMY_ENOMEM), or prev itself (the chain ends
+ *        with prev's outcome). It may start queries, free or cancel any
+ *        future (the chain included: the returned future is then freed).
+ *
+ * The chain resolves with the outcome of its last future: first's when
+ * first failed (step never runs: errors short-circuit), else the future
+ * step returned. It takes that future's status, server errno, SQLSTATE,
+ * message and result (moved: amy_future_result(chain) has it) and frees it;
+ * an acquire's pinned connection is not carried over (use it in a step).
+ * Canceling, timing out (amy_future_set_timeout) or freeing a pending
+ * chain frees (so cancels) the future it is waiting on. For longer chains,
+ * chain a chain: amy_chain(amy_chain(q, step1, a), step2, a).
+ *
+ * Returns a future owned by the caller, or NULL when first is NULL or
+ * being freed, step is NULL, or memory runs out (first is freed then,
+ * except when it was being freed already). step never runs inside this
+ * call, unless first resolved without a loop (amy_all of nothing).
+ */
+AMY_EXPORT amy_future *amy_chain(amy_future *first, amy_step step, void *arg);
 
 /* ------------------------------------------------------------------------ */
 /* Results                                                                  */

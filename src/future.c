@@ -373,18 +373,25 @@ size_t amy_future_describe(const amy_future *f, char *buf, size_t len)
 /* Resolves a pending future from outside its normal path: first it leaves
  * whatever would resolve it later (the pool's queue or in-flight slot, or
  * for a gather its children), so nothing can touch it again. Its callbacks
- * run now, or (a user's cancel) from the loop. */
+ * run now, or (a user's cancel) from the loop. A group's detach cancels its
+ * children, whose callbacks (amy_future_free runs them at once) may cancel
+ * or free f: f is held meanwhile, and resolved here only if they did not
+ * resolve it. */
 static void abandon(amy_future *f, int status, const char *msg, int now)
 {
+    amy__future_hold(f);
     if (f->fops && f->fops->detach)
         f->fops->detach(f);
-    amy__future_set_error(f, status, 0,
-                          status == AMY_ETIMEDOUT ? "HYT00" : NULL, msg);
-    amy__future_settle(f, NULL);
-    if (now)
-        amy__future_notify(f);
-    else
-        amy__future_notify_soon(f);
+    if (f->status == AMY_PENDING) {
+        amy__future_set_error(f, status, 0,
+                              status == AMY_ETIMEDOUT ? "HYT00" : NULL, msg);
+        amy__future_settle(f, NULL);
+        if (now)
+            amy__future_notify(f);
+        else
+            amy__future_notify_soon(f);
+    }
+    amy__future_release(f);
 }
 
 int amy_future_cancel(amy_future *f)
