@@ -11,6 +11,15 @@
 #include "amysql.h"
 #include "bench.h"
 
+/* An observer that only counts (--observe): what an observer costs. */
+static void count_query(void *arg, const amy_query_info *q)
+{
+    (*(uint64_t *)arg)++;
+}
+
+static const amy_observer counting = {count_query, count_query, NULL, NULL,
+                                      NULL};
+
 amy_pool *bench_pool_new(const char *params)
 {
     char err[256];
@@ -29,6 +38,8 @@ amy_pool *bench_pool_new(const char *params)
     free(dsn);
     if (!p)
         fprintf(stderr, "amy_pool_new: %s\n", err);
+    else if (bench_g.observe)
+        amy_pool_set_observer(p, &counting, &bench_g.observed);
     return p;
 }
 

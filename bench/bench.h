@@ -85,6 +85,10 @@ typedef struct bench_env {
     /* W7: when set, bench_amy's pools get exactly these DSN keys ("": the
      * library's defaults) instead of pool, pipeline and coalesce_us. */
     const char *amy_params;
+    /* --observe: amysql pools get an observer that only counts its events
+     * (issue 14's cost of an observer); observed counts them. */
+    int observe;
+    uint64_t observed;
 } bench_env;
 
 extern bench_env bench_g;

@@ -13,8 +13,10 @@
  *   amy_bench --one W1 --client amy|threads|blocking|node [--pool P]
  *             [--pipeline D] [--threads K] [--n N] [--repeat R]
  *             [--sql STATEMENT] [--timeline] [--io-collect-us US]
- *             [--coalesce-us US]
- *       One configuration only, for perf / callgrind / strace. --pool and
+ *             [--coalesce-us US] [--observe]
+ *       One configuration only, for perf / callgrind / strace. --observe
+ *       sets an observer that only counts its events on amysql's pools
+ *       (what an observer costs, issue 14). --pool and
  *       --pipeline absent (or 0) leave the key out of the DSN: the
  *       library's default; a --pipeline given comes with read_coalesce_us
  *       set to --coalesce-us (0 when absent). --sql runs
@@ -1579,7 +1581,7 @@ static void usage(void)
             "       amy_bench --one W1|W2|W3|W4|W5 --client "
             "amy|threads|blocking|node [--pool P] [--pipeline D] [--threads K] "
             "[--n N] [--repeat R] [--sql STATEMENT] [--timeline] "
-            "[--io-collect-us US] [--coalesce-us US]\n"
+            "[--io-collect-us US] [--coalesce-us US] [--observe]\n"
             "       amy_bench --one W6 --client batch|amy|blocking|multi "
             "[--n N] [--pool P] [--pipeline D] [--rows-per-insert R] "
             "[--repeat R]\n"
@@ -1815,6 +1817,8 @@ int main(int argc, char **argv)
             bench_g.timeline = 1;
         else if (!strcmp(a, "--tls"))
             one_tls = 1;
+        else if (!strcmp(a, "--observe"))
+            bench_g.observe = 1;
         else if (!v)
             usage();
         else if (!strcmp(a, "--dsn"))
@@ -1872,7 +1876,8 @@ int main(int argc, char **argv)
         else
             usage();
         if (strcmp(a, "--quick") && strcmp(a, "--machine") &&
-            strcmp(a, "--timeline") && strcmp(a, "--tls"))
+            strcmp(a, "--timeline") && strcmp(a, "--tls") &&
+            strcmp(a, "--observe"))
             i++;
     }
     if (!bench_g.dsn) {
