@@ -32,10 +32,12 @@ static const char usage_text[] =
     "  -N, --skip-column-names no header line\n"
     "  -f, --force             go on after a statement fails\n"
     "      --stats             print count, errors, time, rate, latencies\n"
+    "      --slow-ms=N         print each statement slower than N ms to\n"
+    "                          stderr (its number, file:line and time)\n"
     "      --no-progress       no progress line (drawn only on a terminal)\n"
     "Concurrency:\n"
     "  -c, --connections=N     connections to open (default 4)\n"
-    "      --pipeline=N        statements in flight per connection (16)\n"
+    "      --pipeline=N        statements in flight per connection (128)\n"
     "      --window=N          statements between reading and output\n"
     "                          (default 4096): bounds memory\n"
     "Connection (these override the DSN):\n"
@@ -84,6 +86,7 @@ enum {
     OPT_DELIMITER,
     OPT_COLUMN_NAMES,
     OPT_STATS,
+    OPT_SLOW_MS,
     OPT_NO_PROGRESS,
     OPT_WINDOW,
     OPT_DEFAULTS_FILE,
@@ -103,6 +106,7 @@ static const struct option long_options[] = {
     {"column-names", no_argument, NULL, OPT_COLUMN_NAMES},
     {"force", no_argument, NULL, 'f'},
     {"stats", no_argument, NULL, OPT_STATS},
+    {"slow-ms", required_argument, NULL, OPT_SLOW_MS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"host", required_argument, NULL, 'h'},
     {"port", required_argument, NULL, 'P'},
@@ -164,7 +168,7 @@ static int check_delimiter(const char *d)
 
 int main(int argc, char **argv)
 {
-    amy__cli_run_opts ro = {0};
+    amy__cli_run_opts ro = {.slow_ms = -1};
     amy__cli_connect_args ca = {0};
     ca.connect_timeout_ms = -1;
     char *password = NULL;
@@ -224,6 +228,18 @@ int main(int argc, char **argv)
         case OPT_STATS:
             ro.stats = 1;
             break;
+        case OPT_SLOW_MS: {
+            char *end;
+            double ms = strtod(optarg, &end);
+            if (end == optarg || *end || !(ms >= 0) || ms > 1e9) {
+                usage_error("--slow-ms '%s': want a number of "
+                            "milliseconds, 0 or more",
+                            optarg);
+                goto out;
+            }
+            ro.slow_ms = ms;
+            break;
+        }
         case OPT_NO_PROGRESS:
             ro.progress = 0;
             break;

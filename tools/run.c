@@ -89,7 +89,6 @@ struct runner {
     char input_error[512];
 
     double t_start;
-    amy__cli_hist hist;
     int shown, stdout_tty;
 };
 
@@ -242,6 +241,11 @@ static int submit(struct runner *r, const amy__cli_stmt *st)
     struct slot *s = &r->slots[r->submitted % r->window];
     *s = (struct slot){f, r, r->submitted + 1, r->file, st->line, now(), 0};
     r->submitted++;
+    if (r->o->slow_ms >= 0 && amy_future_set_tag(f, s) != AMY_OK) {
+        input_fail(r, "%s%s", "out of memory", "");
+        r->abort = 1;
+        return -1;
+    }
     if (amy_future_then(f, done_cb, s) != AMY_OK) {
         /* It could never be printed: end the run, cancelling the rest. */
         input_fail(r, "%s%s", "out of memory", "");
@@ -375,8 +379,6 @@ static void done_cb(amy_future *f, void *arg)
         return;
     s->done = 1;
     r->done++;
-    double lat = now() - s->t0;
-    amy__cli_hist_add(&r->hist, lat > 0 ? (uint64_t)(lat * 1e6) : 0);
     int st = amy_future_status(f);
     if (st != AMY_OK) {
         r->errors++;
@@ -447,10 +449,36 @@ static void finish(struct runner *r)
                 "interrupted: %llu statements finished, the others "
                 "were cancelled",
                 (unsigned long long)r->done);
-    if (r->o->stats)
+    if (r->o->stats) {
+        /* The pool's duration histogram (the library's, one
+         * implementation): it holds exactly this run's statements. */
+        double lat_ms[4];
+        static const double ps[4] = {50, 95, 99, 100};
+        for (int i = 0; i < 4; i++)
+            lat_ms[i] =
+                amy_pool_percentile(r->pool, AMY_HIST_DURATION, ps[i]) * 1e3;
         amy__cli_stats_print(stderr, r->done, r->errors, now() - r->t_start,
-                             &r->hist);
+                             lat_ms);
+    }
 }
+
+/* --slow-ms: the pool's observer tells how long each statement took
+ * (submitted to resolved); its tag is the statement's slot, valid until
+ * the statement's output is written, which is after this event. */
+static void slow_end(void *arg, const amy_query_info *q)
+{
+    struct runner *r = arg;
+    const struct slot *s = amy_future_tag(q->future);
+    double ms = (q->resolved_at - q->submitted_at) * 1e3;
+    if (!s || r->teardown || ms < r->o->slow_ms)
+        return;
+    message(r, "slow: statement %llu (%s:%lu) took %.3f ms: %.*s%s",
+            (unsigned long long)s->n, slot_input(r, s), s->line, ms,
+            q->sql_len > 120 ? 120 : (int)q->sql_len, q->sql,
+            q->sql_len > 120 ? "..." : "");
+}
+
+static const amy_observer slow_observer = {.query_end = slow_end};
 
 int amy__cli_run(struct ev_loop *loop, amy_pool *pool,
                  const amy__cli_run_opts *o)
@@ -471,15 +499,16 @@ int amy__cli_run(struct ev_loop *loop, amy_pool *pool,
     r->slots = calloc(r->window, sizeof *r->slots);
     r->sp = amy__cli_split_new(o->delimiter);
     r->chunk = malloc(READ_CHUNK);
-    if (!r->slots || !r->sp || !r->chunk || amy__cli_hist_init(&r->hist)) {
+    if (!r->slots || !r->sp || !r->chunk) {
         fputs("amysql-batch: out of memory\n", stderr);
         free(r->slots);
         amy__cli_split_free(r->sp);
         free(r->chunk);
-        amy__cli_hist_free(&r->hist);
         free(r);
         return AMY__CLI_FATAL;
     }
+    if (o->slow_ms >= 0)
+        amy_pool_set_observer(pool, &slow_observer, r);
     r->stdout_tty = isatty(STDOUT_FILENO);
     r->t_start = now();
     ev_io_init(&r->io, io_cb, 0, EV_READ);
@@ -504,8 +533,9 @@ int amy__cli_run(struct ev_loop *loop, amy_pool *pool,
     finish(r);
 
     int status = r->signal ? 128 + r->signal : r->status;
+    if (o->slow_ms >= 0)
+        amy_pool_set_observer(pool, NULL, NULL);
     amy__cli_split_free(r->sp);
-    amy__cli_hist_free(&r->hist);
     free(r->chunk);
     free(r->slots);
     free(r);

@@ -20,6 +20,8 @@ typedef struct {
     int column_names;         /* print the header line */
     int force;                /* go on submitting after a failed statement */
     int stats;                /* print the summary at the end */
+    double slow_ms;           /* print statements slower than this (ms) to
+                                 stderr; negative: none */
     int progress;             /* draw the progress line (stderr is a tty) */
     size_t window;            /* statements between submission and output */
     size_t max_inflight;      /* statements submitted and not finished: the

@@ -81,4 +81,20 @@ same "a file then stdin, numbered on" "$TMP/m2.out" "$TMP/a2.out"
 "$TOOL" -c 1 --pipeline 1 --force "$AMY_TEST_DSN" "$LINES" >"$TMP/a1.out" 2>/dev/null
 same "lines.sql with -c 1 --pipeline 1" "$TMP/m.out" "$TMP/a1.out"
 
+# 7. --slow-ms: the statements slower than N ms, by number and line, on
+# stderr; the output is unchanged. --stats's latencies are the pool's.
+printf 'SELECT 1\nSELECT SLEEP(0.2)\nSELECT 2\nSELECT SLEEP(0.2)\n' >"$TMP/slow.sql"
+rc=0
+"$TOOL" -N --stats --slow-ms 150 "$AMY_TEST_DSN" "$TMP/slow.sql" >"$TMP/slow.out" 2>"$TMP/slow.err" || rc=$?
+[[ $rc == 0 && $(tr '\n' ' ' <"$TMP/slow.out") == "1 0 2 0 " ]] &&
+	pass "--slow-ms leaves the output alone" || fail "--slow-ms: exit $rc, output $(cat "$TMP/slow.out")"
+slow=$(grep -c '^amysql-batch: slow: statement [24] ([^:]*slow.sql:[24]) took [0-9.]* ms: SELECT SLEEP(0.2)$' "$TMP/slow.err")
+[[ $slow == 2 ]] && ! grep -q 'slow: statement [13]' "$TMP/slow.err" &&
+	pass "--slow-ms 150 names statements 2 and 4, not 1 and 3" || { fail "--slow-ms lines"; cat "$TMP/slow.err"; }
+max=$(sed -nE 's/^latency .* max ([0-9.]+) ms$/\1/p' "$TMP/slow.err")
+awk -v m="${max:-0}" 'BEGIN { exit !(m >= 200) }' &&
+	pass "--stats max $max ms: the sleeps" || fail "--stats max '${max}' ms, want >= 200"
+"$TOOL" --slow-ms -1 "$AMY_TEST_DSN" "$TMP/slow.sql" >/dev/null 2>"$TMP/bad.err" && fail "--slow-ms -1 accepted" ||
+	pass "--slow-ms -1 refused"
+
 finish
