@@ -406,9 +406,9 @@ static unsigned serving(const amy_pool *p)
     return p->nconns - p->nconnecting - p->nlent;
 }
 
-static void link_conn(amy_pool *p, amy__conn *c)
+static void link_conn(amy_pool *p, amy__conn *c, ev_tstamp born)
 {
-    c->born = ev_time();
+    c->born = born;
     set_expiry(p, c);
     c->serial = ++p->next_serial;
     amy__list_push_front(&p->conns, &c->olink);
@@ -541,6 +541,7 @@ static void kick(amy_pool *p)
             continue;
         }
         while (p->q.len > p->nconnecting && p->nconns < p->dsn.pool) {
+            ev_tstamp born = ev_time(); /* before the connect starts */
             amy__conn *c = amy__conn_new(p->loop, &p->cfg, &amy__pool_owner, p);
             if (!c) {
                 if (p->nconns == 0)
@@ -548,7 +549,7 @@ static void kick(amy_pool *p)
                                "out of memory opening a connection");
                 break;
             }
-            link_conn(p, c);
+            link_conn(p, c, born);
             if (p->reopen) {
                 p->reopen--;
                 p->stats.reconnects++;
