@@ -284,7 +284,13 @@ AMY_EXPORT amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn,
  */
 AMY_EXPORT void amy_pool_free(amy_pool *pool);
 
-/* Counters of a pool, from amy_pool_stats. */
+/*
+ * Counters of a pool, from amy_pool_stats. The gauges in OpenTelemetry's
+ * terms: db.client.connection.count is conns_idle (state=idle) and
+ * conns_busy (state=used), db.client.connection.max is conns_max,
+ * db.client.connection.pending_requests is queued, and
+ * db.client.connection.timeouts is timed_out.
+ */
 typedef struct amy_stats {
     unsigned conns_open;        /* connected (idle + busy) */
     unsigned conns_idle;        /* connected, nothing in flight */
@@ -316,6 +322,7 @@ typedef struct amy_stats {
                                    "TLSv1.3"; NULL when none is. Static
                                    strings: valid for the process's life */
     const char *tls_cipher;     /* its cipher, e.g. "TLS_AES_256_GCM_SHA384" */
+    unsigned conns_max;         /* the DSN's pool: connections it may open */
 } amy_stats;
 
 /*

@@ -331,6 +331,7 @@ int amy_pool_stats(const amy_pool *p, amy_stats *out)
         return AMY_EINVAL;
     *out = p->stats;
     out->conns_connecting = p->nconnecting;
+    out->conns_max = p->dsn.pool;
     out->conns_open = p->nconns - p->nconnecting;
     out->conns_idle = p->nidle;
     out->conns_busy = out->conns_open - p->nidle;

@@ -460,6 +460,9 @@ static void test_histograms_and_no_secrets(void **state)
         assert_null(strstr(r->ev[i].addr, pw));
         assert_null(strstr(r->ev[i].db, pw));
     }
+    amy_stats st;
+    assert_int_equal(amy_pool_stats(p, &st), AMY_OK);
+    assert_int_equal(st.conns_max, 4); /* db.client.connection.max */
     assert_string_equal(amy_op_name(AMY_OP_BATCH), "execute_batch");
     assert_string_equal(amy_op_name(99), "unknown");
     amy_pool_free(p);
