@@ -1128,6 +1128,19 @@ AMY_EXPORT amy_future *amy_promise_new(struct ev_loop *loop);
 AMY_EXPORT int amy_promise_resolve(amy_future *f);
 AMY_EXPORT int amy_promise_fail(amy_future *f, int status, const char *msg);
 
+/*
+ * amy_promise_fail_from - fail a pending promise with the error of the
+ * failed future from: its status, server errno, SQLSTATE and message (all
+ * copied; from stays the caller's). So a promise that stands for a chain of
+ * queries passes on the step that failed as it is, e.g. a deadlock's 1213
+ * to amy_transaction, which retries on it. Callbacks run from the loop, as
+ * for amy_promise_fail.
+ *
+ * Returns AMY_OK; AMY_EINVAL when f is not a pending promise, or from is
+ * NULL, f itself, or not failed.
+ */
+AMY_EXPORT int amy_promise_fail_from(amy_future *f, const amy_future *from);
+
 /* ------------------------------------------------------------------------ */
 /* Composing futures: groups and chains                                     */
 /* ------------------------------------------------------------------------ */

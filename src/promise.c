@@ -67,3 +67,12 @@ int amy_promise_fail(amy_future *f, int status, const char *msg)
                           status == AMY_ETIMEDOUT ? "HYT00" : NULL, msg);
     return settle_later(f, NULL);
 }
+
+int amy_promise_fail_from(amy_future *f, const amy_future *from)
+{
+    if (!pending_promise(f) || !from || from == f || from->status >= 0)
+        return AMY_EINVAL;
+    amy__future_set_error(f, from->status, from->server_errno, from->sqlstate,
+                          amy_future_error(from));
+    return settle_later(f, NULL);
+}

@@ -101,6 +101,46 @@ static void test_fail(void **state)
     ev_run(loop, EVRUN_NOWAIT);
 }
 
+/* fail_from copies a failed future's status, errno, SQLSTATE and message;
+ * refused for a NULL, pending or succeeded source and for the promise
+ * itself. */
+static void test_fail_from(void **state)
+{
+    struct ev_loop *loop = *state;
+    amy_future *q = amy__future_new_query(loop, "UPDATE t SET a = 1", 18);
+    amy_future *f = amy_promise_new(loop);
+    assert_int_equal(amy_promise_fail_from(f, NULL), AMY_EINVAL);
+    assert_int_equal(amy_promise_fail_from(f, q), AMY_EINVAL); /* pending */
+    assert_int_equal(amy_promise_fail_from(f, f), AMY_EINVAL);
+    amy__future_fail(q, AMY_ESERVER, 1213, "40001",
+                     "Deadlock found when trying to get lock");
+    seen s = {0};
+    amy_future_then(f, on_done, &s);
+    s.inside = 1;
+    assert_int_equal(amy_promise_fail_from(f, q), AMY_OK);
+    s.inside = 0;
+    amy_future_free(q); /* copied: the promise keeps its own */
+    assert_int_equal(amy_future_status(f), AMY_ESERVER);
+    assert_int_equal(amy_future_server_errno(f), 1213);
+    assert_string_equal(amy_future_sqlstate(f), "40001");
+    assert_string_equal(amy_future_error(f),
+                        "Deadlock found when trying to get lock");
+    assert_int_equal(amy_promise_fail_from(f, f), AMY_EINVAL); /* resolved */
+    ev_run(loop, EVRUN_NOWAIT);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.called_inside, 0);
+    amy_future_free(f);
+
+    amy_future *ok = amy_promise_new(loop);
+    amy_promise_resolve(ok);
+    f = amy_promise_new(loop);
+    assert_int_equal(amy_promise_fail_from(f, ok), AMY_EINVAL);
+    assert_int_equal(amy_future_status(f), AMY_PENDING);
+    amy_future_free(f);
+    amy_future_free(ok);
+    ev_run(loop, EVRUN_NOWAIT);
+}
+
 /* Not an error status, not a promise, NULL: refused, nothing changes. */
 static void test_refusals(void **state)
 {
@@ -202,6 +242,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_resolve_calls_back_from_the_loop),
         T(test_fail),
+        T(test_fail_from),
         T(test_refusals),
         T(test_cancel_timeout_free),
         T(test_gather_and_free_in_callback),
