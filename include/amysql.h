@@ -909,6 +909,85 @@ AMY_EXPORT amy_future *amy_commit(amy_conn *c);
 AMY_EXPORT amy_future *amy_rollback(amy_conn *c);
 
 /*
+ * The steps of a transaction, for amy_transaction: queue them on c (any of
+ * the amy_conn_* calls) and return one future that resolves when they are
+ * all done and fails when one fails: the last query's when each step is
+ * queued only after the one before succeeded, amy_gather of steps queued
+ * together, or a promise resolved at the end of a chain of callbacks (fail
+ * it with amy_promise_fail_from(p, step) so the step's server errno, such
+ * as a deadlock's 1213, reaches the runner). A step the returned future
+ * does not cover is not checked: its failure does not stop the COMMIT.
+ *
+ * c is lent for this attempt: use it only from the body and from callbacks
+ * of steps queued on it, and queue nothing more once the returned future
+ * has resolved (the runner goes on with COMMIT or ROLLBACK) or a step of
+ * the attempt has failed. arg is amy_transaction's.
+ *
+ * Returns the future, owned by the runner from then on (the caller must
+ * not free it; it may read it in its own callbacks). NULL aborts the
+ * transaction: it is rolled back and fails AMY_EINVAL ("the transaction's
+ * body returned NULL"), as it does when the body means to give up.
+ */
+typedef amy_future *(*amy_txn_fn)(amy_conn *c, void *arg);
+
+/*
+ * amy_transaction - run body's steps in a transaction on a connection of
+ * pool, and commit; run them again when the server gives up on the
+ * transaction for a deadlock (1213) or a lock wait timeout (1205).
+ *
+ * pool:    the pool; a connection is pinned for the whole transaction
+ *          (amy_pool_acquire: it waits for one like a query) and given back
+ *          at the end (amy_conn_release).
+ * body:    called once per attempt with the pinned connection and arg (see
+ *          amy_txn_fn); not called before this returns.
+ * retries: how many attempts may follow the first (0: one attempt only).
+ *
+ * Each attempt: autocommit is turned off (SET autocommit=0, once per
+ * transaction, rather than BEGIN: after a deadlock InnoDB has rolled the
+ * transaction back, and the steps pipelined behind the failed one must not
+ * then run committed one by one, to be run again by the retry), body runs,
+ * and when its future resolves AMY_OK, COMMIT runs. When the body's future
+ * or the COMMIT (a Galera certification failure is a 1213 there) fails
+ * with server errno 1213 or 1205 (for a gather: its first failure's errno),
+ * ROLLBACK runs, and after a backoff body is called again, on the same
+ * connection: 5 ms before the second attempt, doubling up to 200 ms, each
+ * times a random factor in [0.5, 1). Any other failure is rolled back and
+ * ends the transaction. The connection is given back with autocommit on
+ * again (its reset does it, or with reset_on_release=0 a SET autocommit=1
+ * once no transaction is open).
+ *
+ * The pool's query_timeout_ms bounds each statement (a step that times out
+ * fails the transaction, AMY_ETIMEDOUT); amy_future_set_timeout on the
+ * returned future bounds the whole transaction, backoffs included.
+ *
+ * Returns a future owned by the caller (amy_future_free), or NULL on
+ * ENOMEM. A NULL pool or body gives a future already failed AMY_EINVAL.
+ * It resolves:
+ *   AMY_OK     committed; amy_future_result is the result of the body's
+ *              future (its last step's rows, affected rows, insert id; no
+ *              rows and no columns for a gather or a promise).
+ *   an error   the transaction was rolled back (or never began), with the
+ *              status, server errno, SQLSTATE and message of the step that
+ *              failed: the body's future's as they are; the acquire's (e.g.
+ *              AMY_ECONNECT) as they are; for the runner's own statements
+ *              the message starts "COMMIT: " or "SET autocommit=0: ". After
+ *              the last allowed retry of a 1213 or 1205 the message ends
+ *              " (gave up after N attempts)". A failed COMMIT that is not a
+ *              1213 (a lost connection, a timeout) leaves it unknown whether
+ *              the server committed.
+ *   AMY_ECANCELED / AMY_ETIMEDOUT  canceled, freed or past its deadline
+ *              while running, or its pool freed (AMY_ECANCELED): the step
+ *              in flight is canceled (KILL QUERY, as amy_future_cancel
+ *              does), the connection is released at once and its release
+ *              rolls the transaction back; once past a COMMIT already sent
+ *              it is unknown whether the server committed.
+ * Every outcome releases the connection exactly once; nothing the runner
+ * made outlives the transaction.
+ */
+AMY_EXPORT amy_future *amy_transaction(amy_pool *pool, amy_txn_fn body,
+                                       void *arg, unsigned retries);
+
+/*
  * amy_conn_release - give the pinned connection back; c is invalid after.
  *
  * Queries already given to it still run (their futures stay the caller's).

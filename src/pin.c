@@ -345,11 +345,22 @@ static int pin_idle(void *self, amy__conn *c)
         h->resetting = 1;
         return queue_reset(h) == 0 ? 1 : -1;
     }
-    if (h->resetting && release_held(h))
+    if (h->nheld && release_held(h))
         return -1;
     int in_trans = (c->mysql->server_status & SERVER_STATUS_IN_TRANS) != 0;
     if (in_trans && (h->rolling_back || h->resetting))
         return -1;
+    /* Only once no transaction is open: SET autocommit=1 commits one. */
+    if (!in_trans && h->restore_autocommit && !h->resetting) {
+        h->restore_autocommit = 0;
+        h->held = calloc(1, sizeof *h->held);
+        if (!h->held ||
+            queue_held(h, amy__pool_submit(h->pool, &h->q, &amy__op_text,
+                                           "SET autocommit=1", 16, NULL, 0)) !=
+                0)
+            return -1;
+        return 1;
+    }
     if (in_trans) {
         amy_future *f = amy__pool_submit(h->pool, &h->q, &amy__op_text,
                                          "ROLLBACK", 8, NULL, 0);

@@ -20,6 +20,10 @@ struct amy_conn {
     unsigned char released; /* the user let go: give it back when idle */
     unsigned char rolling_back;
     unsigned char resetting; /* reset_on_release: the reset was queued */
+    /* The transaction runner (txn.c) turned autocommit off: with
+     * reset_on_release=0, turn it on again before the pool reuses the
+     * connection (with reset, the reset does it). */
+    unsigned char restore_autocommit;
     /* The reset and init futures, held so that their outcome can be read
      * once the connection is idle again (each frees itself when done). */
     amy_future **held;
