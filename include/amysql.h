@@ -921,7 +921,12 @@ AMY_EXPORT amy_future *amy_rollback(amy_conn *c);
  * c is lent for this attempt: use it only from the body and from callbacks
  * of steps queued on it, and queue nothing more once the returned future
  * has resolved (the runner goes on with COMMIT or ROLLBACK) or a step of
- * the attempt has failed. arg is amy_transaction's.
+ * the attempt has failed. When the transaction ends from outside (canceled,
+ * freed, timed out, its pool freed), the returned future is canceled and c
+ * released at once: a chain must check that its future is still
+ * AMY_PENDING before each step and stop otherwise (the future stays
+ * readable until the transaction's future is freed; free that only once
+ * the chain has stopped). arg is amy_transaction's.
  *
  * Returns the future, owned by the runner from then on (the caller must
  * not free it; it may read it in its own callbacks). NULL aborts the

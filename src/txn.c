@@ -56,10 +56,14 @@ typedef struct amy__txn {
     unsigned retries;  /* attempts allowed after the first */
     unsigned attempts; /* body calls so far */
     enum txn_phase phase;
-    amy_future *cur;     /* the step waited for (ours), or NULL */
-    amy__cbnode node;    /* our callback on cur */
-    amy_conn *h;         /* the pinned connection, once acquired */
-    amy_future *done;    /* the body's future, kept while COMMIT runs */
+    amy_future *cur;  /* the step waited for (ours), or NULL */
+    amy__cbnode node; /* our callback on cur */
+    amy_conn *h;      /* the pinned connection, once acquired */
+    amy_future *done; /* the body's future, kept while COMMIT runs */
+    /* The body's future when the transaction was ended from outside:
+     * canceled, kept readable until the transaction's future is freed, so
+     * that a chain of the body's can see it ended. */
+    amy_future *abandoned;
     unsigned char retry; /* the ROLLBACK running comes before a retry */
     /* The error that ends (or retries) the attempt. */
     int err_status;
@@ -114,7 +118,12 @@ static void cleanup(amy__txn *t)
          * the connection is ours all the same. */
         if (t->phase == P_ACQUIRE && !t->h)
             t->h = amy_future_conn(f);
-        amy_future_free(f);
+        if (t->phase == P_BODY && !t->abandoned) {
+            amy_future_cancel(f);
+            t->abandoned = f;
+        } else {
+            amy_future_free(f);
+        }
     }
     amy_future_free(t->done);
     t->done = NULL;
@@ -299,6 +308,7 @@ static void txn_destroy(amy_future *f)
 {
     amy__txn *t = (amy__txn *)f;
     cleanup(t); /* nothing left once resolved; kept for safety */
+    amy_future_free(t->abandoned);
     free(t->err_msg);
 }
 

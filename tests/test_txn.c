@@ -446,6 +446,67 @@ static amy_future *body_gated(amy_conn *c, void *arg)
     return amy_conn_query(c, gate_sql);
 }
 
+/* A chain: step 1, then (if the transaction still runs) step 2. */
+typedef struct chain {
+    side s;
+    amy_future *step1;
+    int step1_seen; /* step 1's callback ran */
+    int stopped;    /* it found its promise ended and queued nothing */
+} chain;
+
+static void chain_step1(amy_future *f, void *arg)
+{
+    chain *ch = arg;
+    ch->step1_seen = 1;
+    if (amy_future_status(ch->s.done) != AMY_PENDING) {
+        ch->stopped = 1;
+        return;
+    }
+    amy_future *g = amy_conn_query(ch->s.c, "INSERT INTO ttxn VALUES (9, 9)");
+    keep(&ch->s, g);
+    amy_future_then(g, dl_step2_done, &ch->s);
+}
+
+static amy_future *body_chain(amy_conn *c, void *arg)
+{
+    chain *ch = arg;
+    ch->s.calls++;
+    ch->s.c = c;
+    ch->s.done = amy_promise_new(loop);
+    ch->step1 = amy_conn_query(c, "INSERT INTO ttxn VALUES (8, 8)");
+    keep(&ch->s, ch->step1);
+    amy_future_then(ch->step1, chain_step1, ch);
+    return ch->s.done;
+}
+
+/* Canceled while the body's chain has a step in flight: the chain finds
+ * its promise canceled (readable until the transaction is freed) and stops;
+ * nothing it did stays. */
+static void test_cancel_stops_a_chain(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    reset_tables(p);
+    chain ch = {0};
+    amy_future *t = amy_transaction(p, body_chain, &ch, 3);
+    amy_future_then(t, on_txn, &ch.s);
+    while (!ch.s.calls)
+        ev_run(loop, EVRUN_ONCE);
+    assert_int_equal(amy_future_status(ch.step1), AMY_PENDING);
+    assert_int_equal(amy_future_cancel(t), 1);
+    while (!ch.step1_seen)
+        ev_run(loop, EVRUN_ONCE);
+    assert_int_equal(ch.stopped, 1);
+    assert_int_equal(amy_future_status(ch.s.done), AMY_ECANCELED);
+    assert_value(p, "SELECT COUNT(*) FROM ttxn", "0");
+    assert_given_back_clean(p);
+    run_until_resolved(&ch.s);
+    assert_int_equal(ch.s.resolved, 1);
+    assert_int_equal(ch.s.status, AMY_ECANCELED);
+    amy_future_free(t);
+    free_kept(&ch.s);
+    amy_pool_free(p);
+}
+
 enum how { CANCEL, FREE, TIMEOUT };
 
 /* The transaction ends while its step waits at the gate: it resolves once
@@ -572,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_lock_wait_timeout_is_retried),
         cmocka_unit_test(test_body_returns_null),
         cmocka_unit_test(test_cancel_while_running),
+        cmocka_unit_test(test_cancel_stops_a_chain),
         cmocka_unit_test(test_free_while_running),
         cmocka_unit_test(test_timeout_while_running),
         cmocka_unit_test(test_pool_freed_while_running),
