@@ -911,12 +911,13 @@ AMY_EXPORT amy_future *amy_rollback(amy_conn *c);
 /*
  * The steps of a transaction, for amy_transaction: queue them on c (any of
  * the amy_conn_* calls) and return one future that resolves when they are
- * all done and fails when one fails: the last query's when each step is
- * queued only after the one before succeeded, amy_gather of steps queued
- * together, or a promise resolved at the end of a chain of callbacks (fail
- * it with amy_promise_fail_from(p, step) so the step's server errno, such
- * as a deadlock's 1213, reaches the runner). A step the returned future
- * does not cover is not checked: its failure does not stop the COMMIT.
+ * all done and fails when one fails, with the failing step's server errno
+ * (a deadlock's 1213 is what the runner retries on): one query, amy_gather
+ * or amy_all of steps queued together, amy_chain for a step that needs the
+ * one before (it stops by itself when canceled), or a promise resolved at
+ * the end of callbacks of your own (fail it with amy_promise_fail_from(p,
+ * step), which keeps the errno). A step the returned future does not cover
+ * is not checked: its failure does not stop the COMMIT.
  *
  * c is lent for this attempt: use it only from the body and from callbacks
  * of steps queued on it, and queue nothing more once the returned future

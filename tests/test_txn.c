@@ -171,6 +171,41 @@ static amy_future *body_dup(amy_conn *c, void *arg)
     return amy_gather(both, 2);
 }
 
+/* The same as a chain (amy_chain): the second INSERT is queued once the
+ * first succeeded; the chain carries its ESERVER as it is. */
+static amy_future *dup_step(amy_future *prev, void *arg)
+{
+    side *s = arg;
+    return amy_conn_query(s->c, "INSERT INTO ttxn VALUES (5, 50)");
+}
+
+static amy_future *body_chain_dup(amy_conn *c, void *arg)
+{
+    side *s = arg;
+    s->calls++;
+    s->c = c;
+    return amy_chain(amy_conn_query(c, "INSERT INTO ttxn VALUES (1, 10)"),
+                     dup_step, s);
+}
+
+static void test_ordinary_error_in_a_chain(void **state)
+{
+    amy_pool *p = itest_pool(loop, "pool=1");
+    reset_tables(p);
+    itest_exec(p, "INSERT INTO ttxn VALUES (5, 0)");
+    side s = {0};
+    amy_future *t = amy_transaction(p, body_chain_dup, &s, 5);
+    assert_int_equal(amy_future_wait(t), AMY_ESERVER);
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(amy_future_server_errno(t), 1062);
+    assert_string_equal(amy_future_sqlstate(t), "23000");
+    assert_non_null(strstr(amy_future_error(t), "Duplicate entry '5'"));
+    amy_future_free(t);
+    assert_value(p, "SELECT COUNT(*) FROM ttxn", "1"); /* only row 5 */
+    assert_given_back_clean(p);
+    amy_pool_free(p);
+}
+
 static void test_ordinary_error_rolls_back(void **state)
 {
     amy_pool *p = itest_pool(loop, "pool=1");
@@ -628,6 +663,7 @@ int main(void)
         cmocka_unit_test(test_commits),
         cmocka_unit_test(test_result_is_the_bodys),
         cmocka_unit_test(test_ordinary_error_rolls_back),
+        cmocka_unit_test(test_ordinary_error_in_a_chain),
         cmocka_unit_test(test_deadlock_is_retried),
         cmocka_unit_test(test_deadlock_retries_exhausted),
         cmocka_unit_test(test_lock_wait_timeout_is_retried),
