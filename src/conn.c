@@ -567,11 +567,15 @@ static amy_future *ring_pop(amy__conn *c)
 }
 
 /* An "interrupted" answer to a query that may have met a KILL meant for
- * the one before it: if so it is sent again, once. A batch of which
- * chunks ran is never sent again. */
+ * the one before it: if so it is sent again. Each such answer is another
+ * of our KILLs (a query resent behind a second canceled one can meet
+ * that one's KILL too), so it may be sent again more than once, up to
+ * AMY__MAX_STRAYS times. A batch of which chunks ran is never sent again. */
+#define AMY__MAX_STRAYS 7
 static int stray_kill(amy__conn *c, const amy__slot *s, unsigned err)
 {
-    return s->f && !s->f->resent && !s->f->partial && c->kill_active &&
+    return s->f && s->f->strays < AMY__MAX_STRAYS && !s->f->partial &&
+           c->kill_active &&
            err == 1317 && s->seq >= c->kill_lo &&
            (c->kills_pending || s->seq <= c->kill_hi);
 }
@@ -643,6 +647,7 @@ void amy__conn_complete(amy__conn *c, const amy__err *e)
     c->too_big = 0;
     if (retry) {
         amy__result_free(r);
+        f->strays++;
         give_back(c, f);
         return;
     }

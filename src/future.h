@@ -67,6 +67,10 @@ struct amy_future {
     unsigned char partial : 1;
     unsigned char paused : 1;    /* a stream paused by amy_stream_pause */
     unsigned char notifying : 1; /* amy__future_notify is running for it */
+    /* Sent again because a KILL meant for another query hit it: each
+     * time is another query's KILL, so more than one can come (several
+     * canceled queries on its connection); capped all the same. */
+    unsigned char strays : 3;
     uint16_t ncols;              /* amy_exec_batch: values per row */
     char sqlstate[6];
     unsigned busy; /* holds that defer the free: callbacks, wait */
