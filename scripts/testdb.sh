@@ -10,6 +10,8 @@
 #   scripts/testdb.sh env-variant only the export lines of this instance's TLS mode
 #                                 (below), to add a variant's to another's env
 #   scripts/testdb.sh restart [S] shut the server down, wait S seconds, start it again
+#   scripts/testdb.sh ha-CMD ...  the replication + Galera topology of the HA
+#                                 tests: scripts/testdb-ha.sh CMD ... (see there)
 #
 # It runs Debian's mariadbd (package mariadb-server) directly, no system service:
 # data, pid file, error log and unix socket live in ${AMY_TESTDB_DIR:-<repo>/.testdb}.
@@ -78,6 +80,10 @@ PKI_FILES=(ca.pem ca-key.pem server-cert.pem server-key.pem
 	client-cert.pem client-key.pem other-ca.pem other-ca-key.pem
 	expired-cert.pem expired-key.pem server-cert.sha1 server-cert.sha256)
 
+# find_bin, need_bin, alive, shquote, export_var (shared with testdb-ha.sh)
+# shellcheck source=scripts/testdb-lib.sh
+. "$REPO/scripts/testdb-lib.sh"
+
 log() { printf 'testdb[%s]: %s\n' "$NAME" "$*" >&2; }
 die() {
 	log "$*"
@@ -92,31 +98,6 @@ usage: $0 start|stop|status|dsn|dsn-socket|env|env-variant|restart [S]
          AMY_TESTDB_PORT=FIRST (default 33061)
 EOF
 	exit 2
-}
-
-# find_bin NAME... : full path of the first NAME found in PATH or the usual dirs.
-find_bin() {
-	local n d
-	for n in "$@"; do
-		if command -v "$n" >/dev/null 2>&1; then
-			command -v "$n"
-			return 0
-		fi
-		for d in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin /usr/local/mysql/bin; do
-			if [[ -x $d/$n ]]; then
-				printf '%s\n' "$d/$n"
-				return 0
-			fi
-		done
-	done
-	return 1
-}
-
-need_bin() {
-	local var=$1 p
-	shift
-	p=$(find_bin "$@") || die "cannot find $* (install mariadb-server and mariadb-client: scripts/dev.sh deps)"
-	printf -v "$var" '%s' "$p"
 }
 
 find_server_bins() {
@@ -279,19 +260,6 @@ tls_args() {
 	esac
 }
 
-# alive PID : the process exists and is not a zombie.
-alive() {
-	local pid=$1 st
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	kill -0 "$pid" 2>/dev/null || return 1
-	if [[ -r /proc/$pid/stat ]]; then
-		st=$(<"/proc/$pid/stat") || return 1
-		st=${st##*) }
-		[[ ${st%% *} != Z ]] || return 1
-	fi
-	return 0
-}
-
 # running_pid : prints the server's pid if our server is running.
 running_pid() {
 	local pid comm
@@ -381,11 +349,6 @@ urlencode() {
 		esac
 	done
 	printf '%s' "$out"
-}
-
-shquote() {
-	local s=$1
-	printf "'%s'" "${s//\'/\'\\\'\'}"
 }
 
 # dsn_user USER PASSWORD : a TCP DSN on 127.0.0.1 without any parameters.
@@ -638,8 +601,6 @@ cmd_status() {
 	return 1
 }
 
-export_var() { printf 'export %s=%s\n' "$1" "$(shquote "$2")"; }
-
 # The variables that depend on the TLS mode, named after what the instance is
 # for, so that a variant's can be added to the main instance's env.
 cmd_env_variant() {
@@ -670,6 +631,15 @@ cmd_env() {
 	[[ $(tls_mode) != expired ]] || export_var AMY_TEST_TLS_DIR "$TLS"
 	cmd_env_variant
 }
+
+# The replication and Galera topology (issue 13) has a script of its own.
+case ${1:-} in
+ha-*)
+	cmd=${1#ha-}
+	shift
+	exec bash "$REPO/scripts/testdb-ha.sh" "$cmd" "$@"
+	;;
+esac
 
 [[ $# -ge 1 && $# -le 2 ]] || usage
 # Shuts the server down and starts it again on the same port, socket and

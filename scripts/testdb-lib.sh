@@ -1,0 +1,49 @@
+# Helpers shared by scripts/testdb.sh and scripts/testdb-ha.sh (sourced, not
+# run). The sourcing script defines log and die, whose prefixes differ.
+
+# find_bin NAME... : full path of the first NAME found in PATH or the usual dirs.
+find_bin() {
+	local n d
+	for n in "$@"; do
+		if command -v "$n" >/dev/null 2>&1; then
+			command -v "$n"
+			return 0
+		fi
+		for d in /usr/sbin /usr/bin /usr/local/sbin /usr/local/bin /usr/local/mysql/bin; do
+			if [[ -x $d/$n ]]; then
+				printf '%s\n' "$d/$n"
+				return 0
+			fi
+		done
+	done
+	return 1
+}
+
+need_bin() {
+	local var=$1 p
+	shift
+	p=$(find_bin "$@") || die "cannot find $* (install mariadb-server and mariadb-client: scripts/dev.sh deps)"
+	printf -v "$var" '%s' "$p"
+}
+
+# alive PID : the process exists and is not a zombie.
+alive() {
+	local pid=$1 st
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	if [[ -r /proc/$pid/stat ]]; then
+		st=$(<"/proc/$pid/stat") || return 1
+		st=${st##*) }
+		[[ ${st%% *} != Z ]] || return 1
+	fi
+	return 0
+}
+
+# shquote S : S in single quotes, for a shell to read back.
+shquote() {
+	local s=$1
+	printf "'%s'" "${s//\'/\'\\\'\'}"
+}
+
+# export_var NAME VALUE : an export line for eval.
+export_var() { printf 'export %s=%s\n' "$1" "$(shquote "$2")"; }
