@@ -31,6 +31,12 @@
 # variants use DIR-plain, DIR-expired and PORT+10, PORT+20. demo needs only
 # main and starts only main. A server is stopped on exit only if this script
 # started it; one already running is reused and left running.
+#
+# With them (not for demo) starts the HA topology of scripts/testdb-ha.sh, a
+# primary with two GTID replicas and a 3-node Galera cluster, in DIR-ha on a
+# block of 12 ports from PORT+30 (AMY_TESTDB_HA_PORT moves it): its env is
+# AMY_TEST_HA_PRIMARY, AMY_TEST_HA_REPLICAS, AMY_TEST_GALERA, AMY_TEST_HA_DSN,
+# ... AMY_TESTDB_HA=0 leaves it out (the HA tests then skip).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,6 +47,9 @@ PACKAGES=(
 	build-essential cmake pkg-config
 	libmariadb-dev libev-dev libcmocka-dev
 	mariadb-server mariadb-client
+	# The HA tests' Galera cluster (scripts/testdb-ha.sh). Its state transfers
+	# use mysqldump (mariadb-client): no rsync, socat or mariadb-backup.
+	galera-4
 	openssl # scripts/testdb.sh makes the test servers' certificates with it
 	gnuplot-nox valgrind
 	clang libclang-rt-14-dev # the fuzz targets: /usr/bin/clang, libFuzzer
@@ -209,6 +218,14 @@ DB_TLS=(on off expired)
 # Apart, so that instances starting together do not all probe the same ports.
 DB_PORTS=("$DB_PORT" $((DB_PORT + 10)) $((DB_PORT + 20)))
 DB_STARTED=(0 0 0)
+# The HA topology: one scripts/testdb-ha.sh state dir for its six servers.
+TESTDB_HA=$REPO/scripts/testdb-ha.sh
+DB_HA_DIR=$DB_MAIN-ha
+DB_HA_PORT=${AMY_TESTDB_HA_PORT:-$((DB_PORT + 30))}
+[[ $DB_HA_PORT =~ ^[1-9][0-9]*$ ]] || die "AMY_TESTDB_HA_PORT must be a port number, not '$DB_HA_PORT'"
+DB_HA_STARTED=0
+
+db_ha() { env AMY_TESTDB_HA_DIR="$DB_HA_DIR" AMY_TESTDB_HA_PORT="$DB_HA_PORT" "$TESTDB_HA" "$@"; }
 
 # db I ARGS... : scripts/testdb.sh ARGS for instance I.
 db() {
@@ -232,15 +249,23 @@ stop_db_if_ours() {
 		db "$i" stop &
 		pids+=($!)
 	done
+	if ((DB_HA_STARTED)); then
+		((${#pids[@]})) || banner "testdb: stop"
+		DB_HA_STARTED=0
+		db_ha stop &
+		pids+=($!)
+	fi
 	for i in "${pids[@]}"; do wait "$i" || true; done
 }
 
 # start_db [main] : starts the test servers (only main with "main") that are
 # not running, in parallel, then exports their env. Dies if any fails.
 start_db() {
-	local n=${#DB_NAMES[@]} i st rc t0=${EPOCHREALTIME//[.,]/} tmp env tlsdir
+	local n=${#DB_NAMES[@]} i st rc t0=${EPOCHREALTIME//[.,]/} tmp env tlsdir ha=0 ha_pid=
 	local -a todo=() pids=() failed=()
 	[[ ${1:-} != main ]] || n=1
+	# The HA topology: with every server, unless AMY_TESTDB_HA=0.
+	((n == 1)) || [[ ${AMY_TESTDB_HA:-1} == 0 ]] || ha=1
 	banner "testdb: start"
 	trap stop_db_if_ours EXIT
 	trap 'exit 130' INT
@@ -259,8 +284,20 @@ start_db() {
 	if [[ " ${todo[*]} " == *" 0 "* && -e ${DB_DIRS[0]}/tls ]]; then
 		db 0 stop
 	fi
-	if ((${#todo[@]})); then
+	if ((ha)); then
+		if db_ha status >/dev/null 2>&1; then
+			log "reusing the running HA test servers in $DB_HA_DIR (left running afterwards)"
+			ha=0
+		fi
+	fi
+	if ((${#todo[@]} || ha)); then
 		tmp=$(mktemp -d)
+		if ((ha)); then
+			# In parallel with the others: it needs no PKI.
+			DB_HA_STARTED=1
+			db_ha start 2>"$tmp/ha.log" &
+			ha_pid=$!
+		fi
 		for i in "${todo[@]}"; do
 			# Set before starting, so a half-started server is cleaned up too.
 			DB_STARTED[i]=1
@@ -273,10 +310,22 @@ start_db() {
 			cat -- "$tmp/$i.log" >&2
 			((rc == 0)) || failed+=("${DB_NAMES[i]} (${DB_DIRS[i]}, TLS ${DB_TLS[i]}): exit $rc")
 		done
+		if [[ -n $ha_pid ]]; then
+			rc=0
+			wait "$ha_pid" || rc=$?
+			cat -- "$tmp/ha.log" >&2
+			((rc == 0)) || failed+=("HA topology ($DB_HA_DIR, ports from $DB_HA_PORT): exit $rc")
+		fi
 		rm -rf -- "$tmp"
 		((${#failed[@]} == 0)) || die "test server failed to start: ${failed[*]}"
 		t0=$((${EPOCHREALTIME//[.,]/} - t0)) # microseconds
-		log "started ${#todo[@]} test server(s) in $((t0 / 1000000)).$(printf '%02d' $((t0 / 10000 % 100))) s"
+		log "started $((${#todo[@]} + (ha ? 6 : 0))) test server(s) in $((t0 / 1000000)).$(printf '%02d' $((t0 / 10000 % 100))) s"
+	fi
+	if ((n > 1)) && [[ ${AMY_TESTDB_HA:-1} != 0 ]]; then
+		env=$(db_ha env)
+		eval "$env"
+		log "AMY_TEST_HA_PRIMARY=$AMY_TEST_HA_PRIMARY AMY_TEST_HA_REPLICAS=$AMY_TEST_HA_REPLICAS"
+		log "AMY_TEST_GALERA=$AMY_TEST_GALERA"
 	fi
 	env=$(db 0 env)
 	eval "$env"
@@ -563,7 +612,9 @@ cmd_stress() {
 # running single test programs by hand: eval "$(scripts/dev.sh env)".
 cmd_env() {
 	start_db >&2
-	DB_STARTED=(0 0 0) # left running: testdb.sh stop, per dir, ends them
+	# Left running: testdb.sh stop, per dir, and testdb-ha.sh stop end them.
+	DB_STARTED=(0 0 0)
+	DB_HA_STARTED=0
 	env | grep -E '^AMY_TEST' | sort | while IFS='=' read -r k v; do
 		printf 'export %s=%q\n' "$k" "$v"
 	done
