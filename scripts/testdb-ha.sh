@@ -92,10 +92,16 @@ SST_PW=amy_sst_pw
 
 # Small servers: six of them run next to the three main ones on a shared
 # 2-core machine. Debian's defaults would give each a 128 MB buffer pool,
-# 128 MB Aria and key caches and a 96 MB redo log.
+# 128 MB Aria and key caches, a 96 MB redo log and a 12 MB temporary
+# tablespace written out in full at every start. Commits write the redo
+# log without fsync and there is no doublewrite buffer: these servers must
+# survive kill -9 (the OS still has what was written), not a power cut.
 SMALL_ARGS=(
 	--innodb-buffer-pool-size=8M
 	--innodb-log-file-size=4M
+	--innodb-temp-data-file-path=ibtmp1:1M:autoextend
+	--innodb-flush-log-at-trx-commit=2
+	--innodb-doublewrite=0
 	--innodb-log-buffer-size=2M
 	--innodb-buffer-pool-load-at-startup=OFF
 	--innodb-buffer-pool-dump-at-shutdown=OFF
@@ -106,7 +112,12 @@ SMALL_ARGS=(
 	--max-connections=500
 )
 
-log() { printf 'testdb-ha[%s]: %s\n' "$NAME" "$*" >&2; }
+T0=${EPOCHREALTIME//[.,]/}
+# Messages carry the time since the script started: where start spends it.
+log() {
+	local t=$((${EPOCHREALTIME//[.,]/} - T0))
+	printf 'testdb-ha[%s] %d.%02ds: %s\n' "$NAME" $((t / 1000000)) $((t / 10000 % 100)) "$*" >&2
+}
 die() {
 	log "$*"
 	exit 1
@@ -420,16 +431,20 @@ make_template() {
 # seed_nodes : fresh copies of the template for every node; the Galera ones
 # all at state UUID:0 of a new cluster UUID, galera1 safe to bootstrap.
 seed_nodes() {
-	local n d uuid
+	local n d uuid p
+	local -a pids=()
 	uuid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || uuidgen)
 	for n in "${NODES[@]}"; do
 		d=$(ndir "$n")
 		rm -rf -- "$d"
 		mkdir -p -- "$d/tmp"
-		cp -a -- "$TEMPLATE/data" "$d/data"
-		if is_galera "$n"; then
-			write_grastate "$d/data" "$uuid" 0 $([[ $n == galera1 ]] && echo 1 || echo 0)
-		fi
+		# Sparse: the zeros of ibdata1 and the redo log take no disk.
+		cp -a --sparse=always -- "$TEMPLATE/data" "$d/data" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || die "copying the template data dir failed"; done
+	for n in "${GALERA_NODES[@]}"; do
+		write_grastate "$(ndir "$n")/data" "$uuid" 0 $([[ $n == galera1 ]] && echo 1 || echo 0)
 	done
 }
 
@@ -504,6 +519,7 @@ join_galera() {
 			die "$n: mariadbd did not come up ($r)"
 		}
 		wait_synced "$n" "$size"
+		log "$n: synced, cluster of $size"
 	done
 }
 
@@ -571,11 +587,13 @@ start_fresh() {
 		rc=0
 		start_nodes "${REPL_NODES[@]}" galera1 || rc=$?
 		if ((rc == 0)); then
+			log "primary, replicas and galera1 up"
 			# Replication is set up while Galera nodes 2 and 3 join.
 			(
 				point_replica replica1 slave_pos
 				point_replica replica2 slave_pos
 				wait_caught_up
+				log "replicas replicating and caught up"
 			) &
 			pid=$!
 			join_galera galera2 galera3 || rc=$?
