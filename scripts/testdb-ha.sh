@@ -51,7 +51,11 @@
 #                         for tests that stop, kill or promote nodes
 #
 # Environment: AMY_TESTDB_HA_DIR, AMY_TESTDB_HA_PORT, AMY_TESTDB_HA_PORT_TRIES,
-# AMY_TESTDB_GALERA_PROVIDER (path of libgalera_smm.so), and
+# AMY_TESTDB_GALERA_PROVIDER (path of libgalera_smm.so),
+# AMY_TESTDB_GALERA_OPTIONS (more wsrep_provider_options, ";"-separated: e.g.
+# evs.suspect_timeout=PT2S;evs.inactive_timeout=PT3S; with the default PT5S a
+# killed node stalls the others' commits about 5.5 s until it is evicted, and
+# start NODE right after kill NODE waits for that too), and
 # AMY_TESTDB_START_TIMEOUT / AMY_TESTDB_STOP_TIMEOUT (seconds, default 60/30).
 set -euo pipefail
 
@@ -216,8 +220,9 @@ running_pid() {
 # whatever its pid file says (a start killed before it wrote one, a
 # --wsrep-recover run).
 stray_pids() {
-	local want="--datadir=$(ndir "$1")/data" p a
+	local want p a
 	local -a args
+	want="--datadir=$(ndir "$1")/data"
 	for p in /proc/[0-9]*; do
 		# mapfile, not tr | grep: no fork per process.
 		mapfile -d '' args 2>/dev/null <"$p/cmdline" || continue
@@ -298,7 +303,7 @@ galera_args() {
 		--binlog-format=ROW --innodb-autoinc-lock-mode=2 --default-storage-engine=InnoDB
 		# A join's membership rounds retransmit every 0.2 s, not every 1 s:
 		# each joining node is synced about 1 s sooner.
-		--wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$(gmcast_port "$n");ist.recv_addr=127.0.0.1:$(ist_port "$n");gcache.size=32M;evs.join_retrans_period=PT0.2S"
+		--wsrep-provider-options="gmcast.listen_addr=tcp://127.0.0.1:$(gmcast_port "$n");ist.recv_addr=127.0.0.1:$(ist_port "$n");gcache.size=32M;evs.join_retrans_period=PT0.2S${AMY_TESTDB_GALERA_OPTIONS:+;$AMY_TESTDB_GALERA_OPTIONS}"
 	)
 }
 
@@ -444,7 +449,7 @@ seed_nodes() {
 	done
 	for p in "${pids[@]}"; do wait "$p" || die "copying the template data dir failed"; done
 	for n in "${GALERA_NODES[@]}"; do
-		write_grastate "$(ndir "$n")/data" "$uuid" 0 $([[ $n == galera1 ]] && echo 1 || echo 0)
+		write_grastate "$(ndir "$n")/data" "$uuid" 0 "$([[ $n == galera1 ]] && echo 1 || echo 0)"
 	done
 }
 
@@ -644,12 +649,18 @@ cmd_start() {
 		fi
 		local missing=()
 		for n in "${NODES[@]}"; do running_pid "$n" >/dev/null || missing+=("$n"); done
-		if ((${#missing[@]} < ${#NODES[@]})); then
-			log "topology exists; starting the nodes not running: ${missing[*]:-none}"
-			for n in "${missing[@]}"; do start_node "$n"; done
-			healthy || die "the topology in $HA is broken (status: $0 status); stop it: $0 stop"
-			return 0
+		if ((${#missing[@]} > 0 && ${#missing[@]} < ${#NODES[@]})); then
+			# E.g. a test stopped a node and failed before starting it again.
+			log "topology exists; starting the nodes not running: ${missing[*]}"
+			for n in "${missing[@]}"; do (start_node "$n") || break; done
+			if healthy; then
+				log "running again (ports $(base)..$(($(base) + BLOCK - 1)))"
+				return 0
+			fi
 		fi
+		# Half set up (a start killed midway), or broken: start afresh.
+		cmd_status >&2 || true
+		log "the topology in $HA is not whole; starting afresh"
 	fi
 	if [[ -e $HA ]]; then
 		[[ -f $MARKER ]] || die "$HA exists and was not created by testdb-ha.sh; refusing to use it"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by scripts/testdb.sh and scripts/testdb-ha.sh (sourced, not
 # run). The sourcing script defines log and die, whose prefixes differ.
 
