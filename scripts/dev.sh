@@ -34,7 +34,9 @@
 #
 # With them (not for demo) starts the HA topology of scripts/testdb-ha.sh, a
 # primary with two GTID replicas and a 3-node Galera cluster, in DIR-ha on a
-# block of 12 ports from PORT+30 (AMY_TESTDB_HA_PORT moves it): its env is
+# block of 12 ports from PORT-10000+30 (AMY_TESTDB_HA_PORT moves it; below
+# the kernel's ephemeral range 32768-60999, so a node a test restarts cannot
+# find its port taken as some connection's source port): its env is
 # AMY_TEST_HA_PRIMARY, AMY_TEST_HA_REPLICAS, AMY_TEST_GALERA, AMY_TEST_HA_DSN,
 # ... AMY_TESTDB_HA=0 leaves it out (the HA tests then skip).
 set -euo pipefail
@@ -221,7 +223,7 @@ DB_STARTED=(0 0 0)
 # The HA topology: one scripts/testdb-ha.sh state dir for its six servers.
 TESTDB_HA=$REPO/scripts/testdb-ha.sh
 DB_HA_DIR=$DB_MAIN-ha
-DB_HA_PORT=${AMY_TESTDB_HA_PORT:-$((DB_PORT + 30))}
+DB_HA_PORT=${AMY_TESTDB_HA_PORT:-$((DB_PORT > 11000 ? DB_PORT - 10000 + 30 : DB_PORT + 30))}
 [[ $DB_HA_PORT =~ ^[1-9][0-9]*$ ]] || die "AMY_TESTDB_HA_PORT must be a port number, not '$DB_HA_PORT'"
 DB_HA_STARTED=0
 

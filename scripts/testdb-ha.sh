@@ -25,7 +25,8 @@
 # Every node is its own mariadbd (Debian's mariadb-server; Galera from
 # galera-4), run directly, no system service, everything on 127.0.0.1. State
 # lives in ${AMY_TESTDB_HA_DIR:-<repo>/.testdb-ha}. The nodes use a block of
-# 12 ports from ${AMY_TESTDB_HA_PORT:-33091} (if any is taken, start tries
+# 12 ports from ${AMY_TESTDB_HA_PORT:-23091} (below the ephemeral range, so
+# a restarted node finds its port free; if any is taken, start tries
 # the next block, AMY_TESTDB_HA_PORT_TRIES blocks in all, default 3):
 #   +0 primary, +1 replica1, +2 replica2, +3..+5 galera1..3 (SQL)
 #   +6..+8 galera1..3 group communication (gmcast), +9..+11 their IST
@@ -78,7 +79,7 @@ TEMPLATE=$HA/template     # the initialised data dir every node copies
 INIT_SQL=$REPO/docker/init.sql
 NAME=${HA##*/}
 
-FIRST_PORT=${AMY_TESTDB_HA_PORT:-33091}
+FIRST_PORT=${AMY_TESTDB_HA_PORT:-23091}
 PORT_TRIES=${AMY_TESTDB_HA_PORT_TRIES:-3}
 BLOCK=12
 START_TIMEOUT=${AMY_TESTDB_START_TIMEOUT:-60}
