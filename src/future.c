@@ -71,7 +71,7 @@ void amy__future_init(amy_future *f, struct ev_loop *loop)
 amy_future *amy__future_new_query(struct ev_loop *loop, const char *sql,
                                   size_t len)
 {
-    return amy__future_new(loop, sql, len, NULL, 0, 0);
+    return amy__future_new(loop, sql, len, NULL, 0, 0, 0);
 }
 
 static int has_bytes(const amy_value *v)
@@ -80,11 +80,12 @@ static int has_bytes(const amy_value *v)
 }
 
 amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
-                            const amy_value *params, size_t n, size_t extra)
+                            const amy_value *params, size_t n, size_t extra,
+                            int obs)
 {
-    /* One allocation per query: the future, its parameters or its op's
-     * data, their bytes and the SQL text (the values first, for their
-     * alignment). */
+    /* One allocation per query: the future, its observer's record (a pool
+     * with an observer), its parameters or its op's data, their bytes and
+     * the SQL text (the values first, for their alignment). */
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++) {
         if (has_bytes(&params[i])) {
@@ -99,14 +100,24 @@ amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
     /* The op's data keeps the alignment of what follows the future. */
     extra =
         (extra + sizeof(amy_value) - 1) / sizeof(amy_value) * sizeof(amy_value);
-    size_t total =
-        sizeof(amy_future) + n * sizeof(amy_value) + extra + bytes + len + 1;
+    size_t rec = obs ? (sizeof(amy__qobs) + sizeof(amy_value) - 1) /
+                           sizeof(amy_value) * sizeof(amy_value)
+                     : 0;
+    size_t total = sizeof(amy_future) + rec + n * sizeof(amy_value) + extra +
+                   bytes + len + 1;
     amy_future *f = malloc(total);
     if (!f)
         return NULL;
     memset(f, 0, sizeof *f);
     amy__future_init(f, loop);
     char *p = (char *)(f + 1);
+    if (obs) {
+        f->obs = (amy__qobs *)(void *)p;
+        memset(f->obs, 0, sizeof *f->obs);
+        f->obs->f = f;
+        f->obs_inline = 1;
+        p += rec;
+    }
     if (extra && !n) {
         f->data = p;
         memset(p, 0, extra);
@@ -468,7 +479,8 @@ static void destroy(amy_future *f)
     if (f->obs) {
         amy__list_remove(&f->obs->live);
         amy__list_remove(&f->obs->due);
-        free(f->obs);
+        if (!f->obs_inline)
+            free(f->obs);
     }
     amy__result_free(f->result);
     free(f->error);

@@ -71,7 +71,8 @@ struct amy_future {
      * time is another query's KILL, so more than one can come (several
      * canceled queries on its connection); capped all the same. */
     unsigned char strays : 3;
-    uint16_t ncols;              /* amy_exec_batch: values per row */
+    unsigned char obs_inline : 1; /* obs is in the future's allocation */
+    uint16_t ncols;               /* amy_exec_batch: values per row */
     char sqlstate[6];
     unsigned busy; /* holds that defer the free: callbacks, wait */
     unsigned server_errno;
@@ -127,7 +128,8 @@ typedef struct amy__qobs {
  * overflow. The caller sets op, pool and fops before queuing it.
  */
 amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
-                            const amy_value *params, size_t n, size_t extra);
+                            const amy_value *params, size_t n, size_t extra,
+                            int obs);
 
 /* Makes f a pending future of loop with no callbacks (the rest of *f as
  * the caller zeroed it): for futures of other shapes (a gather, a

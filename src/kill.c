@@ -172,7 +172,7 @@ int amy__killer_kill(amy__killer *k, unsigned long thread_id,
     char sql[48];
     int n = snprintf(sql, sizeof sql, "KILL QUERY %lu", thread_id);
     amy_future *f =
-        amy__future_new(k->loop, sql, (size_t)n, NULL, 0, sizeof(kill_req));
+        amy__future_new(k->loop, sql, (size_t)n, NULL, 0, sizeof(kill_req), 0);
     if (!f)
         return -1;
     f->op = &amy__op_text;

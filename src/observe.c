@@ -75,13 +75,9 @@ int amy_pool_set_observer(amy_pool *p, const amy_observer *ops, void *arg)
 
 void amy__observe_made(amy_pool *p, amy_future *f)
 {
-    if (!p->obs.ops)
-        return;
-    /* Without memory for it, the query goes unreported (not refused). */
-    if (!f->obs && !(f->obs = calloc(1, sizeof *f->obs)))
-        return;
-    f->obs->f = f;
-    amy__list_push_back(&p->obs.live, &f->obs->live);
+    /* The record came in the future's allocation (amy__future_new). */
+    if (f->obs)
+        amy__list_push_back(&p->obs.live, &f->obs->live);
 }
 
 void amy__observe_forget(amy_future *f)

@@ -874,7 +874,8 @@ amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
             return amy__pool_failed(p, AMY_EINVAL, msg);
         }
     }
-    amy_future *f = amy__future_new(p->loop, sql, len, params, n, extra);
+    amy_future *f = amy__future_new(p->loop, sql, len, params, n, extra,
+                                    p->obs.ops != NULL);
     if (!f)
         return NULL;
     f->op = op;
