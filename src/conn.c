@@ -575,8 +575,7 @@ static amy_future *ring_pop(amy__conn *c)
 static int stray_kill(amy__conn *c, const amy__slot *s, unsigned err)
 {
     return s->f && s->f->strays < AMY__MAX_STRAYS && !s->f->partial &&
-           c->kill_active &&
-           err == 1317 && s->seq >= c->kill_lo &&
+           c->kill_active && err == 1317 && s->seq >= c->kill_lo &&
            (c->kills_pending || s->seq <= c->kill_hi);
 }
 

@@ -3,7 +3,7 @@
  * however many values are added and a percentile is within 1/64 (1.6 %)
  * of the true value. Values below 64 us have a bucket each (exact); above,
  * each power of two is cut into 64 buckets. Internal: the pool keeps
- * three (amy_pool_percentile, amy_pool_histogram), amysql-batch reads
+ * three (amy_pool_percentile, amy_pool_histogram, through observe.c), amysql-batch reads
  * them through the pool.
  */
 #ifndef AMY_HIST_H

@@ -11,7 +11,6 @@
 
 #include "conn.h"
 #include "op.h"
-#include "pool.h"
 #include "result.h"
 
 const double amy_hist_bounds[AMY_HIST_NBOUNDS] = {
@@ -32,31 +31,43 @@ const char *amy_op_name(int kind)
 
 static void tell_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-void amy__observe_init(amy__observe *o, amy_pool *p)
+void amy__observe_init(amy__observe *o, struct ev_loop *loop)
 {
+    o->loop = loop;
+    o->address = "";
+    o->db = "";
     amy__list_init(&o->live);
     amy__list_init(&o->due);
     ev_timer_init(&o->tell, tell_cb, 0., 0.);
-    o->tell.data = p;
+    o->tell.data = o;
+}
+
+void amy__observe_server(amy__observe *o, const char *address, unsigned port,
+                         const char *db)
+{
+    o->address = address ? address : "";
+    o->port = port;
+    o->db = db ? db : "";
 }
 
 /* ------------------------------------------------------------------------ */
 /* Histograms                                                               */
 /* ------------------------------------------------------------------------ */
 
-uint64_t amy_pool_histogram(const amy_pool *p, int which, const double *bounds,
-                            size_t nbounds, uint64_t *counts)
+uint64_t amy__observe_histogram(const amy__observe *o, int which,
+                                const double *bounds, size_t nbounds,
+                                uint64_t *counts)
 {
-    if (!p || !bounds || !counts || which < 0 || which > AMY_HIST_CONNECT)
+    if (!bounds || !counts || which < 0 || which > AMY_HIST_CONNECT)
         return 0;
-    return amy__hist_buckets(&p->obs.hist[which], bounds, nbounds, counts);
+    return amy__hist_buckets(&o->hist[which], bounds, nbounds, counts);
 }
 
-double amy_pool_percentile(const amy_pool *p, int which, double pct)
+double amy__observe_percentile(const amy__observe *o, int which, double pct)
 {
-    if (!p || which < 0 || which > AMY_HIST_CONNECT || !(pct > 0) || pct > 100)
+    if (which < 0 || which > AMY_HIST_CONNECT || !(pct > 0) || pct > 100)
         return -1;
-    const amy__hist *h = &p->obs.hist[which];
+    const amy__hist *h = &o->hist[which];
     return h->n ? (double)amy__hist_percentile(h, pct) / 1e6 : 0;
 }
 
@@ -64,20 +75,19 @@ double amy_pool_percentile(const amy_pool *p, int which, double pct)
 /* Queries                                                                  */
 /* ------------------------------------------------------------------------ */
 
-int amy_pool_set_observer(amy_pool *p, const amy_observer *ops, void *arg)
+void amy__observe_set(amy__observe *o, const amy_observer *ops, void *arg)
 {
-    if (!p)
-        return AMY_EINVAL;
-    p->obs.ops = ops;
-    p->obs.arg = arg;
-    return AMY_OK;
+    o->ops = ops;
+    o->arg = arg;
 }
 
-void amy__observe_made(amy_pool *p, amy_future *f)
+void amy__observe_made(amy__observe *o, amy_future *f)
 {
     /* The record came in the future's allocation (amy__future_new). */
-    if (f->obs)
-        amy__list_push_back(&p->obs.live, &f->obs->live);
+    if (f->obs) {
+        f->obs->o = o;
+        amy__list_push_back(&o->live, &f->obs->live);
+    }
 }
 
 void amy__observe_forget(amy_future *f)
@@ -89,24 +99,24 @@ void amy__observe_forget(amy_future *f)
     }
 }
 
-void amy__observe_sent(amy_pool *p, amy__conn *c, amy_future *f)
+void amy__observe_sent(amy__observe *o, amy__conn *c, amy_future *f)
 {
     ev_tstamp now = ev_time();
-    amy__hist_add(&p->obs.hist[AMY_HIST_QUEUE_WAIT], now - f->queued_at);
-    amy__qobs *o = f->obs;
-    if (!o || !amy__link_linked(&o->live) || o->started)
+    amy__hist_add(&o->hist[AMY_HIST_QUEUE_WAIT], now - f->queued_at);
+    amy__qobs *r = f->obs;
+    if (!r || !amy__link_linked(&r->live) || r->started)
         return;
-    o->sent_at = now;
-    o->conn_id = c->thread_id;
-    amy__list_remove(&o->due);
-    amy__list_push_back(&p->obs.due, &o->due);
-    if (!ev_is_active(&p->obs.tell))
-        ev_timer_start(p->loop, &p->obs.tell);
+    r->sent_at = now;
+    r->conn_id = c->thread_id;
+    amy__list_remove(&r->due);
+    amy__list_push_back(&o->due, &r->due);
+    if (!ev_is_active(&o->tell))
+        ev_timer_start(o->loop, &o->tell);
 }
 
-void amy__observe_settled(amy_pool *p, amy_future *f)
+void amy__observe_settled(amy__observe *o, amy_future *f)
 {
-    amy__hist_add(&p->obs.hist[AMY_HIST_DURATION], ev_time() - f->queued_at);
+    amy__hist_add(&o->hist[AMY_HIST_DURATION], ev_time() - f->queued_at);
 }
 
 static int kind_of(const amy_future *f)
@@ -131,7 +141,7 @@ static int kind_of(const amy_future *f)
     return AMY_OP_QUERY;
 }
 
-static void fill(amy_query_info *q, const amy_pool *p, amy_future *f)
+static void fill(amy_query_info *q, const amy__observe *ob, amy_future *f)
 {
     const amy__qobs *o = f->obs;
     memset(q, 0, sizeof *q);
@@ -140,11 +150,10 @@ static void fill(amy_query_info *q, const amy_pool *p, amy_future *f)
     q->sql = f->sql;
     q->sql_len = f->sql_len;
     q->nparams = f->nparams;
-    q->db_system = p->obs.mysql ? "mysql" : "mariadb";
-    q->server_address = p->dsn.socket || !p->dsn.host ? p->endpoint : p->host;
-    q->server_port =
-        p->dsn.socket || !p->dsn.host ? 0 : (p->dsn.port ? p->dsn.port : 3306);
-    q->db_namespace = p->dsn.database ? p->dsn.database : "";
+    q->db_system = ob->mysql ? "mysql" : "mariadb";
+    q->server_address = ob->address;
+    q->server_port = ob->port;
+    q->db_namespace = ob->db;
     q->connection_id = o->conn_id;
     q->submitted_at = f->queued_at;
     q->sent_at = o->sent_at;
@@ -152,43 +161,43 @@ static void fill(amy_query_info *q, const amy_pool *p, amy_future *f)
     q->status_code = "";
 }
 
-static void tell_start(amy_pool *p, amy_future *f)
+static void tell_start(amy__observe *ob, amy_future *f)
 {
     amy__qobs *o = f->obs;
     amy__list_remove(&o->due);
     if (o->started)
         return;
     o->started = 1;
-    if (!p->obs.ops || !p->obs.ops->query_start)
+    if (!ob->ops || !ob->ops->query_start)
         return;
     amy_query_info q;
-    fill(&q, p, f);
-    p->obs.ops->query_start(p->obs.arg, &q);
+    fill(&q, ob, f);
+    ob->ops->query_start(ob->arg, &q);
 }
 
 static void tell_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    amy_pool *p = w->data;
+    amy__observe *ob = w->data;
     amy__link *l;
     /* A start told may make more due (the observer started queries): they
      * join the walk. */
-    while ((l = amy__list_first(&p->obs.due))) {
+    while ((l = amy__list_first(&ob->due))) {
         amy__qobs *o = AMY__CONTAINER(l, amy__qobs, due);
         amy__list_remove(l);
-        tell_start(p, o->f); /* alive: its record is still linked */
+        tell_start(ob, o->f); /* alive: its record is still linked */
     }
 }
 
-static void tell_end(amy_pool *p, amy_future *f)
+static void tell_end(amy__observe *ob, amy_future *f)
 {
     amy__qobs *o = f->obs;
-    tell_start(p, f);
+    tell_start(ob, f);
     amy__list_remove(&o->live);
     o->ended = 1;
-    if (!p->obs.ops || !p->obs.ops->query_end)
+    if (!ob->ops || !ob->ops->query_end)
         return;
     amy_query_info q;
-    fill(&q, p, f);
+    fill(&q, ob, f);
     q.resolved_at = ev_time();
     q.status = f->status;
     char code[16] = "";
@@ -211,7 +220,7 @@ static void tell_end(amy_pool *p, amy_future *f)
     q.retried = f->resent;
     q.killed = o->sent_at && q.kind != AMY_OP_ACQUIRE &&
                (f->status == AMY_ECANCELED || f->status == AMY_ETIMEDOUT);
-    p->obs.ops->query_end(p->obs.arg, &q);
+    ob->ops->query_end(ob->arg, &q);
 }
 
 void amy__observe_notified(amy_future *f)
@@ -219,18 +228,18 @@ void amy__observe_notified(amy_future *f)
     amy__qobs *o = f->obs;
     if (o->ended || !amy__link_linked(&o->live))
         return; /* told already, or never observed (a tag only) */
-    tell_end(f->pool, f);
+    tell_end(o->o, f);
 }
 
-void amy__observe_free(amy__observe *o, struct ev_loop *loop)
+void amy__observe_free(amy__observe *o)
 {
     amy__link *l;
     while ((l = amy__list_first(&o->live))) {
         amy__qobs *r = AMY__CONTAINER(l, amy__qobs, live);
-        tell_end(r->f->pool, r->f);
+        tell_end(o, r->f);
     }
     if (ev_is_active(&o->tell))
-        ev_timer_stop(loop, &o->tell);
+        ev_timer_stop(o->loop, &o->tell);
     for (int i = 0; i < 3; i++)
         amy__hist_free(&o->hist[i]);
 }
@@ -239,57 +248,57 @@ void amy__observe_free(amy__observe *o, struct ev_loop *loop)
 /* Connections                                                              */
 /* ------------------------------------------------------------------------ */
 
-static void conn_fill(amy_conn_info *ci, const amy_pool *p, const amy__conn *c)
+static void conn_fill(amy_conn_info *ci, const amy__observe *o,
+                      const amy__conn *c)
 {
     memset(ci, 0, sizeof *ci);
-    ci->server_address = p->dsn.socket || !p->dsn.host ? p->endpoint : p->host;
-    ci->server_port =
-        p->dsn.socket || !p->dsn.host ? 0 : (p->dsn.port ? p->dsn.port : 3306);
+    ci->server_address = o->address;
+    ci->server_port = o->port;
     ci->connection_id = c->thread_id;
     ci->tls = c->ssl != NULL;
 }
 
-void amy__observe_conn_opened(amy_pool *p, amy__conn *c)
+void amy__observe_conn_opened(amy__observe *o, amy__conn *c)
 {
     double took = ev_time() - c->born;
-    amy__hist_add(&p->obs.hist[AMY_HIST_CONNECT], took);
+    amy__hist_add(&o->hist[AMY_HIST_CONNECT], took);
     if (c->mysql) {
         const char *v = mysql_get_server_info(c->mysql);
-        p->obs.mysql = v && !strstr(v, "MariaDB");
+        o->mysql = v && !strstr(v, "MariaDB");
     }
-    if (!p->obs.ops || !p->obs.ops->conn_opened)
+    if (!o->ops || !o->ops->conn_opened)
         return;
     amy_conn_info ci;
-    conn_fill(&ci, p, c);
+    conn_fill(&ci, o, c);
     ci.connect_seconds = took;
-    p->obs.ops->conn_opened(p->obs.arg, &ci);
+    o->ops->conn_opened(o->arg, &ci);
 }
 
-void amy__observe_conn_failed(amy_pool *p, amy__conn *c)
+void amy__observe_conn_failed(amy__observe *o, amy__conn *c)
 {
-    if (!p->obs.ops || !p->obs.ops->conn_failed)
+    if (!o->ops || !o->ops->conn_failed)
         return;
     amy_conn_info ci;
-    conn_fill(&ci, p, c);
+    conn_fill(&ci, o, c);
     ci.connection_id = 0;
     ci.connect_seconds = ev_time() - c->born;
     ci.status = AMY_ECONNECT;
     ci.server_errno = c->err_no;
     ci.error = c->err_msg;
-    p->obs.ops->conn_failed(p->obs.arg, &ci);
+    o->ops->conn_failed(o->arg, &ci);
 }
 
-void amy__observe_conn_closed(amy_pool *p, amy__conn *c, int reason)
+void amy__observe_conn_closed(amy__observe *o, amy__conn *c, int reason)
 {
-    if (!p->obs.ops || !p->obs.ops->conn_closed)
+    if (!o->ops || !o->ops->conn_closed)
         return;
     amy_conn_info ci;
-    conn_fill(&ci, p, c);
+    conn_fill(&ci, o, c);
     ci.close_reason = reason;
     if (reason == AMY_CLOSE_BROKEN || reason == AMY_CLOSE_SERVER) {
         ci.status = c->close_status;
         ci.server_errno = c->close_errno;
         ci.error = c->close_msg[0] ? c->close_msg : NULL;
     }
-    p->obs.ops->conn_closed(p->obs.arg, &ci);
+    o->ops->conn_closed(o->arg, &ci);
 }

@@ -29,6 +29,10 @@
 struct amy__conn;
 
 typedef struct amy__observe {
+    struct ev_loop *loop;
+    /* The server as the pool names it, for the events (its strings). */
+    const char *address, *db;
+    unsigned port;
     amy__hist hist[3]; /* AMY_HIST_* */
     const amy_observer *ops;
     void *arg;
@@ -37,21 +41,31 @@ typedef struct amy__observe {
     unsigned char mysql; /* the server said it is MySQL, not MariaDB */
 } amy__observe;
 
-void amy__observe_init(amy__observe *o, amy_pool *p);
+void amy__observe_init(amy__observe *o, struct ev_loop *loop);
+/* What the events say of the server: strings that outlive o. */
+void amy__observe_server(amy__observe *o, const char *address, unsigned port,
+                         const char *db);
 /* amy_pool_free: every query not ENDED ends now; then frees o's memory. */
-void amy__observe_free(amy__observe *o, struct ev_loop *loop);
+void amy__observe_free(amy__observe *o);
+
+/* amy_pool_set_observer, amy_pool_histogram, amy_pool_percentile. */
+void amy__observe_set(amy__observe *o, const amy_observer *ops, void *arg);
+uint64_t amy__observe_histogram(const amy__observe *o, int which,
+                                const double *bounds, size_t nbounds,
+                                uint64_t *counts);
+double amy__observe_percentile(const amy__observe *o, int which, double pct);
 
 /* Hooks of the pool (pool.c and pin.c) at each step of a query. */
-void amy__observe_made(amy_pool *p, amy_future *f);
-void amy__observe_sent(amy_pool *p, struct amy__conn *c, amy_future *f);
-void amy__observe_settled(amy_pool *p, amy_future *f);
+void amy__observe_made(amy__observe *o, amy_future *f);
+void amy__observe_sent(amy__observe *o, struct amy__conn *c, amy_future *f);
+void amy__observe_settled(amy__observe *o, amy_future *f);
 void amy__observe_notified(amy_future *f); /* fops->notified */
 /* A pool's own statement (a reset, an init statement): not reported. */
 void amy__observe_forget(amy_future *f);
 
 /* ... and of each connection. */
-void amy__observe_conn_opened(amy_pool *p, struct amy__conn *c);
-void amy__observe_conn_failed(amy_pool *p, struct amy__conn *c);
-void amy__observe_conn_closed(amy_pool *p, struct amy__conn *c, int reason);
+void amy__observe_conn_opened(amy__observe *o, struct amy__conn *c);
+void amy__observe_conn_failed(amy__observe *o, struct amy__conn *c);
+void amy__observe_conn_closed(amy__observe *o, struct amy__conn *c, int reason);
 
 #endif

@@ -252,7 +252,7 @@ static amy_future *pin_take(void *self, amy__conn *c)
     if (!f || h->pool->freeing || !amy__conn_accepts(c, f))
         return NULL;
     amy__queue_remove(f);
-    amy__observe_sent(h->pool, c, f);
+    amy__observe_sent(&h->pool->obs, c, f);
     return f;
 }
 

@@ -126,7 +126,7 @@ static amy_pool *pool_alloc(struct ev_loop *loop)
     p->retry_timer.data = p;
     ev_init(&p->idle_sweep, idle_sweep_cb);
     p->idle_sweep.data = p;
-    amy__observe_init(&p->obs, p);
+    amy__observe_init(&p->obs, loop);
     p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
     return p;
 }
@@ -158,6 +158,14 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         return NULL;
     }
     const amy__dsn *d = &p->dsn;
+    /* server.address is the name as given (the socket's path for a Unix
+     * socket, with no port), not the address it resolved to. */
+    int sock = d->socket || !d->host || !strcmp(d->host, "localhost");
+    amy__observe_server(&p->obs,
+                        d->socket ? d->socket
+                        : d->host ? d->host
+                                  : "localhost",
+                        sock ? 0 : (d->port ? d->port : 3306), d->database);
     const MARIADB_CHARSET_INFO *cs = mariadb_get_charset_by_name(
         d->charset ? d->charset : AMY__DSN_DEFAULT_CHARSET);
     if (!cs) {
@@ -246,7 +254,7 @@ static void settled(amy_future *f)
      * from blocking, once. */
     if (in_kick && !p->freeing)
         ev_idle_start(p->loop, &p->kick_idle);
-    amy__observe_settled(p, f);
+    amy__observe_settled(&p->obs, f);
     switch (f->status) {
     case AMY_OK:
         p->stats.completed++;
@@ -324,6 +332,26 @@ const amy__fops amy__pool_fops = {
     .why_late = why_late,
     .timeouts = 1,
 };
+
+int amy_pool_set_observer(amy_pool *p, const amy_observer *ops, void *arg)
+{
+    if (!p)
+        return AMY_EINVAL;
+    amy__observe_set(&p->obs, ops, arg);
+    return AMY_OK;
+}
+
+uint64_t amy_pool_histogram(const amy_pool *p, int which, const double *bounds,
+                            size_t nbounds, uint64_t *counts)
+{
+    return p ? amy__observe_histogram(&p->obs, which, bounds, nbounds, counts)
+             : 0;
+}
+
+double amy_pool_percentile(const amy_pool *p, int which, double pct)
+{
+    return p ? amy__observe_percentile(&p->obs, which, pct) : -1;
+}
 
 int amy_pool_stats(const amy_pool *p, amy_stats *out)
 {
@@ -570,7 +598,7 @@ static void on_ready(void *self, amy__conn *c)
     p->nconnecting--;
     p->attempts = 0;
     ev_timer_stop(p->loop, &p->retry_timer);
-    amy__observe_conn_opened(p, c);
+    amy__observe_conn_opened(&p->obs, c);
 }
 
 /* Connect errors that retrying cannot fix: fail the queue at once. */
@@ -660,7 +688,7 @@ static void count_connect_failure(amy_pool *p, amy__conn *c)
     if (p->last_error)
         snprintf(p->last_error, n, "could not connect to %s: %s", p->endpoint,
                  c->err_msg);
-    amy__observe_conn_failed(p, c);
+    amy__observe_conn_failed(&p->obs, c);
     if (serving(p))
         return; /* the open connections serve the queue */
     if (connect_error_is_permanent(c->err_no)) {
@@ -692,7 +720,7 @@ static void on_dead(void *self, amy__conn *c)
         return;
     }
     amy__observe_conn_closed(
-        p, c,
+        &p->obs, c,
         c->close_status == AMY__CLOSE_EXPIRED              ? AMY_CLOSE_LIFETIME
         : c->close_errno == 2006 || c->close_errno == 2013 ? AMY_CLOSE_SERVER
                                                            : AMY_CLOSE_BROKEN);
@@ -713,7 +741,7 @@ static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
         if (old || (p->dsn.idle_timeout_ms && c->idle_since <= cutoff)) {
             p->stats.retired += (uint64_t)old;
             unlink_conn(p, c);
-            amy__observe_conn_closed(p, c,
+            amy__observe_conn_closed(&p->obs, c,
                                      old ? AMY_CLOSE_LIFETIME : AMY_CLOSE_IDLE);
             amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
         }
@@ -742,7 +770,7 @@ static amy_future *take(void *self, amy__conn *c)
         p->q.len <= (size_t)p->nconnecting + p->nidle)
         return NULL;
     amy__queue_remove(f);
-    amy__observe_sent(p, c, f);
+    amy__observe_sent(&p->obs, c, f);
     return f;
 }
 
@@ -881,7 +909,7 @@ amy_future *amy__pool_make(amy_pool *p, const amy__op *op, const char *sql,
     f->op = op;
     f->pool = p;
     f->fops = &amy__pool_fops;
-    amy__observe_made(p, f);
+    amy__observe_made(&p->obs, f);
     return f;
 }
 
@@ -1013,7 +1041,7 @@ void amy_pool_free(amy_pool *p)
         amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
         unlink_conn(p, c);
         if (c->state != AMY__C_CONNECTING)
-            amy__observe_conn_closed(p, c, AMY_CLOSE_POOL_FREE);
+            amy__observe_conn_closed(&p->obs, c, AMY_CLOSE_POOL_FREE);
         amy__conn_destroy(c, AMY_ECANCELED);
     }
     /* After its connections, which cancel their dials. */
@@ -1025,7 +1053,7 @@ void amy_pool_free(amy_pool *p)
         amy__lease *e = AMY__CONTAINER(l, amy__lease, link);
         e->pool_gone(e);
     }
-    amy__observe_free(&p->obs, p->loop); /* the last query_end events */
+    amy__observe_free(&p->obs); /* the last query_end events */
     amy__dsn_clear(&p->dsn);
     free(p->host);
     free(p->endpoint);
