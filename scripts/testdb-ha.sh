@@ -310,25 +310,10 @@ galera_args() {
 
 # wait_up NODE : 0 answering, 2 died on a taken port, 1 died otherwise, 3 timeout.
 wait_up() {
-	local n=$1 d pid deadline=$((SECONDS + START_TIMEOUT))
-	d=$(ndir "$n")
-	pid=$(<"$d/server.pid")
-	while :; do
-		if "$ADMIN" --no-defaults --socket="$(sock "$n")" -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
-			if [[ -s $d/mysqld.pid ]] && alive "$(<"$d/mysqld.pid")"; then
-				cp -- "$d/mysqld.pid" "$d/server.pid"
-			fi
-			return 0
-		fi
-		if ! alive "$pid" && ! { [[ -s $d/mysqld.pid ]] && alive "$(<"$d/mysqld.pid")"; }; then
-			if grep -qiE 'Address already in use|Bind on TCP/IP port' "$d/error.log" 2>/dev/null; then
-				return 2
-			fi
-			return 1
-		fi
-		((SECONDS < deadline)) || return 3
-		sleep 0.1
-	done
+	local d
+	d=$(ndir "$1")
+# shellcheck disable=SC2153 # ADMIN: set by need_bin
+	wait_answering "$ADMIN" "$(sock "$1")" "$d/server.pid" "$d/mysqld.pid" "$d/error.log" "$START_TIMEOUT"
 }
 
 show_log() {

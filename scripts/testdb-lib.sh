@@ -48,3 +48,29 @@ shquote() {
 
 # export_var NAME VALUE : an export line for eval.
 export_var() { printf 'export %s=%s\n' "$1" "$(shquote "$2")"; }
+
+# wait_answering ADMIN SOCK SERVER_PID MYSQLD_PID ERRLOG TIMEOUT_S : waits
+# for a server started by us (its pid in the file SERVER_PID) to answer a
+# ping on SOCK. 0 answering, 2 died on a taken port, 1 died otherwise, 3
+# timed out. The server's own idea of its pid (MYSQLD_PID) replaces ours
+# should it have forked.
+wait_answering() {
+	local admin=$1 sock=$2 spid=$3 mpid=$4 errlog=$5 pid deadline=$((SECONDS + $6))
+	pid=$(<"$spid")
+	while :; do
+		if "$admin" --no-defaults --socket="$sock" -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
+			if [[ -s $mpid ]] && alive "$(<"$mpid")"; then
+				cp -- "$mpid" "$spid"
+			fi
+			return 0
+		fi
+		if ! alive "$pid" && ! { [[ -s $mpid ]] && alive "$(<"$mpid")"; }; then
+			if grep -qiE 'Address already in use|Bind on TCP/IP port' "$errlog" 2>/dev/null; then
+				return 2
+			fi
+			return 1
+		fi
+		((SECONDS < deadline)) || return 3
+		sleep 0.1
+	done
+}

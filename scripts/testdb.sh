@@ -399,27 +399,8 @@ launch() {
 }
 
 # wait_ready SOCK : 0 ready, 2 died on a taken port, 1 died otherwise, 3 timeout.
-wait_ready() {
-	local sock=$1 pid deadline=$((SECONDS + START_TIMEOUT))
-	pid=$(<"$SERVER_PID")
-	while :; do
-		if "$ADMIN" --no-defaults --socket="$sock" -uroot --connect-timeout=2 ping >/dev/null 2>&1; then
-			# Prefer the server's own idea of its pid, should setsid have forked.
-			if [[ -s $MYSQLD_PID ]] && alive "$(<"$MYSQLD_PID")"; then
-				cp -- "$MYSQLD_PID" "$SERVER_PID"
-			fi
-			return 0
-		fi
-		if ! alive "$pid" && ! { [[ -s $MYSQLD_PID ]] && alive "$(<"$MYSQLD_PID")"; }; then
-			if grep -qiE 'Address already in use|Bind on TCP/IP port' "$ERRLOG" 2>/dev/null; then
-				return 2
-			fi
-			return 1
-		fi
-		((SECONDS < deadline)) || return 3
-		sleep 0.1
-	done
-}
+# shellcheck disable=SC2153 # ADMIN: set by need_bin
+wait_ready() { wait_answering "$ADMIN" "$1" "$SERVER_PID" "$MYSQLD_PID" "$ERRLOG" "$START_TIMEOUT"; }
 
 show_log() {
 	local f
