@@ -46,6 +46,13 @@ struct key_def {
 static const char *const ssl_modes[] = {
     "disabled", "preferred", "required", "verify_ca", "verify_identity", NULL};
 
+/* Indexed by enum amy__tsa. */
+static const char *const tsa_names[] = {
+    "any",     "read-write",     "read-only", "primary",
+    "standby", "prefer-standby", NULL};
+
+static const char *const lbh_names[] = {"disable", "random", NULL};
+
 #define TLS_STRING(k)                                                          \
     {                                                                          \
 #k, KEY_STRING, offsetof(amy__dsn, k), 0, 0, 0, NULL                   \
@@ -87,6 +94,12 @@ static const struct key_def keys[] = {
      SIZE_MAX, AMY__DSN_DEFAULT_MAX_RESULT_BYTES, NULL},
     {"ssl_mode", KEY_ENUM, offsetof(amy__dsn, ssl_mode), 0, 0,
      AMY__SSL_PREFERRED, ssl_modes},
+    {"target_session_attrs", KEY_ENUM, offsetof(amy__dsn, target_session_attrs),
+     0, 0, AMY__TSA_ANY, tsa_names},
+    {"load_balance_hosts", KEY_ENUM, offsetof(amy__dsn, load_balance_hosts), 0,
+     0, 0, lbh_names},
+    {"role_check_ms", KEY_UINT, offsetof(amy__dsn, role_check_ms), 0, 86400000,
+     AMY__DSN_DEFAULT_ROLE_CHECK_MS, NULL},
     TLS_STRING(ssl_ca),
     TLS_STRING(ssl_capath),
     TLS_STRING(ssl_cert),
@@ -310,12 +323,13 @@ static int parse_userinfo(struct parser *p, const char *s, size_t n,
 }
 
 /*
- * host[:port] or [ipv6][:port]. The port is quoted in messages only when the
+ * One host of the list: host[:port] or [ipv6][:port]. The port is quoted in
+ * messages only when the
  * DSN has an explicit user part: without one, "mysql://root:secret/db" (host
  * forgotten) would put the password in the port.
  */
 static int parse_hostport(struct parser *p, const char *s, size_t n,
-                          bool had_userinfo, amy__dsn *out)
+                          bool had_userinfo, amy__dsn_host *out)
 {
     const char *host, *port = NULL;
     size_t hlen, plen = 0;
@@ -383,6 +397,46 @@ static int parse_hostport(struct parser *p, const char *s, size_t n,
     }
 
     if (hlen > 0 && (out->host = copy(host, hlen)) == NULL)
+        return fail_nomem(p);
+    return 0;
+}
+
+/*
+ * host[:port],host[:port],... (libpq's multiple hosts): each parsed as
+ * above. An empty authority is no host (?socket= may give one); an empty
+ * entry in a list is an error.
+ */
+static int parse_hostlist(struct parser *p, const char *s, size_t n,
+                          bool had_userinfo, amy__dsn *out)
+{
+    if (n == 0)
+        return 0;
+    unsigned count = 1;
+    for (size_t i = 0; i < n; i++)
+        count += s[i] == ',';
+    if (count > AMY__DSN_MAX_HOSTS)
+        return fail(p, "too many hosts (at most %u)", AMY__DSN_MAX_HOSTS);
+    out->hosts = calloc(count, sizeof *out->hosts);
+    if (!out->hosts)
+        return fail_nomem(p);
+    size_t at = 0;
+    for (unsigned k = 0; k < count; k++) {
+        const char *comma = memchr(s + at, ',', n - at);
+        size_t len = comma ? (size_t)(comma - (s + at)) : n - at;
+        if (len == 0)
+            return fail(p, count > 1 ? "empty host in the host list (two ',' "
+                                       "in a row, or one at an end)"
+                                     : "empty host");
+        amy__dsn_host *h = &out->hosts[k];
+        if (parse_hostport(p, s + at, len, had_userinfo, h) != 0)
+            return -1;
+        out->nhosts = k + 1;
+        at += len + 1;
+    }
+    out->port = out->hosts[0].port;
+    if (out->hosts[0].host &&
+        (out->host = copy(out->hosts[0].host, strlen(out->hosts[0].host))) ==
+            NULL)
         return fail_nomem(p);
     return 0;
 }
@@ -522,7 +576,7 @@ static int parse(struct parser *p, const char *s, amy__dsn *out)
             return -1;
         hp = at + 1;
     }
-    if (parse_hostport(p, hp, (size_t)(rest - hp), at != NULL, out) != 0)
+    if (parse_hostlist(p, hp, (size_t)(rest - hp), at != NULL, out) != 0)
         return -1;
 
     if (*rest == '/') {
@@ -572,6 +626,9 @@ void amy__dsn_clear(amy__dsn *d)
     free(d->user);
     free(d->password);
     free(d->host);
+    for (unsigned i = 0; i < d->nhosts; i++)
+        free(d->hosts[i].host);
+    free(d->hosts);
     free(d->database);
     free(d->socket);
     free(d->charset);

@@ -4,11 +4,23 @@
 
 #include <stddef.h>
 
+/* One host of the DSN's host list. */
+typedef struct amy__dsn_host {
+    char *host;    /* IPv6 without brackets */
+    unsigned port; /* 0 when absent (3306) */
+} amy__dsn_host;
+
+#define AMY__DSN_MAX_HOSTS 64u
+
 /* Parsed DSN. Strings are heap copies owned by the struct (NULL if absent). */
 typedef struct amy__dsn {
     char *user;     /* percent-decoded; NULL if absent */
     char *password; /* percent-decoded; NULL if absent */
-    char *host;     /* IPv6 without brackets; NULL if absent */
+    /* The first host of the list (NULL if absent) and its port; hosts has
+     * every one, in order (nhosts >= 1 when host is set). */
+    char *host; /* IPv6 without brackets; NULL if absent */
+    amy__dsn_host *hosts;
+    unsigned nhosts;
     char *database; /* percent-decoded; NULL if absent */
     char *socket;   /* ?socket=/path, percent-decoded; NULL if absent */
     unsigned port;  /* 0 when absent (the connector's default, 3306) */
@@ -31,6 +43,9 @@ typedef struct amy__dsn {
     char *auth_plugins;        /* auth.c checks it; NULL: the default */
     unsigned ssl_mode;         /* enum amy__ssl_mode */
     size_t max_result_bytes;   /* a query's buffered results at most; 0: any */
+    unsigned target_session_attrs; /* enum amy__tsa */
+    unsigned load_balance_hosts;   /* 0 disable, 1 random */
+    unsigned role_check_ms;        /* 0: roles checked at connect only */
     /* TLS files and settings, percent-decoded; NULL if absent (tls.c
      * checks them when the pool is made). */
     char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key, *ssl_cipher, *tls_version,
@@ -47,6 +62,16 @@ enum amy__ssl_mode {
     AMY__SSL_VERIFY_IDENTITY /* and the host name too */
 };
 
+/* target_session_attrs=, in libpq's words. */
+enum amy__tsa {
+    AMY__TSA_ANY,
+    AMY__TSA_READ_WRITE,
+    AMY__TSA_READ_ONLY,
+    AMY__TSA_PRIMARY,
+    AMY__TSA_STANDBY,
+    AMY__TSA_PREFER_STANDBY
+};
+
 /* Defaults applied by amy__dsn_parse for absent keys. */
 #define AMY__DSN_DEFAULT_POOL               4u
 #define AMY__DSN_DEFAULT_PIPELINE           128u
@@ -57,6 +82,7 @@ enum amy__ssl_mode {
 #define AMY__DSN_DEFAULT_KILL_GRACE_MS      2000u
 #define AMY__DSN_DEFAULT_MAX_RESULT_BYTES   268435456u /* 256 MiB */
 #define AMY__DSN_DEFAULT_CHARSET            "utf8mb4"
+#define AMY__DSN_DEFAULT_ROLE_CHECK_MS      1500u
 #define AMY__DSN_MAX_INIT                   64u
 
 /*

@@ -332,6 +332,87 @@ static void test_clear(void **state)
     amy__dsn_clear(&d); /* twice is harmless */
 }
 
+/* Host lists (libpq's multiple hosts), with and without ports, IPv6. */
+static void test_host_list(void **state)
+{
+    amy__dsn d;
+    parse_ok("mysql://u:p@h1:3307,h2,[::1]:3308,10.0.0.7/db", &d);
+    assert_int_equal(d.nhosts, 4);
+    assert_string_equal(d.hosts[0].host, "h1");
+    assert_int_equal(d.hosts[0].port, 3307);
+    assert_string_equal(d.hosts[1].host, "h2");
+    assert_int_equal(d.hosts[1].port, 0);
+    assert_string_equal(d.hosts[2].host, "::1");
+    assert_int_equal(d.hosts[2].port, 3308);
+    assert_string_equal(d.hosts[3].host, "10.0.0.7");
+    /* host and port are the first one's. */
+    assert_string_equal(d.host, "h1");
+    assert_int_equal(d.port, 3307);
+    assert_string_equal(d.database, "db");
+    amy__dsn_clear(&d);
+
+    parse_ok("mysql://u@one/db", &d);
+    assert_int_equal(d.nhosts, 1);
+    assert_string_equal(d.hosts[0].host, "one");
+    assert_int_equal(d.target_session_attrs, AMY__TSA_ANY);
+    assert_int_equal(d.load_balance_hosts, 0);
+    assert_int_equal(d.role_check_ms, AMY__DSN_DEFAULT_ROLE_CHECK_MS);
+    amy__dsn_clear(&d);
+
+    parse_ok("mysql://u@a,b/db?target_session_attrs=prefer-standby&"
+             "load_balance_hosts=random&role_check_ms=250",
+             &d);
+    assert_int_equal(d.target_session_attrs, AMY__TSA_PREFER_STANDBY);
+    assert_int_equal(d.load_balance_hosts, 1);
+    assert_int_equal(d.role_check_ms, 250);
+    amy__dsn_clear(&d);
+    static const char *const tsa[] = {"any", "read-write", "read-only",
+                                      "primary", "standby", "prefer-standby"};
+    for (unsigned i = 0; i < 6; i++) {
+        char dsn[128];
+        snprintf(dsn, sizeof dsn, "mysql://u@a/db?target_session_attrs=%s",
+                 tsa[i]);
+        parse_ok(dsn, &d);
+        assert_int_equal(d.target_session_attrs, i);
+        amy__dsn_clear(&d);
+    }
+
+    /* The socket alone still needs no host. */
+    parse_ok("mysql://u@/db?socket=/tmp/s", &d);
+    assert_int_equal(d.nhosts, 0);
+    amy__dsn_clear(&d);
+
+    expect_fail("mysql://u@a,,b/db", "empty host in the host list");
+    expect_fail("mysql://u@a,/db", "empty host in the host list");
+    expect_fail("mysql://u@,a/db", "empty host in the host list");
+    expect_fail("mysql://u@a,b:0/db", "invalid port");
+    expect_fail("mysql://u@a,[::1/db", "unterminated '['");
+    expect_fail("mysql://u@a,b c/db", "invalid character in the host name");
+    expect_fail("mysql://u@a/db?target_session_attrs=master",
+                "target_session_attrs");
+    expect_fail("mysql://u@a/db?load_balance_hosts=round-robin",
+                "load_balance_hosts");
+    char many[1024] = "mysql://u@";
+    for (int i = 0; i < 65; i++)
+        strcat(many, i ? ",h" : "h");
+    strcat(many, "/db");
+    expect_fail(many, "too many hosts (at most 64)");
+
+    /* The password stays out of host-list messages. */
+    char err[512];
+    static const char *const bad[] = {
+        "mysql://u:" PW "@a,,b/db",
+        "mysql://u:" PW "@a," PW ":x/db",
+        /* No '@': what looks like a port may be the password. */
+        "mysql://root:" PW ",h2/db",
+        "mysql://h1,root:" PW "/db",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        parse_fail(bad[i], NULL, err, sizeof err);
+        assert_no_secret(bad[i], err);
+    }
+}
+
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -729,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_percent_decoding),
         cmocka_unit_test(test_raw_separators_in_password),
         cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_host_list),
         cmocka_unit_test(test_socket_only),
         cmocka_unit_test(test_schemes),
         cmocka_unit_test(test_empty_database),
