@@ -41,6 +41,27 @@
  *
  * Threads: everything happens on the thread that runs the loop. A pool, its
  * futures and its results must not be used from two threads at once.
+ *
+ * Mistakes, and the debug mode
+ * ----------------------------
+ * Built with cmake -DAMY_DEBUG=ON (the default with -DAMY_SANITIZE=ON, the
+ * test build), the library aborts with a line on stderr naming the call
+ * ("amysql: amy_future_status: future 0x... was already freed") on:
+ *   - any amy_future_* or amy_result_* call on a future, or a result of a
+ *     future, already freed (the freed ones are kept as poisoned tombstones
+ *     for a while: the last 1024, up to 16 MiB, all freed at exit);
+ *   - amy_future_free twice on one future;
+ *   - amy_future_wait inside one of that future's own callbacks, or inside
+ *     any on_row of a stream;
+ *   - amy_pool_free inside a callback (or an on_row) of one of its futures.
+ * A release build prints the same line and, instead of aborting: a call on
+ * a freed future or result answers as for NULL (AMY_EINVAL, NULL, 0), on a
+ * best-effort basis (it reads the marker freeing wrote into the memory,
+ * which may have been reused since: never rely on it); a second
+ * amy_future_free does nothing; the refused amy_future_wait returns
+ * AMY_EINVAL; the refused amy_pool_free frees nothing (the pool stays
+ * usable, and must be freed later, outside its callbacks). Both builds say
+ * on stderr how many pinned connections amy_pool_free found not released.
  */
 #ifndef AMYSQL_H
 #define AMYSQL_H
@@ -279,8 +300,14 @@ AMY_EXPORT amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn,
  * themselves are not freed: the caller still owns them, and they stay
  * readable. Queries already sent may still complete on the server.
  *
- * pool: may be NULL (no-op). Must not be called from a callback of one of the
- *       pool's own futures.
+ * pool: may be NULL (no-op). Must not be called from a callback (or an
+ *       on_row) of one of the pool's own futures: that call is refused, see
+ *       "Mistakes" at the top (a debug build aborts; a release build prints
+ *       why on stderr and frees nothing).
+ *
+ * Pinned connections not released yet (amy_pool_acquire without
+ * amy_conn_release) are closed; their handles stay allocated until
+ * released, and a line on stderr says how many there were.
  */
 AMY_EXPORT void amy_pool_free(amy_pool *pool);
 
@@ -810,7 +837,8 @@ typedef void (*amy_row_cb)(amy_future *f, const char *const *values,
  * pipelined behind it). on_row runs on the loop's thread; it may call
  * amy_stream_pause, start queries, or cancel or free the future (the rest of
  * the rows are then read and dropped in the background, and the statement is
- * killed on the server), but must not call amy_future_wait.
+ * killed on the server), but must not call amy_future_wait (refused: see
+ * "Mistakes" at the top).
  *
  * The future resolves AMY_OK at the end, with a result whose
  * amy_result_affected_rows is the number of rows delivered, with the
@@ -1004,7 +1032,8 @@ AMY_EXPORT amy_future *amy_transaction(amy_pool *pool, amy_txn_fn body,
  * open (the server's status says so) is rolled back; then the connection
  * serves the pool again. If the reset, init or rollback fails, the
  * connection is closed instead. c may be NULL. Release every handle before
- * amy_pool_free, or after it (it then only frees c).
+ * amy_pool_free, or after it (it then only frees c; amy_pool_free says on
+ * stderr how many it found not released).
  */
 AMY_EXPORT void amy_conn_release(amy_conn *c);
 
@@ -1088,9 +1117,11 @@ AMY_EXPORT int amy_future_set_timeout(amy_future *f, unsigned timeout_ms);
  *
  * Other watchers of the loop keep running meanwhile. May be called from a
  * callback (libev allows nested runs), but not for a future whose own
- * callbacks are running.
+ * callbacks are running, nor inside a stream's on_row: those calls are
+ * refused (see "Mistakes" at the top: a debug build aborts).
  *
- * Returns f's final status (see amy_query), or AMY_EINVAL for NULL.
+ * Returns f's final status (see amy_query), or AMY_EINVAL for NULL, a
+ * freed future, or a refused call.
  */
 AMY_EXPORT int amy_future_wait(amy_future *f);
 
@@ -1170,7 +1201,9 @@ AMY_EXPORT size_t amy_future_describe(const amy_future *f, char *buf,
  * loop (after amy_future_cancel or amy_future_then on a resolved future):
  * freeing never leaves work for a loop that may not run again. Safe inside
  * any callback, including f's own (the memory is released when the
- * callbacks return). f may be NULL.
+ * callbacks return). f may be NULL. f is invalid after: freeing it again is
+ * a double free, refused (see "Mistakes" at the top: a debug build aborts),
+ * even while its callbacks still run.
  */
 AMY_EXPORT void amy_future_free(amy_future *f);
 

@@ -120,8 +120,8 @@ cmd_build() {
 }
 
 cmd_build_asan() {
-	banner "build: build-asan/ (Debug, ASan+UBSan)"
-	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAMY_SANITIZE=ON -DAMY_BUILD_BENCH=OFF
+	banner "build: build-asan/ (Debug, ASan+UBSan, debug mode AMY_DEBUG)"
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAMY_SANITIZE=ON -DAMY_DEBUG=ON -DAMY_BUILD_BENCH=OFF
 	cmake --build build-asan -j"$(ncpu)"
 }
 

@@ -22,6 +22,11 @@
  *
  * What a future's owner must do when it is abandoned, settles or is freed
  * comes through its hooks (f->fops), so this file knows no pool.
+ *
+ * Every public function first checks that its future is live (not freed:
+ * amy__future_live), and a freed future keeps a dead magic word (src/debug.c
+ * says what each build does with a stale one). Callbacks run inside a
+ * callback frame (amy__cb_enter), which amy_future_wait consults.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +68,7 @@ static void cb_append(amy_future *f, amy__cbnode *n)
 void amy__future_init(amy_future *f, struct ev_loop *loop)
 {
     f->status = AMY_PENDING;
+    f->magic = AMY__FUTURE_LIVE;
     f->loop = loop;
     amy__list_init(&f->cbs);
     memcpy(f->sqlstate, "00000", 6);
@@ -221,6 +227,8 @@ void amy__future_notify(amy_future *f)
     if (f->obs && f->fops && f->fops->notified)
         f->fops->notified(f); /* query_end, before the callbacks */
     f->notifying = 1;         /* a callback added now joins this walk */
+    amy__cbframe fr;
+    amy__cb_enter(&fr, f, f->pool, 0);
     amy__link *l;
     while ((l = amy__list_first(&f->cbs))) {
         amy__cbnode *n = AMY__CONTAINER(l, amy__cbnode, link);
@@ -234,6 +242,7 @@ void amy__future_notify(amy_future *f)
             free(n);
     }
     f->notifying = 0;
+    amy__cb_leave(&fr);
     amy__future_release(f);
 }
 
@@ -291,7 +300,7 @@ amy_future *amy__future_failed(struct ev_loop *loop, int status,
 
 int amy_future_then(amy_future *f, amy_callback cb, void *arg)
 {
-    if (!f || !cb || f->free_pending)
+    if (!amy__future_live(f, __func__) || !cb || f->free_pending)
         return AMY_EINVAL;
     amy__cbnode *n = &f->cb0;
     if (n->cb) {
@@ -310,8 +319,20 @@ int amy_future_then(amy_future *f, amy_callback cb, void *arg)
 
 int amy_future_wait(amy_future *f)
 {
-    if (!f)
+    if (!amy__future_live(f, __func__))
         return AMY_EINVAL;
+    /* A nested run of the loop inside on_row would read the stream's
+     * connection under its own row; and a future whose callbacks run has
+     * resolved: waiting for it there is a mistake of the caller's logic. */
+    if (amy__cbtop && amy__cb_in_row()) {
+        amy__misuse(__func__, "called inside a stream's on_row callback");
+        return AMY_EINVAL;
+    }
+    if (amy__cbtop && amy__cb_of_future(f)) {
+        amy__misuse(__func__, "future %p: called inside its own callbacks",
+                    (void *)f);
+        return AMY_EINVAL;
+    }
     amy__future_hold(f);
     f->waited++;
     while (f->status == AMY_PENDING) {
@@ -331,30 +352,33 @@ int amy_future_wait(amy_future *f)
 
 int amy_future_status(const amy_future *f)
 {
-    return f ? f->status : AMY_EINVAL;
+    return amy__future_live(f, __func__) ? f->status : AMY_EINVAL;
 }
 
 const amy_result *amy_future_result(const amy_future *f)
 {
-    return f && (f->status == AMY_OK || f->status == AMY_ESERVER) ? f->result
-                                                                  : NULL;
+    return amy__future_live(f, __func__) &&
+                   (f->status == AMY_OK || f->status == AMY_ESERVER)
+               ? f->result
+               : NULL;
 }
 
 const char *amy_future_error(const amy_future *f)
 {
-    if (!f || f->status == AMY_OK || f->status == AMY_PENDING)
+    if (!amy__future_live(f, __func__) || f->status == AMY_OK ||
+        f->status == AMY_PENDING)
         return NULL;
     return f->error ? f->error : amy_strerror(f->status);
 }
 
 unsigned amy_future_server_errno(const amy_future *f)
 {
-    return f && f->status < 0 ? f->server_errno : 0;
+    return amy__future_live(f, __func__) && f->status < 0 ? f->server_errno : 0;
 }
 
 const char *amy_future_sqlstate(const amy_future *f)
 {
-    if (!f)
+    if (!amy__future_live(f, __func__))
         return NULL;
     return f->status < 0 ? f->sqlstate : "00000";
 }
@@ -369,6 +393,8 @@ size_t amy_future_describe(const amy_future *f, char *buf, size_t len)
     int n;
     if (!f)
         n = snprintf(buf, len, "NULL future");
+    else if (!amy__future_live(f, __func__))
+        n = snprintf(buf, len, "freed future");
     else if (f->status >= 0)
         n = snprintf(buf, len, "%s", amy_status_name(f->status));
     else if (f->server_errno)
@@ -407,7 +433,7 @@ static void abandon(amy_future *f, int status, const char *msg, int now)
 
 int amy_future_cancel(amy_future *f)
 {
-    if (!f)
+    if (!amy__future_live(f, __func__))
         return AMY_EINVAL;
     if (f->status != AMY_PENDING)
         return 0;
@@ -431,7 +457,8 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
 {
-    if (!f || f->status != AMY_PENDING || !f->fops || !f->fops->timeouts)
+    if (!amy__future_live(f, __func__) || f->status != AMY_PENDING ||
+        !f->fops || !f->fops->timeouts)
         return AMY_EINVAL;
     if (ev_is_active(&f->deadline))
         ev_timer_stop(f->loop, &f->deadline);
@@ -450,8 +477,12 @@ int amy_future_set_timeout(amy_future *f, unsigned timeout_ms)
 
 void amy_future_free(amy_future *f)
 {
-    if (!f || f->free_pending)
+    if (!amy__future_live(f, __func__))
+        return; /* NULL, or freed and gone: a double free */
+    if (f->free_pending) {
+        amy__misuse(__func__, "future %p was freed twice", (void *)f);
         return;
+    }
     f->free_pending = 1;
     if (f->status == AMY_PENDING) {
         abandon(f, AMY_ECANCELED, NULL, 1); /* frees f after its callbacks */
@@ -484,7 +515,8 @@ static void destroy(amy_future *f)
     }
     amy__result_free(f->result);
     free(f->error);
-    free(f);
+    amy__bury(f, offsetof(amy_future, magic), sizeof f->magic,
+              AMY__FUTURE_DEAD);
 }
 
 int amy_future_set_tag(amy_future *f, void *tag)
@@ -571,7 +603,7 @@ amy_future *amy_gather(amy_future *const *futures, size_t n)
     if (n && !futures)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (!futures[i] || futures[i]->free_pending)
+        if (!amy__future_live(futures[i], __func__) || futures[i]->free_pending)
             return NULL;
     if (n > (SIZE_MAX - sizeof(amy__gather)) / sizeof(amy__gnode))
         return NULL;

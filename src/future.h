@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "amysql.h"
+#include "debug.h"
 #include "list.h"
 
 /* One registered callback; linked in its future's list until it runs. */
@@ -74,8 +75,12 @@ struct amy_future {
     unsigned char obs_inline : 1; /* obs is in the future's allocation */
     uint16_t ncols;               /* amy_exec_batch: values per row */
     char sqlstate[6];
-    unsigned busy; /* holds that defer the free: callbacks, wait */
-    unsigned server_errno;
+    /* AMY__FUTURE_LIVE; AMY__FUTURE_DEAD once freed. 16 bits, and the
+     * errno too (the protocol's error code is 16 bits): the struct has no
+     * room for more without growing. */
+    uint16_t magic;
+    uint16_t server_errno;
+    unsigned busy;       /* holds that defer the free: callbacks, wait */
     unsigned timeout_ms; /* the deadline's length, for its message */
     uint32_t nparams;    /* values in params (query futures) */
     struct ev_loop *loop;
@@ -136,6 +141,16 @@ amy_future *amy__future_new(struct ev_loop *loop, const char *sql, size_t len,
  * the caller zeroed it): for futures of other shapes (a gather, a
  * promise). */
 void amy__future_init(amy_future *f, struct ev_loop *loop);
+
+/* Whether f is a live future: not NULL, not freed. A freed one is reported
+ * as a misuse by `call`, the public function asked (src/debug.c): a debug
+ * build aborts. */
+static inline int amy__future_live(const amy_future *f, const char *call)
+{
+    if (f && f->magic == AMY__FUTURE_LIVE)
+        return 1;
+    return amy__stale(f, f ? f->magic : 0, AMY__FUTURE_DEAD, "future", call);
+}
 
 /* amy__future_new without parameters or extra bytes. */
 amy_future *amy__future_new_query(struct ev_loop *loop, const char *sql,

@@ -162,8 +162,12 @@ static int stream_finish(amy__conn *c)
             for (size_t i = 0; i < n; i++)
                 x->lens[i] = lens[i];
             /* The connection is consistent here (no call in progress);
-             * the callback may pause, cancel, query. */
+             * the callback may pause, cancel, query; the frame tells
+             * amy_future_wait and amy_pool_free that it runs. */
+            amy__cbframe fr;
+            amy__cb_enter(&fr, f, f->pool, 1);
             s->cb(f, (const char *const *)row, x->lens, n, s->arg);
+            amy__cb_leave(&fr);
         }
         return next_row(c, x);
     }
@@ -212,7 +216,8 @@ const amy__op amy__op_stream = {
 
 int amy_stream_pause(amy_future *f)
 {
-    if (!f || f->op != &amy__op_stream || f->status != AMY_PENDING)
+    if (!amy__future_live(f, __func__) || f->op != &amy__op_stream ||
+        f->status != AMY_PENDING)
         return AMY_EINVAL;
     f->paused = 1;
     return AMY_OK;
@@ -220,7 +225,8 @@ int amy_stream_pause(amy_future *f)
 
 int amy_stream_resume(amy_future *f)
 {
-    if (!f || f->op != &amy__op_stream || f->status != AMY_PENDING)
+    if (!amy__future_live(f, __func__) || f->op != &amy__op_stream ||
+        f->status != AMY_PENDING)
         return AMY_EINVAL;
     f->paused = 0;
     if (f->conn)
@@ -230,7 +236,7 @@ int amy_stream_resume(amy_future *f)
 
 const amy_result *amy_stream_columns(const amy_future *f)
 {
-    if (!f || f->op != &amy__op_stream)
+    if (!amy__future_live(f, __func__) || f->op != &amy__op_stream)
         return NULL;
     if (f->status != AMY_PENDING)
         return amy_future_result(f);

@@ -32,13 +32,18 @@
 
 static const amy__owner_ops pin_owner;
 
-static void pool_gone(amy__lease *l)
+/* 1 when the caller has not released the handle yet: it stays until
+ * amy_conn_release. */
+static int pool_gone(amy__lease *l)
 {
     amy_conn *h = AMY__CONTAINER(l, amy_conn, lease);
     h->pool = NULL;
     h->c = NULL;
-    if (h->released)
+    if (h->released) {
         free(h);
+        return 0;
+    }
+    return 1;
 }
 
 /* The handle of an acquire future (f->data). */
@@ -147,8 +152,10 @@ amy_future *amy_pool_acquire(amy_pool *p)
 
 amy_conn *amy_future_conn(const amy_future *f)
 {
-    return f && f->op == &amy__op_acquire && f->status == AMY_OK ? handle_of(f)
-                                                                 : NULL;
+    return amy__future_live(f, __func__) && f->op == &amy__op_acquire &&
+                   f->status == AMY_OK
+               ? handle_of(f)
+               : NULL;
 }
 
 /* For a handle that cannot take queries (NULL, released, its pool freed,

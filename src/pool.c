@@ -1024,6 +1024,15 @@ void amy_pool_free(amy_pool *p)
 {
     if (!p)
         return;
+    /* Its connections are on the stack under the callback (or the stream
+     * reading its rows): freeing them now would pull them from under it. */
+    if (amy__cbtop && amy__cb_of_pool(p)) {
+        amy__misuse(__func__,
+                    "pool %p: called inside a callback of one of its "
+                    "futures; the pool is not freed",
+                    (void *)p);
+        return;
+    }
     p->freeing = 1;
     /* Pending kills complete first: their connections still exist. */
     amy__killer *k = p->killer;
@@ -1048,11 +1057,20 @@ void amy_pool_free(amy_pool *p)
     amy__dialer_free(p->dialer);
     p->dialer = NULL;
     fail_queue(p, AMY_ECANCELED, 0, NULL, "the pool was freed");
+    unsigned held = 0;
     while ((l = amy__list_first(&p->leases))) {
         amy__list_remove(l);
         amy__lease *e = AMY__CONTAINER(l, amy__lease, link);
-        e->pool_gone(e);
+        held += (unsigned)e->pool_gone(e);
     }
+    /* Allowed, but most likely a handle forgotten: it leaks until then. */
+    if (held)
+        amy__note(__func__,
+                  "%u pinned connection%s not released (amy_conn_release); "
+                  "%s until released",
+                  held, held == 1 ? " was" : "s were",
+                  held == 1 ? "its handle stays allocated"
+                            : "their handles stay allocated");
     amy__observe_free(&p->obs); /* the last query_end events */
     amy__dsn_clear(&p->dsn);
     free(p->host);

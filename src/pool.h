@@ -17,10 +17,11 @@
 #include "queue.h"
 #include "tls.h"
 
-/* Something that must hear when the pool is freed (a pinned handle). */
+/* Something that must hear when the pool is freed (a pinned handle):
+ * pool_gone returns 1 when its user still holds it (not released). */
 typedef struct amy__lease {
     amy__link link;
-    void (*pool_gone)(struct amy__lease *l);
+    int (*pool_gone)(struct amy__lease *l);
 } amy__lease;
 
 struct amy_pool {

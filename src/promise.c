@@ -42,15 +42,15 @@ static int settle_later(amy_future *f, amy_result *r)
     return AMY_OK;
 }
 
-static int pending_promise(const amy_future *f)
+static int pending_promise(const amy_future *f, const char *call)
 {
-    return f && f->fops == &promise_fops && f->status == AMY_PENDING &&
-           !f->free_pending;
+    return amy__future_live(f, call) && f->fops == &promise_fops &&
+           f->status == AMY_PENDING && !f->free_pending;
 }
 
 int amy_promise_resolve(amy_future *f)
 {
-    if (!pending_promise(f))
+    if (!pending_promise(f, __func__))
         return AMY_EINVAL;
     amy_result *r = amy__result_ok(0, 0);
     if (!r)
@@ -60,7 +60,7 @@ int amy_promise_resolve(amy_future *f)
 
 int amy_promise_fail(amy_future *f, int status, const char *msg)
 {
-    if (!pending_promise(f) || status >= 0 ||
+    if (!pending_promise(f, __func__) || status >= 0 ||
         !strcmp(amy_status_name(status), "AMY_UNKNOWN"))
         return AMY_EINVAL;
     amy__future_set_error(f, status, 0,
@@ -70,7 +70,8 @@ int amy_promise_fail(amy_future *f, int status, const char *msg)
 
 int amy_promise_fail_from(amy_future *f, const amy_future *from)
 {
-    if (!pending_promise(f) || !from || from == f || from->status >= 0)
+    if (!pending_promise(f, __func__) || !amy__future_live(from, __func__) ||
+        from == f || from->status >= 0)
         return AMY_EINVAL;
     amy__future_set_error(f, from->status, from->server_errno, from->sqlstate,
                           amy_future_error(from));

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <locale.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ amy_result *amy__result_ok(uint64_t affected, uint64_t insert_id)
     amy_result *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
+    r->magic = AMY__RESULT_LIVE;
     r->affected_rows = affected;
     r->insert_id = insert_id;
     return r;
@@ -81,6 +83,7 @@ amy_result *amy__result_alloc(size_t nrows, size_t ncols, size_t bytes,
     r->next = NULL;
     r->affected_rows = affected;
     r->insert_id = insert_id;
+    r->magic = AMY__RESULT_LIVE;
     point_arrays(r);
     *data = (char *)r + l.data;
     return r;
@@ -274,6 +277,7 @@ amy_result *amy__rowbuf_result(amy__rowbuf *b, const MYSQL_FIELD *fields,
         r->next = NULL;
         r->affected_rows = affected;
         r->insert_id = insert_id;
+        r->magic = AMY__RESULT_LIVE;
         point_arrays(r);
     } else {
         char *p;
@@ -314,24 +318,25 @@ void amy__result_free(amy_result *r)
 {
     while (r) {
         amy_result *next = r->next;
-        free(r);
+        amy__bury(r, offsetof(amy_result, magic), sizeof r->magic,
+                  AMY__RESULT_DEAD);
         r = next;
     }
 }
 
 const amy_result *amy_result_next(const amy_result *r)
 {
-    return r ? r->next : NULL;
+    return amy__result_live(r, __func__) ? r->next : NULL;
 }
 
 size_t amy_result_nrows(const amy_result *r)
 {
-    return r ? r->nrows : 0;
+    return amy__result_live(r, __func__) ? r->nrows : 0;
 }
 
 size_t amy_result_ncols(const amy_result *r)
 {
-    return r ? r->ncols : 0;
+    return amy__result_live(r, __func__) ? r->ncols : 0;
 }
 
 /* ASCII only, as MySQL compares column names (and as no locale may). */
@@ -342,7 +347,7 @@ static int ascii_lower(unsigned char c)
 
 long amy_result_colindex(const amy_result *r, const char *name)
 {
-    if (!r || !name)
+    if (!amy__result_live(r, __func__) || !name)
         return -1;
     for (size_t c = 0; c < r->ncols; c++) {
         const unsigned char *a = (const unsigned char *)r->colnames[c];
@@ -361,13 +366,14 @@ long amy_result_colindex(const amy_result *r, const char *name)
 
 const char *amy_result_colname(const amy_result *r, size_t col)
 {
-    return r && col < r->ncols ? r->colnames[col] : NULL;
+    return amy__result_live(r, __func__) && col < r->ncols ? r->colnames[col]
+                                                           : NULL;
 }
 
 const char *amy_result_value(const amy_result *r, size_t row, size_t col,
                              size_t *len)
 {
-    if (!r || row >= r->nrows || col >= r->ncols) {
+    if (!amy__result_live(r, __func__) || row >= r->nrows || col >= r->ncols) {
         if (len)
             *len = 0;
         return NULL;
@@ -380,12 +386,12 @@ const char *amy_result_value(const amy_result *r, size_t row, size_t col,
 
 uint64_t amy_result_affected_rows(const amy_result *r)
 {
-    return r ? r->affected_rows : 0;
+    return amy__result_live(r, __func__) ? r->affected_rows : 0;
 }
 
 uint64_t amy_result_insert_id(const amy_result *r)
 {
-    return r ? r->insert_id : 0;
+    return amy__result_live(r, __func__) ? r->insert_id : 0;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -394,24 +400,30 @@ uint64_t amy_result_insert_id(const amy_result *r)
 
 int amy_result_coltype(const amy_result *r, size_t col)
 {
-    return r && col < r->ncols ? (int)r->cols[col].type : -1;
+    return amy__result_live(r, __func__) && col < r->ncols
+               ? (int)r->cols[col].type
+               : -1;
 }
 
 unsigned amy_result_colflags(const amy_result *r, size_t col)
 {
-    return r && col < r->ncols ? r->cols[col].flags : 0;
+    return amy__result_live(r, __func__) && col < r->ncols ? r->cols[col].flags
+                                                           : 0;
 }
 
 unsigned amy_result_colcharset(const amy_result *r, size_t col)
 {
-    return r && col < r->ncols ? r->cols[col].charset : 0;
+    return amy__result_live(r, __func__) && col < r->ncols
+               ? r->cols[col].charset
+               : 0;
 }
 
 /* The cell at (row, col), or a status: AMY_EINVAL, AMY_ENULL. */
 static int cell_at(const amy_result *r, size_t row, size_t col, const void *out,
-                   const amy__cell **cell)
+                   const amy__cell **cell, const char *call)
 {
-    if (!r || !out || row >= r->nrows || col >= r->ncols)
+    if (!amy__result_live(r, call) || !out || row >= r->nrows ||
+        col >= r->ncols)
         return AMY_EINVAL;
     *cell = &r->cells[row * r->ncols + col];
     return (*cell)->ptr ? AMY_OK : AMY_ENULL;
@@ -450,7 +462,7 @@ static int parse_digits(const char *s, size_t len, uint64_t *v)
 int amy_result_int64(const amy_result *r, size_t row, size_t col, int64_t *out)
 {
     const amy__cell *cell;
-    int st = cell_at(r, row, col, out, &cell);
+    int st = cell_at(r, row, col, out, &cell, __func__);
     if (st != AMY_OK)
         return st;
     uint64_t mag;
@@ -476,7 +488,7 @@ int amy_result_uint64(const amy_result *r, size_t row, size_t col,
                       uint64_t *out)
 {
     const amy__cell *cell;
-    int st = cell_at(r, row, col, out, &cell);
+    int st = cell_at(r, row, col, out, &cell, __func__);
     if (st != AMY_OK)
         return st;
     if (r->cols[col].type == AMY_COL_BIT)
@@ -554,7 +566,7 @@ static int clock_rest(const char *s, size_t len, size_t *i, amy_time *t)
 int amy_result_time(const amy_result *r, size_t row, size_t col, amy_time *out)
 {
     const amy__cell *cell;
-    int st = cell_at(r, row, col, out, &cell);
+    int st = cell_at(r, row, col, out, &cell, __func__);
     if (st != AMY_OK)
         return st;
     const char *s = cell->ptr;
@@ -598,7 +610,7 @@ int amy_result_time(const amy_result *r, size_t row, size_t col, amy_time *out)
 int amy_result_double(const amy_result *r, size_t row, size_t col, double *out)
 {
     const amy__cell *cell;
-    int st = cell_at(r, row, col, out, &cell);
+    int st = cell_at(r, row, col, out, &cell, __func__);
     if (st != AMY_OK)
         return st;
     /* The server writes [-]digits[.digits][e[+-]digits]; anything else is

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "amysql.h"
+#include "debug.h"
 
 typedef struct amy__cell {
     const char *ptr; /* NULL for SQL NULL */
@@ -27,7 +28,19 @@ struct amy_result {
     amy__cell *cells;      /* nrows * ncols, row-major */
     amy_result *next;      /* the next statement's result set, or NULL */
     size_t bytes;          /* of names and values in this block */
+    /* AMY__RESULT_LIVE; AMY__RESULT_DEAD once freed. Last: past what
+     * malloc writes into a freed block. */
+    uint32_t magic;
 };
+
+/* Whether r is a live result: not NULL, not freed (its future freed). A
+ * freed one is reported as a misuse by `call` (src/debug.c). */
+static inline int amy__result_live(const amy_result *r, const char *call)
+{
+    if (r && r->magic == AMY__RESULT_LIVE)
+        return 1;
+    return amy__stale(r, r ? r->magic : 0, AMY__RESULT_DEAD, "result", call);
+}
 
 /* The bytes of ncols column names, each with its NUL. */
 size_t amy__result_names_size(const MYSQL_FIELD *fields, size_t ncols);

@@ -318,14 +318,17 @@ static const amy__fops txn_fops = {
     .timeouts = 1,
 };
 
-static void pool_gone(amy__lease *l)
+/* 0: no handle of the caller's (its pinned connection is released here,
+ * by cleanup). */
+static int pool_gone(amy__lease *l)
 {
     amy__txn *t = AMY__CONTAINER(l, amy__txn, lease);
     t->pool = NULL;
     if (t->base.status != AMY_PENDING)
-        return;
+        return 0;
     cleanup(t);
     amy__future_fail(&t->base, AMY_ECANCELED, 0, NULL, "the pool was freed");
+    return 0;
 }
 
 amy_future *amy_transaction(amy_pool *pool, amy_txn_fn body, void *arg,

@@ -542,9 +542,13 @@ static void test_free_in_own_immediate_callback(void **state)
     assert_int_equal(c.calls, 1);
 }
 
-/* Freed while pending; its cancel callback frees it again (no-op). */
+/* Freed while pending; its cancel callback frees it again: a double free,
+ * which a release build reports and ignores (a debug build aborts:
+ * tests/test_debug.c). */
 static void test_free_in_own_cancel_callback(void **state)
 {
+    if (AMY__DEBUG)
+        skip();
     counter c = {0};
     counter after = {0};
     amy_future *f = pending(*state);

@@ -119,6 +119,7 @@ static void grid_init(grid *g)
     g->cells[3] = (amy__cell){"", 0};
     g->cells[4] = (amy__cell){blob, 3};
     g->cells[5] = (amy__cell){"x", 1};
+    g->r.magic = AMY__RESULT_LIVE;
     g->r.nrows = 2;
     g->r.ncols = 3;
     g->r.affected_rows = 2;
@@ -180,6 +181,7 @@ static int time_of(uint16_t type, const char *text, amy_time *t)
     g.names[0] = "t";
     g.cols[0].type = type;
     g.cells[0] = (amy__cell){text, text ? strlen(text) : 0};
+    g.r.magic = AMY__RESULT_LIVE;
     g.r.nrows = 1;
     g.r.ncols = 1;
     g.r.colnames = g.names;
