@@ -521,7 +521,7 @@ static void destroy(amy_future *f)
 
 int amy_future_set_tag(amy_future *f, void *tag)
 {
-    if (!f)
+    if (!amy__future_live(f, __func__))
         return AMY_EINVAL;
     if (!f->obs && !(f->obs = calloc(1, sizeof *f->obs)))
         return AMY_ENOMEM;
@@ -532,7 +532,7 @@ int amy_future_set_tag(amy_future *f, void *tag)
 
 void *amy_future_tag(const amy_future *f)
 {
-    return f && f->obs ? f->obs->tag : NULL;
+    return amy__future_live(f, __func__) && f->obs ? f->obs->tag : NULL;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -299,7 +299,10 @@ static amy_future *group_of(amy_future *const *fs, size_t n, int kind,
     if (n > (SIZE_MAX - sizeof(amy__group)) / sizeof(amy__gkid) || n > LONG_MAX)
         return NULL;
     for (size_t i = 0; i < n; i++)
-        if (!fs[i] || fs[i]->free_pending)
+        if (!amy__future_live(fs[i], kind == G_ALL   ? "amy_all"
+                                     : kind == G_ANY ? "amy_any"
+                                                     : "amy_race") ||
+            fs[i]->free_pending)
             return NULL;
     amy__group *g = group_alloc(NULL, n, kind, flags);
     if (!g)
@@ -364,7 +367,8 @@ static amy__group *task_group(amy_future *f)
 
 int amy_group_add(amy_future *gf, amy_future *child)
 {
-    if (!child || child->free_pending || child == gf)
+    if (!amy__future_live(gf, __func__) || !amy__future_live(child, __func__) ||
+        child->free_pending || child == gf)
         return AMY_EINVAL;
     amy__group *g = task_group(gf);
     if (!g || gf->status != AMY_PENDING || g->done || !g->open ||
@@ -403,7 +407,7 @@ int amy_group_add(amy_future *gf, amy_future *child)
 
 int amy_group_close(amy_future *gf)
 {
-    amy__group *g = task_group(gf);
+    amy__group *g = amy__future_live(gf, __func__) ? task_group(gf) : NULL;
     if (!g)
         return AMY_EINVAL;
     if (g->open) {
@@ -416,7 +420,7 @@ int amy_group_close(amy_future *gf)
 
 int amy_group_on_child(amy_future *gf, amy_child_callback cb, void *arg)
 {
-    amy__group *g = as_group(gf);
+    amy__group *g = amy__future_live(gf, __func__) ? as_group(gf) : NULL;
     if (!g || gf->free_pending)
         return AMY_EINVAL;
     g->on_child = cb;
@@ -426,19 +430,19 @@ int amy_group_on_child(amy_future *gf, amy_child_callback cb, void *arg)
 
 long amy_group_index(const amy_future *f)
 {
-    const amy__group *g = as_group(f);
+    const amy__group *g = amy__future_live(f, __func__) ? as_group(f) : NULL;
     return g && f->status != AMY_PENDING ? g->index : -1;
 }
 
 size_t amy_group_size(const amy_future *f)
 {
-    const amy__group *g = as_group(f);
+    const amy__group *g = amy__future_live(f, __func__) ? as_group(f) : NULL;
     return g ? g->n : 0;
 }
 
 amy_future *amy_group_child(const amy_future *f, size_t i)
 {
-    const amy__group *g = as_group(f);
+    const amy__group *g = amy__future_live(f, __func__) ? as_group(f) : NULL;
     return g && i < g->n ? kid(g, i)->child : NULL;
 }
 
@@ -547,7 +551,7 @@ static void chain_destroy(amy_future *f)
 
 amy_future *amy_chain(amy_future *first, amy_step step, void *arg)
 {
-    if (!first || first->free_pending)
+    if (!amy__future_live(first, __func__) || first->free_pending)
         return NULL;
     amy__chain *ch = step ? calloc(1, sizeof *ch) : NULL;
     if (!ch) {
