@@ -359,6 +359,43 @@ typedef struct amy_stats {
  */
 AMY_EXPORT int amy_pool_stats(const amy_pool *pool, amy_stats *out);
 
+/* A host's role, as its last probe saw it (see "High availability" in the
+ * README): UNKNOWN before any, PRIMARY when writable, STANDBY when
+ * read_only (or innodb_read_only) is on, UNAVAILABLE for a Galera node
+ * that is not wsrep_ready or a probe that failed. */
+enum {
+    AMY_ROLE_UNKNOWN = 0,
+    AMY_ROLE_PRIMARY = 1,
+    AMY_ROLE_STANDBY = 2,
+    AMY_ROLE_UNAVAILABLE = 3
+};
+
+/* One host of a pool's host list, from amy_pool_host_stats. */
+typedef struct amy_host_stats {
+    const char *host;        /* as the DSN names it; valid for the pool's
+                                life */
+    unsigned port;           /* 0 for a Unix socket */
+    int role;                /* AMY_ROLE_* */
+    unsigned conns_open;     /* connected, lent ones included */
+    unsigned conns_connecting;
+    uint64_t connects;       /* connects that succeeded */
+    uint64_t failures;       /* connects that failed */
+    double denied_until;     /* ev_time() before which no new connection is
+                                tried (after failures); 0 when not denied */
+    const char *last_error;  /* its last connect error, or NULL; valid until
+                                the next call on the pool */
+} amy_host_stats;
+
+/*
+ * amy_pool_nhosts / amy_pool_host_stats - the hosts of the pool's DSN (one
+ * for a single host or a socket), and what the pool knows of host i
+ * (0-based, in the DSN's order). nhosts returns 0 for NULL; host_stats
+ * returns AMY_OK, or AMY_EINVAL for a NULL pool or out, or i out of range.
+ */
+AMY_EXPORT size_t amy_pool_nhosts(const amy_pool *pool);
+AMY_EXPORT int amy_pool_host_stats(const amy_pool *pool, size_t i,
+                                   amy_host_stats *out);
+
 /* ------------------------------------------------------------------------ */
 /* Observability: latency histograms and an observer                        */
 /* ------------------------------------------------------------------------ */

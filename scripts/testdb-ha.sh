@@ -886,6 +886,8 @@ cmd_env() {
 	export_var AMY_TEST_HA_DSN 'mysql://amy:amy_pw@{hosts}/amysql_test?ssl_mode=disabled'
 	export_var AMY_TESTDB_HA_SCRIPT "$REPO/scripts/testdb-ha.sh"
 	export_var AMY_TESTDB_HA_DIR "$HA"
+	# root on NODE: mysql://root@localhost/?socket=$AMY_TEST_HA_SOCKDIR/NODE.sock
+	export_var AMY_TEST_HA_SOCKDIR "$(sockdir)"
 }
 
 case ${1:-}:$# in

@@ -639,6 +639,8 @@ void amy__conn_complete(amy__conn *c, const amy__err *e)
 {
     int failed = e != NULL;
     int retry = failed && stray_kill(c, &c->ring[c->head], e->no);
+    if (failed && e->no == 1290)
+        c->read_only_refusals++;
     amy_future *f = ring_pop(c);
     amy_result *r = take_results(c);
     int lost = c->results_lost, big = c->too_big;

@@ -165,7 +165,10 @@ typedef struct amy__conn {
     amy__donelist done; /* settled while driving; notified after */
 
     unsigned long thread_id; /* the server's connection id */
-    unsigned init_next;      /* the init statement running (CONNECTING) */
+    /* Statements the server refused with 1290 (--read-only): owners that
+     * need a writable server watch it. */
+    unsigned read_only_refusals;
+    unsigned init_next; /* the init statement running (CONNECTING) */
     unsigned long long next_seq;
 
     /*
@@ -189,9 +192,13 @@ typedef struct amy__conn {
     amy__link oidle;      /* in the owner's list of idle ones */
     unsigned long serial; /* the owner's name for it */
     ev_tstamp idle_since;
-    ev_tstamp expires_at; /* max_lifetime_ms: retire it then (0: never) */
-    ev_tstamp born;       /* ev_time() when its connect started */
-    int close_status;     /* why it broke (the lost hook), for observers */
+    ev_tstamp expires_at;     /* max_lifetime_ms: retire it then (0: never) */
+    ev_tstamp born;           /* ev_time() when its connect started */
+    unsigned host;            /* which of the owner's hosts it connects to */
+    struct amy_future *probe; /* a role probe to send first (pool.c) */
+    unsigned char probing;    /* that probe has not answered yet */
+    unsigned char retire;     /* close it once idle (its host's role) */
+    int close_status;         /* why it broke (the lost hook), for observers */
     unsigned close_errno;
     char close_msg[160];
 } amy__conn;

@@ -41,6 +41,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void schedule_kick(amy_pool *p);
 static void arm_retry(amy_pool *p);
 static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void role_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Kicks in progress on this thread (the loop's thread), any pool. */
 static _Thread_local unsigned in_kick;
@@ -58,53 +59,6 @@ static void set_err(char *errbuf, size_t errlen, const char *msg)
 {
     if (errbuf && errlen)
         snprintf(errbuf, errlen, "%s", msg);
-}
-
-/* The connector would run getaddrinfo inside every connect, blocking the
- * loop; names are resolved here once and the connector gets an address. */
-static int resolve_host(amy_pool *p)
-{
-    const amy__dsn *d = &p->dsn;
-    char buf[512];
-    if (d->socket || !d->host || !strcmp(d->host, "localhost")) {
-        p->host = strdup("localhost");
-        p->endpoint = strdup(d->socket ? d->socket : "the default Unix socket");
-        return p->host && p->endpoint ? 0 : -1;
-    }
-    snprintf(buf, sizeof buf, "%s%s%s:%u", strchr(d->host, ':') ? "[" : "",
-             d->host, strchr(d->host, ':') ? "]" : "",
-             d->port ? d->port : 3306u);
-    p->endpoint = strdup(buf);
-    if (!p->endpoint)
-        return -1;
-
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST;
-    int rc = getaddrinfo(d->host, NULL, &hints, &ai);
-    if (rc != 0) {
-        hints.ai_flags = AI_ADDRCONFIG;
-        rc = getaddrinfo(d->host, NULL, &hints, &ai);
-    }
-    if (rc != 0) {
-        snprintf(buf, sizeof buf, "could not resolve host '%s': %s", d->host,
-                 gai_strerror(rc));
-        p->resolve_error = strdup(buf);
-        return p->resolve_error ? 0 : -1;
-    }
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (ai->ai_family == AF_INET6)
-        inet_ntop(AF_INET6,
-                  &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, ip,
-                  sizeof ip);
-    else
-        inet_ntop(AF_INET,
-                  &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, ip,
-                  sizeof ip);
-    freeaddrinfo(ai);
-    p->host = strdup(ip);
-    return p->host ? 0 : -1;
 }
 
 /* A zeroed pool with its watchers ready; NULL on ENOMEM. */
@@ -126,6 +80,8 @@ static amy_pool *pool_alloc(struct ev_loop *loop)
     p->retry_timer.data = p;
     ev_init(&p->idle_sweep, idle_sweep_cb);
     p->idle_sweep.data = p;
+    ev_init(&p->role_timer, role_timer_cb);
+    p->role_timer.data = p;
     amy__observe_init(&p->obs, loop);
     p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
     return p;
@@ -150,11 +106,6 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
     }
     if (amy__dsn_parse(dsn, &p->dsn, errbuf, errlen) != 0) {
         free(p);
-        return NULL;
-    }
-    if (resolve_host(p) != 0) {
-        set_err(errbuf, errlen, "out of memory");
-        amy_pool_free(p);
         return NULL;
     }
     const amy__dsn *d = &p->dsn;
@@ -194,14 +145,13 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         amy_pool_free(p);
         return NULL;
     }
-    int unix_socket = p->host && !strcmp(p->host, "localhost");
+    /* The settings every connection shares; each host (hosts.c) adds its
+     * own address, port, endpoint and TLS name. */
     p->cfg = (amy__conn_cfg){
-        .host = p->host,
         .user = d->user,
         .password = d->password,
         .database = d->database,
         .socket = d->socket,
-        .endpoint = p->endpoint,
         .port = d->port,
         .charset = d->charset ? d->charset : AMY__DSN_DEFAULT_CHARSET,
         .init = d->init,
@@ -218,12 +168,26 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .stats = &p->stats,
         .tls = &p->tls,
         .dialer = p->dialer,
-        /* verify_identity checks the name the connector is given. */
-        .tls_host = p->tls.mode == AMY__SSL_VERIFY_IDENTITY && !unix_socket
-                        ? d->host
-                        : NULL,
-        .unix_socket = (unsigned char)unix_socket,
     };
+    if (amy__hosts_init(&p->hosts, d, &p->cfg,
+                        p->tls.mode == AMY__SSL_VERIFY_IDENTITY) != 0) {
+        set_err(errbuf, errlen, "out of memory");
+        amy_pool_free(p);
+        return NULL;
+    }
+    /* Only when no host resolved does every query fail at once. */
+    unsigned resolved = 0;
+    for (unsigned i = 0; i < p->hosts.n; i++)
+        resolved += !p->hosts.h[i].resolve_error;
+    p->endpoint = p->hosts.h[0].endpoint;
+    if (!resolved)
+        p->resolve_error = p->hosts.h[0].resolve_error;
+    if (amy__hosts_need_roles(&p->hosts) && d->role_check_ms) {
+        double every = d->role_check_ms / 1000.0;
+        ev_timer_set(&p->role_timer, every, every);
+        ev_timer_start(loop, &p->role_timer);
+        ev_unref(loop); /* housekeeping must not keep ev_run from returning */
+    }
     /* The sweep closes idle connections that sat idle_timeout_ms, or
      * outlived max_lifetime_ms, within a quarter of the shorter. */
     unsigned span = p->dsn.idle_timeout_ms;
@@ -353,6 +317,30 @@ double amy_pool_percentile(const amy_pool *p, int which, double pct)
     return p ? amy__observe_percentile(&p->obs, which, pct) : -1;
 }
 
+size_t amy_pool_nhosts(const amy_pool *p)
+{
+    return p ? p->hosts.n : 0;
+}
+
+int amy_pool_host_stats(const amy_pool *p, size_t i, amy_host_stats *out)
+{
+    if (!p || !out || i >= p->hosts.n)
+        return AMY_EINVAL;
+    const amy__host *h = &p->hosts.h[i];
+    *out = (amy_host_stats){
+        .host = h->name,
+        .port = h->port,
+        .role = h->role,
+        .conns_open = h->nconns - h->nconnecting,
+        .conns_connecting = h->nconnecting,
+        .connects = h->connects,
+        .failures = h->failures,
+        .denied_until = h->attempts ? h->denied_until : 0,
+        .last_error = h->last_error,
+    };
+    return AMY_OK;
+}
+
 int amy_pool_stats(const amy_pool *p, amy_stats *out)
 {
     if (!p || !out)
@@ -435,9 +423,12 @@ static unsigned serving(const amy_pool *p)
     return p->nconns - p->nconnecting - p->nlent;
 }
 
-static void link_conn(amy_pool *p, amy__conn *c, ev_tstamp born)
+static void link_conn(amy_pool *p, amy__conn *c, unsigned host, ev_tstamp born)
 {
     c->born = born;
+    c->host = host;
+    p->hosts.h[host].nconns++;
+    p->hosts.h[host].nconnecting++;
     set_expiry(p, c);
     c->serial = ++p->next_serial;
     amy__list_push_front(&p->conns, &c->olink);
@@ -450,8 +441,17 @@ static void unlink_conn(amy_pool *p, amy__conn *c)
     set_idle(p, c, 0);
     amy__list_remove(&c->olink);
     p->nconns--;
-    if (c->state == AMY__C_CONNECTING || c->connect_failed)
+    amy__host *h = &p->hosts.h[c->host];
+    h->nconns--;
+    if (c->state == AMY__C_CONNECTING || c->connect_failed) {
         p->nconnecting--;
+        h->nconnecting--;
+    }
+    if (c->probe) { /* never sent */
+        amy_future *f = c->probe;
+        c->probe = NULL;
+        amy_future_free(f);
+    }
 }
 
 void amy__pool_lend(amy_pool *p, amy__conn *c)
@@ -563,22 +563,25 @@ static void kick(amy_pool *p)
         }
         if (more)
             break;
-        /* During an outage new attempts wait for the backoff (retry_cb). */
-        if (p->attempts && ev_now(p->loop) < p->backoff_until) {
-            if (!serving(p))
-                arm_retry(p);
-            continue;
-        }
         while (p->q.len > p->nconnecting && p->nconns < p->dsn.pool) {
+            /* Every host denied (backoff after failures) or of the wrong
+             * role: retry_cb tries again when one may be. */
+            int h = amy__hosts_pick(&p->hosts, ev_now(p->loop));
+            if (h < 0) {
+                if (!serving(p))
+                    arm_retry(p);
+                break;
+            }
             ev_tstamp born = ev_time(); /* before the connect starts */
-            amy__conn *c = amy__conn_new(p->loop, &p->cfg, &amy__pool_owner, p);
+            amy__conn *c =
+                amy__conn_new(p->loop, &p->hosts.h[h].cfg, &amy__pool_owner, p);
             if (!c) {
                 if (p->nconns == 0)
                     fail_queue(p, AMY_ENOMEM, 0, NULL,
                                "out of memory opening a connection");
                 break;
             }
-            link_conn(p, c, born);
+            link_conn(p, c, (unsigned)h, born);
             if (p->reopen) {
                 p->reopen--;
                 p->stats.reconnects++;
@@ -592,13 +595,150 @@ static void kick(amy_pool *p)
         schedule_kick(p);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Roles (hosts.h): a probe on each new connection, and every role_check_ms */
+/* ------------------------------------------------------------------------ */
+
+typedef struct probe_data {
+    amy_pool *pool;
+    unsigned long serial; /* its connection */
+} probe_data;
+
+static amy__conn *find_conn(amy_pool *p, unsigned long serial);
+
+/* The probe answered (or failed): its host's role, and whether its
+ * connection may serve. Runs as the connection completes it, before the
+ * connection asks for more work (take) or says it is idle. */
+static void probe_settled(amy_future *f)
+{
+    probe_data *d = f->data;
+    amy_pool *p = d->pool;
+    amy__conn *c = p->freeing ? NULL : find_conn(p, d->serial);
+    if (!c)
+        return;
+    c->probing = 0;
+    amy__host *h = &p->hosts.h[c->host];
+    /* A probe cut off by its connection says nothing of the host. */
+    if (f->status == AMY_OK || f->status == AMY_ESERVER) {
+        h->role = f->status == AMY_OK ? amy__hosts_role_of(f->result)
+                                      : AMY_ROLE_UNAVAILABLE;
+        h->role_at = ev_now(p->loop);
+    }
+    if (!amy__hosts_acceptable(&p->hosts, c->host, ev_now(p->loop)))
+        c->retire = 1;
+    /* Its connection, or another (a primary waiting for this probe), may
+     * serve now: every idle connection looks again. */
+    for (amy__link *l = amy__list_first(&p->idle); l;) {
+        amy__conn *o = AMY__CONTAINER(l, amy__conn, oidle);
+        l = amy__list_next(&p->idle, l);
+        if (o != c && o->retire == 0 && p->q.len)
+            amy__conn_kick(o);
+    }
+    schedule_kick(p);
+}
+
+static const amy__fops probe_fops = {.settled = probe_settled};
+
+static void probe_free(amy_future *f, void *arg)
+{
+    if (!f->free_pending) /* unlink_conn frees one never sent itself */
+        amy_future_free(f);
+}
+
+/* Gives c a probe to send before anything else (take hands it out). */
+static void start_probe(amy_pool *p, amy__conn *c)
+{
+    if (c->probe || c->probing)
+        return;
+    amy_future *f = amy__future_new(p->loop, amy__hosts_probe_sql,
+                                    strlen(amy__hosts_probe_sql), NULL, 0,
+                                    sizeof(probe_data), 0);
+    if (!f)
+        return; /* out of memory: the role stays as it was */
+    f->op = &amy__op_text;
+    f->fops = &probe_fops;
+    probe_data *d = f->data;
+    d->pool = p;
+    d->serial = c->serial;
+    if (amy_future_then(f, probe_free, NULL) != AMY_OK) {
+        amy_future_free(f);
+        return;
+    }
+    c->probe = f;
+    c->probing = 1;
+}
+
+/* Every role_check_ms: each host's role again, on one of its idle
+ * connections (never in front of user queries); and for prefer-standby
+ * served by a primary, a connection to a standby that may be back. */
+static void role_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy_pool *p = w->data;
+    if (p->freeing)
+        return;
+    ev_tstamp now = ev_now(loop);
+    for (unsigned i = 0; i < p->hosts.n; i++) {
+        amy__host *h = &p->hosts.h[i];
+        if (h->nconns == 0 || now - h->role_at < p->hosts.role_ttl * 0.75)
+            continue;
+        for (amy__link *l = amy__list_first(&p->idle); l;
+             l = amy__list_next(&p->idle, l)) {
+            amy__conn *c = AMY__CONTAINER(l, amy__conn, oidle);
+            if (c->host == i && !c->probing && !c->retire) {
+                start_probe(p, c);
+                amy__conn_kick(c);
+                break;
+            }
+        }
+    }
+    if (p->hosts.tsa == AMY__TSA_PREFER_STANDBY &&
+        !amy__hosts_standby_up(&p->hosts, now) && p->nconns < p->dsn.pool) {
+        /* Pass 0 of the choice prefers a standby (or a host not known to
+         * be the primary): a scout connection finds out whether one is
+         * back; the primary's connections go once it is. */
+        int h = amy__hosts_pick(&p->hosts, now);
+        if (h >= 0 && p->hosts.h[h].role != AMY_ROLE_PRIMARY) {
+            ev_tstamp born = ev_time();
+            amy__conn *c =
+                amy__conn_new(p->loop, &p->hosts.h[h].cfg, &amy__pool_owner, p);
+            if (c)
+                link_conn(p, c, (unsigned)h, born);
+        }
+    }
+}
+
+/* A write was refused as read-only on c: its host is no primary any
+ * more. Re-probe every host now, and let c go. */
+static void refused_read_only(amy_pool *p, amy__conn *c)
+{
+    c->read_only_refusals = 0;
+    unsigned tsa = p->hosts.tsa;
+    if (tsa != AMY__TSA_READ_WRITE && tsa != AMY__TSA_PRIMARY)
+        return;
+    amy__host *h = &p->hosts.h[c->host];
+    h->role = AMY_ROLE_UNKNOWN;
+    h->role_at = 0;
+    c->retire = 1;
+    for (unsigned i = 0; i < p->hosts.n; i++)
+        p->hosts.h[i].role_at = 0; /* the role timer probes them all */
+    if (ev_is_active(&p->role_timer)) {
+        ev_timer_stop(p->loop, &p->role_timer);
+        ev_timer_set(&p->role_timer, 0., p->hosts.role_ttl);
+        ev_timer_start(p->loop, &p->role_timer);
+    }
+}
+
 static void on_ready(void *self, amy__conn *c)
 {
     amy_pool *p = self;
     p->nconnecting--;
+    p->hosts.h[c->host].nconnecting--;
     p->attempts = 0;
+    amy__hosts_connected(&p->hosts, c->host);
     ev_timer_stop(p->loop, &p->retry_timer);
     amy__observe_conn_opened(&p->obs, c);
+    if (amy__hosts_need_roles(&p->hosts))
+        start_probe(p, c);
 }
 
 /* Connect errors that retrying cannot fix: fail the queue at once. */
@@ -653,13 +793,17 @@ static void arm_retry(amy_pool *p)
     if (!p->q.len || p->freeing)
         return;
     ev_tstamp now = ev_now(p->loop);
-    ev_tstamp at = p->backoff_until;
+    ev_tstamp at = amy__hosts_next_try(&p->hosts);
     if (p->dsn.connect_timeout_ms && !serving(p)) {
         ev_tstamp exp =
             amy__queue_head(&p->q)->queued_at + p->dsn.connect_timeout_ms / 1e3;
-        if (exp < at)
+        if (!at || exp < at)
             at = exp;
     }
+    if (!at)
+        return; /* nothing to wait for: a connect or a probe is under way */
+    if (at < now + 0.01)
+        at = now + 0.01; /* never a busy loop */
     ev_timer_set(&p->retry_timer, at > now ? at - now : 0., 0.);
     ev_timer_start(p->loop, &p->retry_timer);
 }
@@ -670,44 +814,39 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
     expire_queue(p);
     if (!p->q.len)
         return;
-    if (ev_now(loop) >= p->backoff_until)
-        schedule_kick(p);
-    else
-        arm_retry(p);
+    schedule_kick(p); /* it picks a host that may be tried, or re-arms */
 }
 
 static void count_connect_failure(amy_pool *p, amy__conn *c)
 {
     p->stats.connect_failures++;
     p->reopen++;
+    p->attempts++;
     p->last_err_no = c->err_no;
     memcpy(p->last_sqlstate, c->err_sqlstate, 6);
     free(p->last_error);
-    size_t n = strlen(p->endpoint) + strlen(c->err_msg) + 32;
+    const char *ep = p->hosts.h[c->host].endpoint;
+    size_t n = strlen(ep) + strlen(c->err_msg) + 32;
     p->last_error = malloc(n);
     if (p->last_error)
-        snprintf(p->last_error, n, "could not connect to %s: %s", p->endpoint,
+        snprintf(p->last_error, n, "could not connect to %s: %s", ep,
                  c->err_msg);
     amy__observe_conn_failed(&p->obs, c);
+    /* The host goes on the deny list for a backoff; another may be tried
+     * at once. Only when every host failed for good does the queue. */
+    int permanent = connect_error_is_permanent(c->err_no);
+    int others = amy__hosts_failed(&p->hosts, c->host, c->err_no, p->last_error,
+                                   permanent, ev_now(p->loop));
     if (serving(p))
         return; /* the open connections serve the queue */
-    if (connect_error_is_permanent(c->err_no)) {
-        if (!serving(p))
-            fail_queue(p, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
-                       p->last_error);
+    if (permanent && !others) {
+        fail_queue(p, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
+                   p->last_error);
         return;
     }
-    /* Exponential backoff with jitter: 50 ms, 100 ms, ... up to 5 s, each
-     * drawn from its upper half so that many clients do not retry in step. */
-    p->attempts++;
-    double delay = 0.05 * (double)(1u << (p->attempts < 8 ? p->attempts : 8));
-    if (delay > 5.0)
-        delay = 5.0;
-    p->rng = p->rng * 1103515245u + 12345u;
-    delay *= 0.5 + 0.5 * (double)(p->rng >> 8) / (double)(1u << 24);
-    p->backoff_until = ev_now(p->loop) + delay;
     expire_queue(p);
     arm_retry(p);
+    schedule_kick(p);
 }
 
 static void on_dead(void *self, amy__conn *c)
@@ -754,15 +893,35 @@ static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static int has_work(void *self, amy__conn *c)
 {
-    return ((amy_pool *)self)->q.len > 0;
+    return ((amy_pool *)self)->q.len > 0 || c->probe;
+}
+
+/* Whether c may serve the pool's queue: not probing, and its host's role
+ * is what the pool wants. */
+static int may_serve(amy_pool *p, amy__conn *c)
+{
+    if (c->read_only_refusals)
+        refused_read_only(p, c);
+    if (c->retire || c->probing)
+        return 0;
+    int ok = amy__hosts_acceptable(&p->hosts, c->host, ev_now(p->loop));
+    if (ok == 0)
+        c->retire = 1;
+    return ok == 1;
 }
 
 static amy_future *take(void *self, amy__conn *c)
 {
     amy_pool *p = self;
     set_idle(p, c, 0);
+    if (c->probe && !p->freeing) {
+        amy_future *f = c->probe; /* before any query: the role first */
+        c->probe = NULL;
+        return f;
+    }
     amy_future *f = amy__queue_head(&p->q);
-    if (!f || p->freeing || !amy__conn_accepts(c, f) || expired(p, c))
+    if (!f || p->freeing || !may_serve(p, c) || !amy__conn_accepts(c, f) ||
+        expired(p, c))
         return NULL;
     /* A busy connection takes more only while more waits than the idle
      * and connecting ones will take. */
@@ -790,6 +949,8 @@ static int idle(void *self, amy__conn *c)
         c->close_status = AMY__CLOSE_EXPIRED; /* for on_dead's observer */
         return -1; /* closed now; replaced when work comes */
     }
+    if (!c->probing && !may_serve(p, c) && c->retire)
+        return -1; /* its host's role is not the pool's: another is tried */
     set_idle(p, c, 1);
     c->idle_since = ev_now(p->loop);
     return 0;
@@ -834,10 +995,12 @@ static void conn_kill_done_cb(void *arg, unsigned long serial)
 static void send_kill(void *self, amy__conn *c)
 {
     amy_pool *p = self;
-    if (!p->freeing && !p->killer)
-        p->killer = amy__killer_new(p->loop, &p->cfg);
-    if (p->freeing || !p->killer ||
-        amy__killer_kill(p->killer, c->thread_id, conn_kill_done_cb, p,
+    /* KILL names a connection of one server: the channel to c's host. */
+    amy__host *h = &p->hosts.h[c->host];
+    if (!p->freeing && !h->killer)
+        h->killer = amy__killer_new(p->loop, &h->cfg);
+    if (p->freeing || !h->killer ||
+        amy__killer_kill(h->killer, c->thread_id, conn_kill_done_cb, p,
                          c->serial)) {
         /* No kill will come: the statement runs to its end, and its answer
          * is still dropped. */
@@ -1035,15 +1198,21 @@ void amy_pool_free(amy_pool *p)
     }
     p->freeing = 1;
     /* Pending kills complete first: their connections still exist. */
-    amy__killer *k = p->killer;
-    p->killer = NULL;
-    amy__killer_free(k);
+    for (unsigned i = 0; i < p->hosts.n; i++) {
+        amy__killer *k = p->hosts.h[i].killer;
+        p->hosts.h[i].killer = NULL;
+        amy__killer_free(k);
+    }
     ev_prepare_stop(p->loop, &p->kick_watcher);
     ev_idle_stop(p->loop, &p->kick_idle);
     ev_timer_stop(p->loop, &p->retry_timer);
     if (ev_is_active(&p->idle_sweep)) {
         ev_ref(p->loop);
         ev_timer_stop(p->loop, &p->idle_sweep);
+    }
+    if (ev_is_active(&p->role_timer)) {
+        ev_ref(p->loop);
+        ev_timer_stop(p->loop, &p->role_timer);
     }
     amy__link *l;
     while ((l = amy__list_first(&p->conns))) {
@@ -1073,9 +1242,7 @@ void amy_pool_free(amy_pool *p)
                             : "their handles stay allocated");
     amy__observe_free(&p->obs); /* the last query_end events */
     amy__dsn_clear(&p->dsn);
-    free(p->host);
-    free(p->endpoint);
-    free(p->resolve_error);
+    amy__hosts_free(&p->hosts);
     free(p->last_error);
     free(p);
 }

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "dial.h"
 #include "dsn.h"
+#include "hosts.h"
 #include "kill.h"
 #include "list.h"
 #include "observe.h"
@@ -27,10 +28,13 @@ typedef struct amy__lease {
 struct amy_pool {
     struct ev_loop *loop;
     amy__dsn dsn;
-    char *host;          /* what the connector gets: an IP, or "localhost" */
-    char *resolve_error; /* set when the host name did not resolve */
-    char *endpoint;      /* "host:port" or the socket, for messages */
-    amy__conn_cfg cfg;   /* what its connections are told */
+    amy__hosts hosts; /* the DSN's hosts: addresses, roles, deny list */
+    /* The first host's endpoint ("host:port" or the socket), for
+     * messages; the resolve error when no host resolved (both the
+     * hosts'). */
+    const char *endpoint, *resolve_error;
+    amy__conn_cfg cfg; /* what its connections are told (each host's cfg
+                          adds its address) */
     /* The multibyte characters of its charset (mb_valid of the connector's
      * charset), NULL for single bytes: placeholders are counted with them */
     unsigned int (*mbchar)(const char *p, const char *end);
@@ -54,19 +58,17 @@ struct amy_pool {
 
     /* Outages: while no connection can be opened, queued futures wait up
      * to connect_timeout_ms, and attempts back off exponentially. */
-    ev_timer retry_timer;
-    ev_tstamp backoff_until;
-    unsigned attempts; /* failed connects in a row */
-    unsigned reopen;   /* lost or failed connections not yet replaced */
+    ev_timer retry_timer; /* the next host that may be tried (hosts.h) */
+    unsigned attempts;    /* failed connects in a row, any host */
+    unsigned reopen;      /* lost or failed connections not yet replaced */
     unsigned last_err_no;
     char last_sqlstate[6];
     char *last_error; /* "could not connect to ...: ..." */
     unsigned rng;
 
     ev_timer idle_sweep; /* idle_timeout_ms */
+    ev_timer role_timer; /* role_check_ms: re-probes idle connections */
     unsigned long next_serial;
-
-    amy__killer *killer; /* sends KILL QUERY; made on first need */
 
     amy_stats stats;  /* the counters; the gauges are computed */
     amy__observe obs; /* histograms, and the observer if one is set */
