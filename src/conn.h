@@ -24,9 +24,13 @@ typedef struct amy__conn_cfg {
     const char *host; /* what the connector gets: an IP, or "localhost" */
     const char *user, *password, *database, *socket; /* NULL if absent */
     const char *endpoint; /* "host:port" or the socket, for messages */
-    unsigned port;        /* 0: the default */
-    const char *charset;  /* the connection's character set (escaping too) */
-    char *const *init;    /* statements run after connecting, before READY */
+    /* The server as the DSN names it, for observers (server.address; the
+     * socket's path and port 0 for a Unix socket). */
+    const char *server_name;
+    unsigned server_port;
+    unsigned port;       /* 0: the default */
+    const char *charset; /* the connection's character set (escaping too) */
+    char *const *init;   /* statements run after connecting, before READY */
     unsigned ninit;
     unsigned multi_statements;
     unsigned pipeline;     /* in-flight queries at most */

@@ -120,6 +120,7 @@ typedef struct amy__qobs {
     amy__link live; /* on its pool's live list until ended */
     amy__link due;  /* on its pool's due list while query_start is due */
     amy_future *f;  /* whose record it is */
+    const struct amy__conn_cfg *server; /* of the connection that ran it */
     struct amy__observe *o; /* its pool's observability, while live */
     void *tag;              /* amy_future_set_tag */
     ev_tstamp sent_at;

@@ -70,6 +70,8 @@ static int host_init(amy__host *h, const char *name, unsigned port,
     h->cfg.host = h->addr;
     h->cfg.port = unix_socket ? base->port : port;
     h->cfg.endpoint = h->endpoint;
+    h->cfg.server_name = unix_socket && socket ? socket : h->name;
+    h->cfg.server_port = h->port;
     /* verify_identity checks the name the connector is given. */
     h->cfg.tls_host = verify_identity && !unix_socket ? h->name : NULL;
     h->cfg.unix_socket = (unsigned char)unix_socket;

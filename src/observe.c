@@ -108,6 +108,7 @@ void amy__observe_sent(amy__observe *o, amy__conn *c, amy_future *f)
         return;
     r->sent_at = now;
     r->conn_id = c->thread_id;
+    r->server = c->cfg;
     amy__list_remove(&r->due);
     amy__list_push_back(&o->due, &r->due);
     if (!ev_is_active(&o->tell))
@@ -151,8 +152,10 @@ static void fill(amy_query_info *q, const amy__observe *ob, amy_future *f)
     q->sql_len = f->sql_len;
     q->nparams = f->nparams;
     q->db_system = ob->mysql ? "mysql" : "mariadb";
-    q->server_address = ob->address;
-    q->server_port = ob->port;
+    /* The host of the connection that ran it; a query never sent: the
+     * first host's. */
+    q->server_address = o->server ? o->server->server_name : ob->address;
+    q->server_port = o->server ? o->server->server_port : ob->port;
     q->db_namespace = ob->db;
     q->connection_id = o->conn_id;
     q->submitted_at = f->queued_at;
@@ -252,8 +255,8 @@ static void conn_fill(amy_conn_info *ci, const amy__observe *o,
                       const amy__conn *c)
 {
     memset(ci, 0, sizeof *ci);
-    ci->server_address = o->address;
-    ci->server_port = o->port;
+    ci->server_address = c->cfg->server_name ? c->cfg->server_name : o->address;
+    ci->server_port = c->cfg->server_name ? c->cfg->server_port : o->port;
     ci->connection_id = c->thread_id;
     ci->tls = c->ssl != NULL;
 }

@@ -423,6 +423,27 @@ static unsigned serving(const amy_pool *p)
     return p->nconns - p->nconnecting - p->nlent;
 }
 
+/* Whether a connection can serve the queue now: serving()'s count, less
+ * those whose host has the wrong role (probing, retiring, or waiting for
+ * a standby's probe). Walks the connections: for the outage paths only. */
+static int serving_now(amy_pool *p)
+{
+    if (!serving(p))
+        return 0;
+    if (!amy__hosts_need_roles(&p->hosts))
+        return 1;
+    ev_tstamp now = ev_now(p->loop);
+    for (amy__link *l = amy__list_first(&p->conns); l;
+         l = amy__list_next(&p->conns, l)) {
+        amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
+        if (c->state == AMY__C_READY && c->owner == &amy__pool_owner &&
+            !c->retire && !c->probing &&
+            amy__hosts_acceptable(&p->hosts, c->host, now) == 1)
+            return 1;
+    }
+    return 0;
+}
+
 static void link_conn(amy_pool *p, amy__conn *c, unsigned host, ev_tstamp born)
 {
     c->born = born;
@@ -568,7 +589,7 @@ static void kick(amy_pool *p)
              * role: retry_cb tries again when one may be. */
             int h = amy__hosts_pick(&p->hosts, ev_now(p->loop));
             if (h < 0) {
-                if (!serving(p))
+                if (!serving_now(p))
                     arm_retry(p);
                 break;
             }
@@ -768,7 +789,7 @@ static int connect_error_is_permanent(unsigned e)
  * while none could be opened. Returns the oldest remaining wait's expiry. */
 static ev_tstamp expire_queue(amy_pool *p)
 {
-    if (!p->dsn.connect_timeout_ms || serving(p))
+    if (!p->dsn.connect_timeout_ms || serving_now(p))
         return 0;
     ev_tstamp limit = p->dsn.connect_timeout_ms / 1000.0;
     ev_tstamp now = ev_now(p->loop);
@@ -794,7 +815,7 @@ static void arm_retry(amy_pool *p)
         return;
     ev_tstamp now = ev_now(p->loop);
     ev_tstamp at = amy__hosts_next_try(&p->hosts);
-    if (p->dsn.connect_timeout_ms && !serving(p)) {
+    if (p->dsn.connect_timeout_ms && !serving_now(p)) {
         ev_tstamp exp =
             amy__queue_head(&p->q)->queued_at + p->dsn.connect_timeout_ms / 1e3;
         if (!at || exp < at)
@@ -837,7 +858,7 @@ static void count_connect_failure(amy_pool *p, amy__conn *c)
     int permanent = connect_error_is_permanent(c->err_no);
     int others = amy__hosts_failed(&p->hosts, c->host, c->err_no, p->last_error,
                                    permanent, ev_now(p->loop));
-    if (serving(p))
+    if (serving_now(p))
         return; /* the open connections serve the queue */
     if (permanent && !others) {
         fail_queue(p, AMY_ECONNECT, p->last_err_no, p->last_sqlstate,
