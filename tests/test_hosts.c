@@ -336,8 +336,8 @@ static void test_prefer_standby_falls_back_and_returns(void **state)
  * primary takes writes. Then the topology is switched back. */
 typedef struct sw_state {
     int resolved, ok, ro_refused, other;
-    double first_ok_after; /* seconds after the switchover */
-    double t_switch;
+    double first_ok_after; /* seconds after the switchover began */
+    double t_switch, switch_took;
     int switched;
 } sw_state;
 
@@ -386,6 +386,7 @@ static void test_switchover_under_load(void **state)
                 ev_run(loop, EVRUN_ONCE);
             s.t_switch = itest_now();
             ha_script("switchover replica1");
+            s.switch_took = itest_now() - s.t_switch;
             s.switched = 1;
         }
     }
@@ -393,9 +394,12 @@ static void test_switchover_under_load(void **state)
     assert_int_equal(amy_future_wait(g), AMY_OK);
     amy_future_free(g);
     ev_run(loop, EVRUN_NOWAIT); /* callbacks still due */
-    print_message("switchover: %d ok, %d refused read-only, %d other; first "
-                  "write on the new primary %.3f s after the switchover\n",
-                  s.ok, s.ro_refused, s.other, s.first_ok_after);
+    print_message("switchover: %d ok, %d refused read-only, %d other; the "
+                  "script took %.3f s (the loop did not run meanwhile); first "
+                  "write on the new primary %.3f s after it began, %.3f s "
+                  "after it ended\n",
+                  s.ok, s.ro_refused, s.other, s.switch_took, s.first_ok_after,
+                  s.first_ok_after - s.switch_took);
     assert_int_equal(s.resolved, N);
     assert_int_equal(s.ok + s.ro_refused + s.other, N);
     assert_true(s.first_ok_after >= 0);
@@ -410,6 +414,123 @@ static void test_switchover_under_load(void **state)
     assert_int_equal(amy_future_wait(f), AMY_OK);
     assert_string_equal(itest_value(f), "0");
     amy_future_free(f);
+    for (int i = 0; i < N; i++)
+        amy_future_free(fs[i]);
+    free(fs);
+    amy_pool_free(p);
+}
+
+/* Counts of a batch's outcomes. */
+typedef struct outcome {
+    int ok, lost, connect, other;
+    int connect_msg_ok; /* ECONNECTs that name the connect error */
+} outcome;
+
+static void count_outcomes(amy_future **fs, int n, outcome *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < n; i++) {
+        int st = amy_future_status(fs[i]);
+        if (st == AMY_OK)
+            o->ok++;
+        else if (st == AMY_ECONNLOST)
+            o->lost++;
+        else if (st == AMY_ECONNECT) {
+            o->connect++;
+            o->connect_msg_ok +=
+                strstr(amy_future_error(fs[i]), "could not connect") != NULL;
+        } else {
+            o->other++;
+            print_error("#%d: %s\n", i, amy_future_error(fs[i]));
+        }
+    }
+}
+
+/* Submits n queries on p; runs the loop until `before` resolved; kills
+ * node; waits for all. Returns the futures. */
+static amy_future **kill_mid_batch(amy_pool *p, int n, int before,
+                                   const char *node)
+{
+    amy_future **fs = calloc((size_t)n, sizeof *fs);
+    assert_non_null(fs);
+    for (int i = 0; i < n; i++)
+        fs[i] = amy_query(p, "SELECT @@server_id, SLEEP(0.01)");
+    for (;;) {
+        int done = 0;
+        for (int i = 0; i < n; i++)
+            done += amy_future_status(fs[i]) != AMY_PENDING;
+        if (done >= before)
+            break;
+        ev_run(loop, EVRUN_ONCE); /* queries are in flight: it returns */
+    }
+    char args[64];
+    snprintf(args, sizeof args, "kill %s", node);
+    ha_script(args);
+    amy_future *g = amy_all(fs, (size_t)n, AMY_GROUP_SETTLED);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    amy_future_free(g);
+    return fs;
+}
+
+/* The primary killed (SIGKILL) mid-batch on a read-write pool: only what
+ * was in flight on it fails (ECONNLOST); the queued rest waits
+ * connect_timeout_ms for an acceptable host (the replicas are not), then
+ * fails with AMY_ECONNECT and the connect error. */
+static void test_primary_killed(void **state)
+{
+    amy_pool *p =
+        ha_pool_of("primary,replica1,replica2",
+                   "pool=2&pipeline=4&target_session_attrs=read-write&"
+                   "role_check_ms=200&connect_timeout_ms=1500");
+    itest_exec(p, "SELECT 1"); /* connected and probed */
+    enum { N = 300 };
+    double t0 = itest_now();
+    amy_future **fs = kill_mid_batch(p, N, 30, "primary");
+    outcome o;
+    count_outcomes(fs, N, &o);
+    print_message("primary killed: %d ok, %d lost in flight, %d failed "
+                  "ECONNECT after waiting (%.2f s in all)\n",
+                  o.ok, o.lost, o.connect, itest_now() - t0);
+    assert_true(o.ok >= 30);
+    assert_int_equal(o.other, 0);
+    assert_true(o.lost <= 2 * 4); /* at most what was in flight */
+    assert_true(o.connect > 0);
+    assert_int_equal(o.connect_msg_ok, o.connect);
+    for (int i = 0; i < N; i++)
+        amy_future_free(fs[i]);
+    free(fs);
+    amy_pool_free(p);
+}
+
+/* A Galera node killed mid-batch: only what was in flight on it fails;
+ * the rest runs on the other two, which take its share. */
+static void test_galera_node_killed(void **state)
+{
+    amy_pool *p = ha_pool_of("galera1,galera2,galera3",
+                             "pool=3&pipeline=4&load_balance_hosts=random&"
+                             "role_check_ms=200&connect_timeout_ms=20000");
+    amy_future *warm[6];
+    for (int i = 0; i < 6; i++)
+        warm[i] = amy_query(p, "SELECT SLEEP(0.01)");
+    amy_future *g = amy_gather(warm, 6);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    amy_future_free(g);
+    for (int i = 0; i < 6; i++)
+        amy_future_free(warm[i]);
+    enum { N = 300 };
+    amy_future **fs = kill_mid_batch(p, N, 30, "galera2");
+    outcome o;
+    count_outcomes(fs, N, &o);
+    amy_host_stats hst;
+    assert_int_equal(amy_pool_host_stats(p, 1, &hst), AMY_OK);
+    print_message("galera2 killed: %d ok, %d lost in flight on it; galera2 "
+                  "now %u connections, %llu failed connects\n",
+                  o.ok, o.lost, hst.conns_open,
+                  (unsigned long long)hst.failures);
+    assert_int_equal(o.other + o.connect, 0);
+    assert_true(o.lost <= 4); /* its one connection's pipeline */
+    assert_int_equal(o.ok + o.lost, N);
+    assert_int_equal(hst.conns_open, 0);
     for (int i = 0; i < N; i++)
         amy_future_free(fs[i]);
     free(fs);
@@ -519,6 +640,8 @@ int main(void)
         cmocka_unit_test_teardown(test_switchover_under_load, restore_topology),
         cmocka_unit_test_teardown(test_galera_spread_and_not_ready,
                                   restore_topology),
+        cmocka_unit_test_teardown(test_primary_killed, restore_topology),
+        cmocka_unit_test_teardown(test_galera_node_killed, restore_topology),
     };
     return cmocka_run_group_tests(tests, itest_setup, itest_teardown);
 }
