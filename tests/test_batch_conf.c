@@ -276,6 +276,29 @@ static void test_dsn_round_trip(void **state)
                "mysql://u:p@localhost/db?socket=%2Frun%2Fm%20y.sock");
     /* Unknown keys are kept for amysql to judge. */
     expect_dsn("mysql://h/?bogus=1", "mysql://h?bogus=1");
+    /* A host list (issue 13) as written, with its session attributes. */
+    expect_dsn("mysql://u:p@h1:3307,h2,[::1]:3308/db?target_session_attrs="
+               "read-write&load_balance_hosts=random",
+               "mysql://u:p@h1:3307,h2,[::1]:3308/db?target_session_attrs="
+               "read-write&load_balance_hosts=random");
+}
+
+/* -h with a list: -P gives a port to each host that has none. */
+static void test_host_list_with_port(void **state)
+{
+    amy__cli_conninfo c;
+    amy__cli_conninfo_init(&c);
+    assert_int_equal(amy__cli_conninfo_set(&c.host, "a,b:3308,[::1],[::2]:9"),
+                     0);
+    c.port = 3307;
+    char *d = amy__cli_conninfo_dsn(&c);
+    assert_string_equal(d, "mysql://a:3307,b:3308,[::1]:3307,[::2]:9");
+    free(d);
+    c.port = 0;
+    d = amy__cli_conninfo_dsn(&c);
+    assert_string_equal(d, "mysql://a,b:3308,[::1],[::2]:9");
+    free(d);
+    amy__cli_conninfo_clear(&c);
 }
 
 static void test_dsn_tls_keys(void **state)
@@ -605,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_cnf_include),
         cmocka_unit_test(test_pct_encode),
         cmocka_unit_test(test_dsn_round_trip),
+        cmocka_unit_test(test_host_list_with_port),
         cmocka_unit_test(test_dsn_tls_keys),
         cmocka_unit_test(test_dsn_tls_pieces_override),
         cmocka_unit_test(test_ssl_mode_names),

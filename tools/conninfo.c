@@ -274,7 +274,16 @@ int amy__cli_conninfo_dsn_apply(amy__cli_conninfo *c, const char *dsn,
     size_t hn = (size_t)(rest + alen - hp);
     const char *host = hp, *port = NULL;
     size_t hostn = hn, portn = 0;
-    if (hn > 0 && hp[0] == '[') {
+    if (memchr(hp, ',', hn)) {
+        /* A host list (h1:3307,h2,[::1]): kept as written, each host with
+         * its own port; amy_pool_new checks it. */
+        char *h = dup_n(hp, hn);
+        if (!h)
+            return fail(err, errlen, "out of memory");
+        free(c->host);
+        c->host = h;
+        hostn = 0;
+    } else if (hn > 0 && hp[0] == '[') {
         const char *close = memchr(hp, ']', hn);
         if (!close)
             return fail(err, errlen, "an IPv6 host lacks its ']'");
@@ -402,17 +411,41 @@ char *amy__cli_conninfo_dsn(const amy__cli_conninfo *c)
         }
         put(&b, "@");
     }
+    int list = !local && strchr(c->host, ',') != NULL;
     if (local && c->tcp) {
         put(&b, "127.0.0.1");
     } else if (local) {
         put(&b, "localhost");
+    } else if (list) {
+        /* Each host of a list; -P/--port gives a port to those without. */
+        for (const char *h = c->host; *h;) {
+            size_t n = strcspn(h, ",");
+            char *one = dup_n(h, n);
+            if (!one) {
+                free(b.s);
+                return NULL;
+            }
+            int has_port = one[0] == '[' ? strstr(one, "]:") != NULL
+                                         : strchr(one, ':') != NULL;
+            put(&b, one);
+            free(one);
+            if (c->port && !has_port) {
+                snprintf(num, sizeof num, ":%u", c->port);
+                put(&b, num);
+            }
+            h += n;
+            if (*h == ',') {
+                put(&b, ",");
+                h++;
+            }
+        }
     } else {
         int v6 = strchr(c->host, ':') != NULL;
         put(&b, v6 ? "[" : "");
         put(&b, c->host);
         put(&b, v6 ? "]" : "");
     }
-    if (c->port && (!local || c->tcp)) {
+    if (c->port && !list && (!local || c->tcp)) {
         snprintf(num, sizeof num, ":%u", c->port);
         put(&b, num);
     }
