@@ -202,19 +202,7 @@ is_primary() { [[ $(current_primary) == "$1" ]]; }
 
 # running_pid NODE : prints the node's pid if it is running.
 running_pid() {
-	local f pid comm
-	f=$(ndir "$1")/server.pid
-	[[ -f $f ]] || return 1
-	pid=$(<"$f")
-	alive "$pid" || return 1
-	if [[ -r /proc/$pid/comm ]]; then
-		comm=$(<"/proc/$pid/comm")
-		case $comm in
-		mariadbd | mysqld) ;;
-		*) return 1 ;;
-		esac
-	fi
-	printf '%s\n' "$pid"
+	server_pid "$(ndir "$1")/server.pid"
 }
 
 # stray_pids NODE : every live process started with this node's data dir,

@@ -74,3 +74,20 @@ wait_answering() {
 		sleep 0.1
 	done
 }
+
+# server_pid FILE : the pid in FILE if it is a live mariadbd (or mysqld): a
+# pid reused by something else does not count. Fails otherwise.
+server_pid() {
+	local pid comm
+	[[ -f $1 ]] || return 1
+	pid=$(<"$1")
+	alive "$pid" || return 1
+	if [[ -r /proc/$pid/comm ]]; then
+		comm=$(<"/proc/$pid/comm")
+		case $comm in
+		mariadbd | mysqld) ;;
+		*) return 1 ;;
+		esac
+	fi
+	printf '%s\n' "$pid"
+}

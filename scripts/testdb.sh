@@ -261,21 +261,7 @@ tls_args() {
 }
 
 # running_pid : prints the server's pid if our server is running.
-running_pid() {
-	local pid comm
-	[[ -f $SERVER_PID ]] || return 1
-	pid=$(<"$SERVER_PID")
-	alive "$pid" || return 1
-	# Guard against the pid having been reused by something else.
-	if [[ -r /proc/$pid/comm ]]; then
-		comm=$(<"/proc/$pid/comm")
-		case $comm in
-		mariadbd | mysqld) ;;
-		*) return 1 ;;
-		esac
-	fi
-	printf '%s\n' "$pid"
-}
+running_pid() { server_pid "$SERVER_PID"; }
 
 sock_path() {
 	if [[ -f $SOCKDIRFILE ]]; then
