@@ -395,6 +395,10 @@ static const char *bad_labels(const char *name)
     size_t len = strlen(name), run = 0;
     if (len == 1 && name[0] == '.')
         return "the name is only the root";
+    /* DNS would take them, but no host is named so: a port or brackets
+     * left on the host by mistake. */
+    if (strpbrk(name, ":[]/"))
+        return "the name contains ':', '[', ']' or '/' and is no IP address";
     for (size_t i = 0; i < len; i++) {
         if (name[i] != '.') {
             if (++run > 63)

@@ -77,7 +77,8 @@ void amy__resolver_free(amy__resolver *r);
  * The answer for one lookup, on the loop, never inside amy__resolve:
  *   status AMY_OK: addrs[0..naddrs) (naddrs >= 1), numeric text; err NULL.
  *   AMY_EINVAL: name is not a host name (empty, too long, a label longer
- *     than 63 bytes or empty, a space or control byte);
+ *     than 63 bytes or empty, a space, control or non-ASCII byte, a ':'
+ *     outside an IPv6 address);
  *   AMY_ECONNECT: the name does not resolve (no such name, no address,
  *     the servers refused or could not be reached);
  *   AMY_ETIMEDOUT: no server answered within the tries;
@@ -97,7 +98,8 @@ typedef void amy__resolved_cb(void *arg, int status, const char *const *addrs,
  * own answer, with no query; a name is answered from the cache while its
  * answer is fresh, joins the query in flight for it if there is one, or
  * starts one ("localhost" and the hosts file's names are answered from the
- * hosts file, as the system does). Names compare case-insensitively.
+ * hosts file, as the system does: c-ares reads that local file inside this
+ * call). Names compare case-insensitively.
  * Returns the lookup's handle, valid until cb runs or it is canceled; NULL
  * on ENOMEM or while r is being freed (cb will not run).
  */
@@ -111,8 +113,9 @@ void amy__lookup_cancel(amy__lookup *l);
 /*
  * The latest answer for name, to check whether its addresses changed: 1
  * if it is fresh, 0 if it is older than its TTL (the last one known:
- * failures since do not replace it), -1 if name never resolved (then
- * *addrs is NULL and *naddrs 0). The array is valid until control returns
+ * failures since do not replace it), -1 if name never resolved or is
+ * a numeric address, which is not cached (then *addrs is NULL and
+ * *naddrs 0). The array is valid until control returns
  * to the loop or the next call into r. Asks no server: an expired answer
  * is refreshed by the next amy__resolve.
  */

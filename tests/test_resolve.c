@@ -151,6 +151,21 @@ static void test_resolves(void **state)
     assert_int_equal(n, 0);
 }
 
+/* Between lookups the resolver keeps nothing active on the loop, so a
+ * program's ev_run returns when its own work is done. */
+static void test_idle_leaves_loop_free(void **state)
+{
+    struct fixture *fx = *state;
+    fx->r = new_resolver(fx, 0, 0, 0);
+    got g = {0};
+    amy__resolve(fx->r, "db.amy.test", got_cb, &g);
+    run_until(fx->loop, &g.called);
+    assert_int_equal(g.status, AMY_OK);
+    fdns_stop(fx->dns);
+    fx->dns = NULL;
+    assert_false(ev_run(fx->loop, EVRUN_NOWAIT));
+}
+
 /* A name with both families gives both; one with AAAA only, that. */
 static void test_both_families(void **state)
 {
@@ -390,6 +405,17 @@ static void test_cancel(void **state)
     assert_int_equal(c.called, 0);
     assert_string_equal(d.addrs[0], "127.0.0.8");
     amy__lookup_cancel(NULL); /* harmless */
+
+    /* Alone and canceled, its query still goes on and fills the cache. */
+    assert_int_equal(fdns_set(fx->dns, "lone.amy.test", "127.0.0.13"), 0);
+    got e = {0};
+    amy__lookup_cancel(amy__resolve(fx->r, "lone.amy.test", got_cb, &e));
+    const char *const *addrs;
+    size_t n;
+    while (amy__resolver_cached(fx->r, "lone.amy.test", &addrs, &n) != 1)
+        assert_true(ev_run(fx->loop, EVRUN_ONCE));
+    assert_string_equal(addrs[0], "127.0.0.13");
+    assert_int_equal(e.called, 0);
 }
 
 /* Freeing the resolver calls back every pending lookup with AMY_ECANCELED,
@@ -529,11 +555,23 @@ static void test_bad_names(void **state)
         "the name is not ASCII (give an internationalized name in its xn-- "
         "form)",
         "the name is only the root",
+        "the name contains ':', '[', ']' or '/' and is no IP address",
+        "the name contains ':', '[', ']' or '/' and is no IP address",
+        "the name contains ':', '[', ']' or '/' and is no IP address",
     };
-    const char *names[] = {"",         long_name,   long_label,
-                           "a..b",     ".amy.test", "db amy.test",
-                           "db\x01.x", "db\\.x",    "d\xc3\xa9.amy.test",
-                           "."};
+    const char *names[] = {"",
+                           long_name,
+                           long_label,
+                           "a..b",
+                           ".amy.test",
+                           "db amy.test",
+                           "db\x01.x",
+                           "db\\.x",
+                           "d\xc3\xa9.amy.test",
+                           ".",
+                           "db.amy.test:3306",
+                           "[::1]",
+                           "[db.amy.test]"};
     enum { N = sizeof names / sizeof names[0] };
     got g[N + 3] = {{0}};
     for (int i = 0; i < N; i++)
@@ -584,6 +622,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_resolves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_leaves_loop_free, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_both_families, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_serves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_then_moved, setup, teardown),
