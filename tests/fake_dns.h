@@ -1,7 +1,7 @@
 /*
- * A tiny DNS server for tests, on UDP 127.0.0.1 (an ephemeral port), run by
- * the test's own libev loop (so it answers while the test waits in that
- * loop, and never races it: there is no thread).
+ * A tiny DNS server for tests, on 127.0.0.1 (an ephemeral port, UDP and TCP),
+ * run by the test's own libev loop (so it answers while the test waits in
+ * that loop, and never races it: there is no thread).
  *
  * It answers A and AAAA questions from a table the test changes at any
  * time, with the TTL the test sets; a name not in the table gets
@@ -37,6 +37,13 @@ void fdns_set_ttl(fdns *d, unsigned ttl_s);
 
 /* On: queries are counted but not answered. */
 void fdns_set_silent(fdns *d, int on);
+
+/* On: UDP answers are truncated (TC set, no records), so the client asks
+ * again over TCP, on the same port, where the answer is whole. */
+void fdns_set_truncate(fdns *d, int on);
+
+/* Of the queries received, those that came over TCP. */
+unsigned fdns_tcp_queries(const fdns *d);
 
 /* Queries received for name (NULL: any) of type qtype (0: any). */
 unsigned fdns_queries(const fdns *d, const char *name, int qtype);

@@ -194,6 +194,29 @@ static void test_both_families(void **state)
     assert_true(has(&c, "127.0.0.5") && has(&c, "127.0.0.6"));
 }
 
+/* An answer too long for UDP (TC set): c-ares asks again over TCP, whose
+ * socket the resolver watches for writing (the connect) and reading. */
+static void test_truncated_over_tcp(void **state)
+{
+    struct fixture *fx = *state;
+    fx->r = new_resolver(fx, 0, 0, 0);
+    assert_int_equal(fdns_set(fx->dns, "big.amy.test",
+                              "127.0.0.20,127.0.0.21,127.0.0.22,::1"),
+                     0);
+    fdns_set_truncate(fx->dns, 1);
+    got g = {0};
+    amy__resolve(fx->r, "big.amy.test", got_cb, &g);
+    run_until(fx->loop, &g.called);
+    assert_int_equal(g.status, AMY_OK);
+    assert_int_equal(g.n, 4);
+    assert_true(has(&g, "127.0.0.20") && has(&g, "127.0.0.21") &&
+                has(&g, "127.0.0.22") && has(&g, "::1"));
+    /* Each question twice: over UDP (truncated), then over TCP. */
+    assert_int_equal(fdns_queries(fx->dns, "big.amy.test", FDNS_A), 2);
+    assert_int_equal(fdns_queries(fx->dns, "big.amy.test", FDNS_AAAA), 2);
+    assert_int_equal(fdns_tcp_queries(fx->dns), 2);
+}
+
 /* A fresh answer serves the next lookup without a query. */
 static void test_cache_serves(void **state)
 {
@@ -625,6 +648,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_leaves_loop_free, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_both_families, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated_over_tcp, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cache_serves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ttl_then_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_ttl_shorter, setup,
