@@ -4,8 +4,11 @@
  *
  * An entry holds the name's latest answer (shared, reference-counted, by
  * the lookups it was handed to), when it goes stale, and the lookups
- * waiting for the query in flight, if any. Entries live as long as the
- * resolver: a pool asks about the few names of its host list.
+ * waiting for the query in flight, if any. An entry that has had an
+ * answer lives as long as the resolver (a pool asks about the few names of
+ * its host list: a list is searched), one whose first query failed goes
+ * with it. amy__resolve may not touch its entry after ares_getaddrinfo,
+ * which can finish (and free it) at once.
  *
  * A finished lookup is never called back where it finished: it moves to
  * the resolver's done list (with its status, answer or message), which is
@@ -364,6 +367,12 @@ static void query_done(void *arg, int status, int timeouts,
             set_failure(l, amy_status(status), e->name, ares_strerror(status));
         }
         finished(l);
+    }
+    /* A name that never resolved keeps no entry: typos and names looked
+     * up once do not pile up. */
+    if (!e->ans) {
+        amy__list_remove(&e->link);
+        free(e);
     }
 }
 
