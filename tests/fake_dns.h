@@ -45,7 +45,8 @@ void fdns_set_truncate(fdns *d, int on);
 /* Of the queries received, those that came over TCP. */
 unsigned fdns_tcp_queries(const fdns *d);
 
-/* Queries received for name (NULL: any) of type qtype (0: any). */
+/* Queries received for name (NULL: any) of type qtype (0: any), of the
+ * first 512 (later ones are not logged). */
 unsigned fdns_queries(const fdns *d, const char *name, int qtype);
 
 /* Answers sent so far. */
