@@ -48,6 +48,7 @@ TESTDB=$REPO/scripts/testdb.sh
 PACKAGES=(
 	build-essential cmake pkg-config
 	libmariadb-dev libev-dev libcmocka-dev
+	libc-ares-dev # src/resolve.c: host names resolved on the loop
 	mariadb-server mariadb-client
 	# The HA tests' Galera cluster (scripts/testdb-ha.sh). Its state transfers
 	# use mysqldump (mariadb-client): no rsync, socat or mariadb-backup.
