@@ -100,6 +100,9 @@ static const struct key_def keys[] = {
      0, 0, lbh_names},
     {"role_check_ms", KEY_UINT, offsetof(amy__dsn, role_check_ms), 0, 86400000,
      AMY__DSN_DEFAULT_ROLE_CHECK_MS, NULL},
+    {"dns_ttl_ms", KEY_UINT, offsetof(amy__dsn, dns_ttl_ms), 1, 86400000, 15000,
+     NULL},
+    {"dns_servers", KEY_STRING, offsetof(amy__dsn, dns_servers), 0, 0, 0, NULL},
     TLS_STRING(ssl_ca),
     TLS_STRING(ssl_capath),
     TLS_STRING(ssl_cert),
@@ -633,6 +636,7 @@ void amy__dsn_clear(amy__dsn *d)
     free(d->socket);
     free(d->charset);
     free(d->auth_plugins);
+    free(d->dns_servers);
     char **tls[] = {&d->ssl_ca,  &d->ssl_capath,  &d->ssl_cert,
                     &d->ssl_key, &d->ssl_cipher,  &d->tls_version,
                     &d->ssl_crl, &d->ssl_crlpath, &d->ssl_fp};

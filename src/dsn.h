@@ -46,6 +46,8 @@ typedef struct amy__dsn {
     unsigned target_session_attrs; /* enum amy__tsa */
     unsigned load_balance_hosts;   /* 0 disable, 1 random */
     unsigned role_check_ms;        /* 0: roles checked at connect only */
+    unsigned dns_ttl_ms;           /* how long a name's answer is reused */
+    char *dns_servers;             /* NULL: the system's (resolv.conf) */
     /* TLS files and settings, percent-decoded; NULL if absent (tls.c
      * checks them when the pool is made). */
     char *ssl_ca, *ssl_capath, *ssl_cert, *ssl_key, *ssl_cipher, *tls_version,

@@ -11,26 +11,16 @@
 
 #include "result.h"
 
-/* The connector would run getaddrinfo inside every connect, blocking the
- * loop; names are resolved here once and the connector gets an address. */
-static int resolve(amy__host *h, const char *name)
+/* A numeric address's canonical text (no lookup: AI_NUMERICHOST), or
+ * NULL when host is a name. */
+static char *numeric(const char *host)
 {
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICHOST;
-    int rc = getaddrinfo(name, NULL, &hints, &ai);
-    if (rc != 0) {
-        hints.ai_flags = AI_ADDRCONFIG;
-        rc = getaddrinfo(name, NULL, &hints, &ai);
-    }
-    if (rc != 0) {
-        char buf[512];
-        snprintf(buf, sizeof buf, "could not resolve host '%s': %s", name,
-                 gai_strerror(rc));
-        h->resolve_error = strdup(buf);
-        return h->resolve_error ? 0 : -1;
-    }
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
+        return NULL;
     char ip[INET6_ADDRSTRLEN] = "";
     if (ai->ai_family == AF_INET6)
         inet_ntop(AF_INET6,
@@ -41,8 +31,54 @@ static int resolve(amy__host *h, const char *name)
                   &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, ip,
                   sizeof ip);
     freeaddrinfo(ai);
-    h->addr = strdup(ip);
-    return h->addr ? 0 : -1;
+    return strdup(ip);
+}
+
+amy__hostaddr *amy__hosts_addr(amy__host *h, const char *addr)
+{
+    for (amy__hostaddr *a = h->addrs; a; a = a->next)
+        if (!strcmp(a->addr, addr))
+            return a;
+    amy__hostaddr *a = calloc(1, sizeof *a);
+    if (!a || !(a->addr = strdup(addr))) {
+        free(a);
+        return NULL;
+    }
+    a->cfg = h->cfg;
+    a->cfg.host = a->addr;
+    a->next = h->addrs;
+    h->addrs = a;
+    return a;
+}
+
+int amy__hosts_set_answer(amy__host *h, const char *const *addrs, size_t n)
+{
+    char **copy = n ? calloc(n, sizeof *copy) : NULL;
+    if (n && !copy)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!(copy[i] = strdup(addrs[i]))) {
+            while (i--)
+                free(copy[i]);
+            free(copy);
+            return -1;
+        }
+    for (size_t i = 0; i < h->nanswer; i++)
+        free(h->answer[i]);
+    free(h->answer);
+    h->answer = copy;
+    h->nanswer = n;
+    return 0;
+}
+
+int amy__hosts_in_answer(const amy__host *h, const char *addr)
+{
+    if (!h->named || !h->answer)
+        return 1;
+    for (size_t i = 0; i < h->nanswer; i++)
+        if (!strcmp(h->answer[i], addr))
+            return 1;
+    return 0;
 }
 
 static int host_init(amy__host *h, const char *name, unsigned port,
@@ -64,10 +100,12 @@ static int host_init(amy__host *h, const char *name, unsigned port,
         h->name = strdup(name);
         h->endpoint = strdup(buf);
         h->port = port ? port : 3306u;
-        if (!h->name || !h->endpoint || resolve(h, name) != 0)
+        if (!h->name || !h->endpoint)
             return -1;
+        h->addr = numeric(name);
+        h->named = h->addr == NULL;
     }
-    h->cfg.host = h->addr;
+    h->cfg.host = NULL; /* each address's cfg has its own */
     h->cfg.port = unix_socket ? base->port : port;
     h->cfg.endpoint = h->endpoint;
     h->cfg.server_name = unix_socket && socket ? socket : h->name;
@@ -75,7 +113,7 @@ static int host_init(amy__host *h, const char *name, unsigned port,
     /* verify_identity checks the name the connector is given. */
     h->cfg.tls_host = verify_identity && !unix_socket ? h->name : NULL;
     h->cfg.unix_socket = (unsigned char)unix_socket;
-    return 0;
+    return h->named || amy__hosts_addr(h, h->addr) ? 0 : -1;
 }
 
 int amy__hosts_init(amy__hosts *hs, const amy__dsn *d,
@@ -112,6 +150,12 @@ void amy__hosts_free(amy__hosts *hs)
         free(h->endpoint);
         free(h->resolve_error);
         free(h->last_error);
+        amy__hosts_set_answer(h, NULL, 0);
+        for (amy__hostaddr *a = h->addrs, *next; a; a = next) {
+            next = a->next;
+            free(a->addr);
+            free(a);
+        }
     }
     free(hs->h);
     memset(hs, 0, sizeof *hs);

@@ -22,21 +22,39 @@
 #define AMY_HOSTS_H
 
 #include <ev.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "amysql.h"
 #include "conn.h"
 #include "dsn.h"
 
+/* One address a host's connections were given: the host's settings with
+ * that address, and the KILL channel to it (a KILL must reach the server
+ * the connection is on). */
+typedef struct amy__hostaddr {
+    struct amy__hostaddr *next;
+    char *addr;                 /* an IP, or "localhost" (the socket) */
+    amy__conn_cfg cfg;          /* what a connection to it is told */
+    struct amy__killer *killer; /* the pool's, made on first need */
+} amy__hostaddr;
+
 typedef struct amy__host {
     char *name;          /* as the DSN gives it ("localhost" for a socket) */
     unsigned port;       /* 0 for a Unix socket */
-    char *addr;          /* what the connector gets: an IP, or "localhost" */
+    char *addr;          /* a numeric host's address (NULL for a name) */
     char *endpoint;      /* "name:port" or the socket, for messages */
-    char *resolve_error; /* set when the name did not resolve */
-    amy__conn_cfg cfg;   /* the pool's settings with this host's address */
-    int role;            /* AMY_ROLE_* */
-    ev_tstamp role_at;   /* when it was last learned (0: never) */
+    char *resolve_error; /* unused: lookups fail as connects do */
+    amy__conn_cfg cfg;   /* the pool's settings for this host (no address) */
+    /* A name, looked up by the pool's resolver (resolve.c) before each new
+     * connection and every dns_ttl_ms; a numeric host has one address. */
+    unsigned char named, resolving;
+    struct amy__lookup *lookup; /* in flight */
+    char **answer;              /* the last answer's addresses */
+    size_t nanswer;
+    amy__hostaddr *addrs; /* every address given out, newest first */
+    int role;             /* AMY_ROLE_* */
+    ev_tstamp role_at;    /* when it was last learned (0: never) */
     /* Connections to it, as the pool counts them. */
     unsigned nconns, nconnecting;
     /* Deny list. */
@@ -45,7 +63,6 @@ typedef struct amy__host {
     unsigned char permanent; /* its last failure cannot fix itself */
     uint64_t connects, failures;
     char *last_error;
-    struct amy__killer *killer; /* the pool's KILL channel to it */
 } amy__host;
 
 typedef struct amy__hosts {
@@ -60,11 +77,10 @@ typedef struct amy__hosts {
 } amy__hosts;
 
 /*
- * Fills hs from the DSN's host list (or its socket): each host resolved
- * now (a blocking lookup for a name; an address needs none) and given
- * base with its own host, port, endpoint and TLS name. Returns 0, or -1 on
- * ENOMEM. A name that does not resolve is not an error here: that host's
- * resolve_error says why and it is never chosen.
+ * Fills hs from the DSN's host list (or its socket): each host gets base
+ * with its own port, endpoint and TLS name; a numeric host (or the
+ * socket) its one address, a name none until the pool's resolver answers
+ * (named). Returns 0, or -1 on ENOMEM. No lookup happens here.
  */
 int amy__hosts_init(amy__hosts *hs, const amy__dsn *d,
                     const amy__conn_cfg *base, int verify_identity);
@@ -98,6 +114,22 @@ ev_tstamp amy__hosts_next_try(const amy__hosts *hs);
 void amy__hosts_connected(amy__hosts *hs, unsigned i);
 int amy__hosts_failed(amy__hosts *hs, unsigned i, unsigned err_no,
                       const char *msg, int permanent, ev_tstamp now);
+
+/* The settings for a connection to host h at addr (made on first use, kept
+ * with the host). NULL on ENOMEM. */
+amy__hostaddr *amy__hosts_addr(amy__host *h, const char *addr);
+
+/* The hostaddr whose cfg a connection was given. */
+static inline amy__hostaddr *amy__hosts_addr_of(const amy__conn_cfg *cfg)
+{
+    return (amy__hostaddr *)(void *)((char *)(uintptr_t)cfg -
+                                     offsetof(amy__hostaddr, cfg));
+}
+
+/* A named host's new answer (copied); whether addr is in its last one
+ * (always for a numeric host, and before any answer). */
+int amy__hosts_set_answer(amy__host *h, const char *const *addrs, size_t n);
+int amy__hosts_in_answer(const amy__host *h, const char *addr);
 
 /* The statement a probe sends, and its answer read into a role. */
 extern const char amy__hosts_probe_sql[];

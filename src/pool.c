@@ -42,6 +42,7 @@ static void schedule_kick(amy_pool *p);
 static void arm_retry(amy_pool *p);
 static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void role_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void dns_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 /* Kicks in progress on this thread (the loop's thread), any pool. */
 static _Thread_local unsigned in_kick;
@@ -82,6 +83,8 @@ static amy_pool *pool_alloc(struct ev_loop *loop)
     p->idle_sweep.data = p;
     ev_init(&p->role_timer, role_timer_cb);
     p->role_timer.data = p;
+    ev_init(&p->dns_timer, dns_timer_cb);
+    p->dns_timer.data = p;
     amy__observe_init(&p->obs, loop);
     p->rng = (unsigned)(uintptr_t)p ^ (unsigned)(ev_time() * 1e6);
     return p;
@@ -175,13 +178,40 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         amy_pool_free(p);
         return NULL;
     }
-    /* Only when no host resolved does every query fail at once. */
-    unsigned resolved = 0;
-    for (unsigned i = 0; i < p->hosts.n; i++)
-        resolved += !p->hosts.h[i].resolve_error;
     p->endpoint = p->hosts.h[0].endpoint;
-    if (!resolved)
-        p->resolve_error = p->hosts.h[0].resolve_error;
+    unsigned named = 0;
+    for (unsigned i = 0; i < p->hosts.n; i++)
+        named += p->hosts.h[i].named;
+    if (named) {
+        /* Names are looked up on the loop (c-ares), never inside a
+         * connect: a lookup gets a third of connect_timeout_ms (at most
+         * 2 s) and two tries. */
+        unsigned t = d->connect_timeout_ms ? d->connect_timeout_ms / 3 : 2000;
+        amy__resolver_cfg rc = {
+            .servers = d->dns_servers,
+            .ttl_ms = d->dns_ttl_ms,
+            .timeout_ms = t < 100    ? 100
+                          : t > 2000 ? 2000
+                                     : t,
+            .tries = 2,
+        };
+        char rerr[256];
+        p->resolver = amy__resolver_new(loop, &rc, rerr, sizeof rerr);
+        p->dnsargs = calloc(p->hosts.n, sizeof *p->dnsargs);
+        if (!p->resolver || !p->dnsargs) {
+            set_err(errbuf, errlen, p->resolver ? "out of memory" : rerr);
+            amy_pool_free(p);
+            return NULL;
+        }
+        for (unsigned i = 0; i < p->hosts.n; i++)
+            p->dnsargs[i] = (struct amy__dnsarg){p, i};
+        /* At half the TTL: a move is seen within 1.5 x dns_ttl_ms (an
+         * answer may still be fresh at one tick). */
+        double every = d->dns_ttl_ms / 2000.0;
+        ev_timer_set(&p->dns_timer, every, every);
+        ev_timer_start(loop, &p->dns_timer);
+        ev_unref(loop); /* housekeeping must not keep ev_run from returning */
+    }
     if (amy__hosts_need_roles(&p->hosts) && d->role_check_ms) {
         double every = d->role_check_ms / 1000.0;
         ev_timer_set(&p->role_timer, every, every);
@@ -491,6 +521,135 @@ void amy__pool_add_lease(amy_pool *p, amy__lease *l)
     amy__list_push_back(&p->leases, &l->link);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Names (resolve.c): looked up on the loop before a connection opens      */
+/* ------------------------------------------------------------------------ */
+
+static void count_connect_failure_msg(amy_pool *p, unsigned host,
+                                      unsigned err_no, const char *sqlstate,
+                                      const char *msg, int permanent);
+
+/* The connections of host i whose address is not in its new answer take
+ * nothing more; the idle ones close now, the busy ones once idle (no
+ * connection to an old address is reused). */
+static void retire_moved(amy_pool *p, unsigned i)
+{
+    amy__host *h = &p->hosts.h[i];
+    for (amy__link *l = amy__list_first(&p->conns); l;) {
+        amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
+        l = amy__list_next(&p->conns, l);
+        if (c->host != i || amy__hosts_in_answer(h, c->cfg->host))
+            continue;
+        c->retire = 1;
+        if (amy__link_linked(&c->oidle)) {
+            unlink_conn(p, c);
+            amy__observe_conn_closed(&p->obs, c, AMY_CLOSE_IDLE);
+            amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
+        }
+    }
+}
+
+static void dns_done(void *arg, int status, const char *const *addrs, size_t n,
+                     const char *err)
+{
+    struct amy__dnsarg *a = arg;
+    amy_pool *p = a->p;
+    amy__host *h = &p->hosts.h[a->host];
+    h->resolving = 0;
+    h->lookup = NULL;
+    if (p->freeing || status == AMY_ECANCELED)
+        return;
+    if (status == AMY_OK && n > 0) {
+        if (amy__hosts_set_answer(h, addrs, n) == 0)
+            retire_moved(p, a->host);
+        schedule_kick(p);
+        return;
+    }
+    /* As a refused connect: the host on the deny list, its connections
+     * left alone (a name that stops resolving does not close them); a
+     * name that does not exist fails the queue if no other host can. */
+    count_connect_failure_msg(p, a->host, 2005, "HY000",
+                              err ? err : "could not resolve the host",
+                              status == AMY_ECONNECT || status == AMY_EINVAL);
+}
+
+/* Starts host i's lookup unless one runs. 0 started (or running), -1 on
+ * ENOMEM. */
+static int start_lookup(amy_pool *p, unsigned i)
+{
+    amy__host *h = &p->hosts.h[i];
+    if (h->resolving)
+        return 0;
+    h->resolving = 1;
+    h->lookup = amy__resolve(p->resolver, h->name, dns_done, &p->dnsargs[i]);
+    if (!h->lookup) {
+        h->resolving = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* The settings for a new connection to host i: its address, or for a name
+ * the freshly cached answer's (the newest address given out while it is
+ * still in it: connections stay on one server). NULL when a lookup must
+ * run first (started here), or on ENOMEM (*nomem). */
+static const amy__conn_cfg *conn_cfg_for(amy_pool *p, unsigned i, int *nomem)
+{
+    amy__host *h = &p->hosts.h[i];
+    *nomem = 0;
+    if (!h->named)
+        return &h->addrs->cfg;
+    const char *const *addrs;
+    size_t n;
+    if (h->resolving ||
+        amy__resolver_cached(p->resolver, h->name, &addrs, &n) != 1 || !n) {
+        *nomem = start_lookup(p, i) != 0;
+        return NULL;
+    }
+    if (!h->answer || h->nanswer != n ||
+        (n && strcmp(h->answer[0], addrs[0]))) {
+        if (amy__hosts_set_answer(h, addrs, n) != 0) {
+            *nomem = 1;
+            return NULL;
+        }
+        retire_moved(p, i);
+    }
+    const char *addr = h->addrs && amy__hosts_in_answer(h, h->addrs->addr)
+                           ? h->addrs->addr
+                           : addrs[0];
+    amy__hostaddr *a = amy__hosts_addr(h, addr);
+    *nomem = a == NULL;
+    return a ? &a->cfg : NULL;
+}
+
+/* Opens a connection to host i: 0 opened, 1 its name is being looked up
+ * (dns_done kicks again), -1 on ENOMEM. */
+static int open_conn(amy_pool *p, unsigned i)
+{
+    int nomem;
+    const amy__conn_cfg *cfg = conn_cfg_for(p, i, &nomem);
+    if (!cfg)
+        return nomem ? -1 : 1;
+    ev_tstamp born = ev_time(); /* before the connect starts */
+    amy__conn *c = amy__conn_new(p->loop, cfg, &amy__pool_owner, p);
+    if (!c)
+        return -1;
+    link_conn(p, c, i, born);
+    return 0;
+}
+
+/* Every dns_ttl_ms: each name with connections looked up again, so that a
+ * move is followed even when no new connection opens. */
+static void dns_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy_pool *p = w->data;
+    if (p->freeing)
+        return;
+    for (unsigned i = 0; i < p->hosts.n; i++)
+        if (p->hosts.h[i].named && p->hosts.h[i].nconns)
+            start_lookup(p, i);
+}
+
 static void kick(amy_pool *p);
 
 static void run_kick(amy_pool *p)
@@ -593,16 +752,15 @@ static void kick(amy_pool *p)
                     arm_retry(p);
                 break;
             }
-            ev_tstamp born = ev_time(); /* before the connect starts */
-            amy__conn *c =
-                amy__conn_new(p->loop, &p->hosts.h[h].cfg, &amy__pool_owner, p);
-            if (!c) {
+            int rc = open_conn(p, (unsigned)h);
+            if (rc == 1)
+                break; /* its name is being looked up: dns_done kicks */
+            if (rc < 0) {
                 if (p->nconns == 0)
                     fail_queue(p, AMY_ENOMEM, 0, NULL,
                                "out of memory opening a connection");
                 break;
             }
-            link_conn(p, c, (unsigned)h, born);
             if (p->reopen) {
                 p->reopen--;
                 p->stats.reconnects++;
@@ -718,13 +876,8 @@ static void role_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
          * be the primary): a scout connection finds out whether one is
          * back; the primary's connections go once it is. */
         int h = amy__hosts_pick(&p->hosts, now);
-        if (h >= 0 && p->hosts.h[h].role != AMY_ROLE_PRIMARY) {
-            ev_tstamp born = ev_time();
-            amy__conn *c =
-                amy__conn_new(p->loop, &p->hosts.h[h].cfg, &amy__pool_owner, p);
-            if (c)
-                link_conn(p, c, (unsigned)h, born);
-        }
+        if (h >= 0 && p->hosts.h[h].role != AMY_ROLE_PRIMARY)
+            open_conn(p, (unsigned)h);
     }
 }
 
@@ -840,23 +993,32 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void count_connect_failure(amy_pool *p, amy__conn *c)
 {
-    p->stats.connect_failures++;
     p->reopen++;
+    amy__observe_conn_failed(&p->obs, c);
+    count_connect_failure_msg(p, c->host, c->err_no, c->err_sqlstate,
+                              c->err_msg,
+                              connect_error_is_permanent(c->err_no));
+}
+
+/* A connect to host failed (or its name's lookup did): msg says why. */
+static void count_connect_failure_msg(amy_pool *p, unsigned host,
+                                      unsigned err_no, const char *sqlstate,
+                                      const char *msg, int permanent)
+{
+    p->stats.connect_failures++;
     p->attempts++;
-    p->last_err_no = c->err_no;
-    memcpy(p->last_sqlstate, c->err_sqlstate, 6);
+    p->last_err_no = err_no;
+    memcpy(p->last_sqlstate,
+           sqlstate && strlen(sqlstate) == 5 ? sqlstate : "HY000", 6);
     free(p->last_error);
-    const char *ep = p->hosts.h[c->host].endpoint;
-    size_t n = strlen(ep) + strlen(c->err_msg) + 32;
+    const char *ep = p->hosts.h[host].endpoint;
+    size_t n = strlen(ep) + strlen(msg) + 32;
     p->last_error = malloc(n);
     if (p->last_error)
-        snprintf(p->last_error, n, "could not connect to %s: %s", ep,
-                 c->err_msg);
-    amy__observe_conn_failed(&p->obs, c);
+        snprintf(p->last_error, n, "could not connect to %s: %s", ep, msg);
     /* The host goes on the deny list for a backoff; another may be tried
      * at once. Only when every host failed for good does the queue. */
-    int permanent = connect_error_is_permanent(c->err_no);
-    int others = amy__hosts_failed(&p->hosts, c->host, c->err_no, p->last_error,
+    int others = amy__hosts_failed(&p->hosts, host, err_no, p->last_error,
                                    permanent, ev_now(p->loop));
     if (serving_now(p))
         return; /* the open connections serve the queue */
@@ -1016,8 +1178,9 @@ static void conn_kill_done_cb(void *arg, unsigned long serial)
 static void send_kill(void *self, amy__conn *c)
 {
     amy_pool *p = self;
-    /* KILL names a connection of one server: the channel to c's host. */
-    amy__host *h = &p->hosts.h[c->host];
+    /* KILL names a connection of one server: the channel to the address
+     * c is connected to (a name may have moved since). */
+    amy__hostaddr *h = amy__hosts_addr_of(c->cfg);
     if (!p->freeing && !h->killer)
         h->killer = amy__killer_new(p->loop, &h->cfg);
     if (p->freeing || !h->killer ||
@@ -1220,9 +1383,15 @@ void amy_pool_free(amy_pool *p)
     p->freeing = 1;
     /* Pending kills complete first: their connections still exist. */
     for (unsigned i = 0; i < p->hosts.n; i++) {
-        amy__killer *k = p->hosts.h[i].killer;
-        p->hosts.h[i].killer = NULL;
-        amy__killer_free(k);
+        for (amy__hostaddr *a = p->hosts.h[i].addrs; a; a = a->next) {
+            amy__killer *k = a->killer;
+            a->killer = NULL;
+            amy__killer_free(k);
+        }
+        if (p->hosts.h[i].lookup) {
+            amy__lookup_cancel(p->hosts.h[i].lookup);
+            p->hosts.h[i].lookup = NULL;
+        }
     }
     ev_prepare_stop(p->loop, &p->kick_watcher);
     ev_idle_stop(p->loop, &p->kick_idle);
@@ -1234,6 +1403,10 @@ void amy_pool_free(amy_pool *p)
     if (ev_is_active(&p->role_timer)) {
         ev_ref(p->loop);
         ev_timer_stop(p->loop, &p->role_timer);
+    }
+    if (ev_is_active(&p->dns_timer)) {
+        ev_ref(p->loop);
+        ev_timer_stop(p->loop, &p->dns_timer);
     }
     amy__link *l;
     while ((l = amy__list_first(&p->conns))) {
@@ -1263,6 +1436,8 @@ void amy_pool_free(amy_pool *p)
                             : "their handles stay allocated");
     amy__observe_free(&p->obs); /* the last query_end events */
     amy__dsn_clear(&p->dsn);
+    amy__resolver_free(p->resolver); /* no lookup of ours is left */
+    free(p->dnsargs);
     amy__hosts_free(&p->hosts);
     free(p->last_error);
     free(p);

@@ -10,6 +10,7 @@
 #include "dial.h"
 #include "dsn.h"
 #include "hosts.h"
+#include "resolve.h"
 #include "kill.h"
 #include "list.h"
 #include "observe.h"
@@ -24,6 +25,12 @@ typedef struct amy__lease {
     amy__link link;
     int (*pool_gone)(struct amy__lease *l);
 } amy__lease;
+
+/* The argument of host `host`'s lookups. */
+struct amy__dnsarg {
+    amy_pool *p;
+    unsigned host;
+};
 
 struct amy_pool {
     struct ev_loop *loop;
@@ -68,6 +75,11 @@ struct amy_pool {
 
     ev_timer idle_sweep; /* idle_timeout_ms */
     ev_timer role_timer; /* role_check_ms: re-probes idle connections */
+    /* Names (hosts.h's named hosts): looked up before each new connection
+     * and every dns_ttl_ms (dns_timer); NULL when every host is numeric. */
+    amy__resolver *resolver;
+    struct amy__dnsarg *dnsargs; /* one per host: the lookups' arg */
+    ev_timer dns_timer;
     unsigned long next_serial;
 
     amy_stats stats;  /* the counters; the gauges are computed */

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include "dsn.h"
+#include "fake_dns.h"
 #include "hosts.h"
+#include "pool.h"
 
 /* ------------------------------------------------------------------------ */
 /* Unit: the choice of a host                                               */
@@ -551,6 +553,115 @@ static void test_galera_node_killed(void **state)
     amy_pool_free(p);
 }
 
+/* The addresses p's open connections use: how many of each of a and b. */
+static void conn_addrs(const amy_pool *p, const char *a, const char *b, int *na,
+                       int *nb)
+{
+    *na = *nb = 0;
+    for (const amy__link *l = amy__list_first(&p->conns); l;
+         l = amy__list_next(&p->conns, l)) {
+        const amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
+        *na += !strcmp(c->cfg->host, a);
+        *nb += !strcmp(c->cfg->host, b);
+    }
+}
+
+static void run_some(amy_pool *p, int n)
+{
+    amy_future *fs[32];
+    for (int i = 0; i < n; i++)
+        fs[i] = amy_query(p, "SELECT 1");
+    amy_future *g = amy_gather(fs, (size_t)n);
+    assert_int_equal(amy_future_wait(g), AMY_OK);
+    amy_future_free(g);
+    for (int i = 0; i < n; i++)
+        amy_future_free(fs[i]);
+}
+
+/* A name that moves (a DNS server of the test's own, tests/fake_dns.c,
+ * on the test's loop): the main test server answers on 127.0.0.1 and
+ * 127.0.0.2, so the name moves from one address to the other. New
+ * queries reach the new address within dns_ttl_ms and a margin, and no
+ * connection to the old one serves after that; a name that stops
+ * resolving leaves working connections alone. */
+static void test_dns_name_moves(void **state)
+{
+    const char *dsn0 = itest_dsn("AMY_TEST_DSN");
+    const char *at = strstr(dsn0, "@127.0.0.1:");
+    if (!at)
+        skip();
+    fdns *d = fdns_start(loop);
+    assert_non_null(d);
+    fdns_set_ttl(d, 1);
+    assert_int_equal(fdns_set(d, "db.amy.test", "127.0.0.1"), 0);
+    char dsn[512], err[256];
+    const char *rest = at + strlen("@127.0.0.1");
+    snprintf(dsn, sizeof dsn,
+             "%.*s@db.amy.test%s%cdns_servers=127.0.0.1:%u&dns_ttl_ms=1000&"
+             "pool=2",
+             (int)(at - dsn0), dsn0, rest, strchr(rest, '?') ? '&' : '?',
+             fdns_port(d));
+    amy_pool *p = amy_pool_new(loop, dsn, err, sizeof err);
+    if (!p)
+        print_error("amy_pool_new: %s\n", err);
+    assert_non_null(p);
+    run_some(p, 20);
+    int n1, n2;
+    conn_addrs(p, "127.0.0.1", "127.0.0.2", &n1, &n2);
+    assert_true(n1 >= 1 && n2 == 0);
+    assert_true(fdns_queries(d, "db.amy.test", 0) >= 1);
+
+    /* Moved: within the TTL and a margin, every connection is to the new
+     * address, and it stays so. */
+    assert_int_equal(fdns_set(d, "db.amy.test", "127.0.0.2"), 0);
+    double t0 = itest_now();
+    int rounds = 0;
+    for (;; rounds++) {
+        run_some(p, 10);
+        conn_addrs(p, "127.0.0.1", "127.0.0.2", &n1, &n2);
+        if (n1 == 0 && n2 >= 1)
+            break;
+        assert_true(rounds < 400); /* a bound, not a timing assertion */
+        itest_run_for(0.025);
+    }
+    print_message("dns: on the new address after %.2f s (dns_ttl_ms=1000)\n",
+                  itest_now() - t0);
+    for (int i = 0; i < 5; i++) {
+        run_some(p, 20);
+        conn_addrs(p, "127.0.0.1", "127.0.0.2", &n1, &n2);
+        assert_int_equal(n1, 0);
+    }
+
+    /* The name stops resolving: the connections go on serving. */
+    unsigned before = fdns_queries(d, "db.amy.test", 0);
+    assert_int_equal(fdns_set(d, "db.amy.test", NULL), 0);
+    while (fdns_queries(d, "db.amy.test", 0) < before + 2) {
+        run_some(p, 10);
+        itest_run_for(0.05);
+    }
+    run_some(p, 20);
+    conn_addrs(p, "127.0.0.1", "127.0.0.2", &n1, &n2);
+    assert_true(n2 >= 1);
+    amy_pool_free(p);
+    fdns_stop(d);
+
+    /* A name that never resolves fails the queue with the resolver's
+     * message (the deny list has nothing else to try). */
+    d = fdns_start(loop);
+    snprintf(dsn, sizeof dsn,
+             "mysql://u:secret-pw@nope.amy.test/db?dns_servers=127.0.0.1:%u",
+             fdns_port(d));
+    p = amy_pool_new(loop, dsn, err, sizeof err);
+    assert_non_null(p);
+    amy_future *f = amy_query(p, "SELECT 1");
+    assert_int_equal(amy_future_wait(f), AMY_ECONNECT);
+    assert_non_null(strstr(amy_future_error(f), "nope.amy.test"));
+    assert_null(strstr(amy_future_error(f), "secret-pw"));
+    amy_future_free(f);
+    amy_pool_free(p);
+    fdns_stop(d);
+}
+
 /* Whatever a test did, the topology as the others expect it: the node
  * named primary is the primary, every node runs, Galera is whole. A
  * switchover to the primary itself does nothing. */
@@ -648,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_pick_in_order_and_deny_list),
         cmocka_unit_test(test_pick_by_role),
         cmocka_unit_test(test_pick_random_spreads),
+        cmocka_unit_test(test_dns_name_moves),
         cmocka_unit_test(test_read_write_and_read_only),
         cmocka_unit_test_teardown(test_prefer_standby_falls_back_and_returns,
                                   restore_topology),
