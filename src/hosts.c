@@ -148,7 +148,6 @@ void amy__hosts_free(amy__hosts *hs)
         free(h->name);
         free(h->addr);
         free(h->endpoint);
-        free(h->resolve_error);
         free(h->last_error);
         amy__hosts_set_answer(h, NULL, 0);
         for (amy__hostaddr *a = h->addrs, *next; a; a = next) {
@@ -168,7 +167,7 @@ int amy__hosts_need_roles(const amy__hosts *hs)
 
 static int denied(const amy__host *h, ev_tstamp now)
 {
-    return h->resolve_error || (h->attempts && now < h->denied_until);
+    return h->attempts && now < h->denied_until;
 }
 
 int amy__hosts_standby_up(const amy__hosts *hs, ev_tstamp now)
@@ -268,8 +267,6 @@ ev_tstamp amy__hosts_next_try(const amy__hosts *hs)
     ev_tstamp at = 0;
     for (unsigned i = 0; i < hs->n; i++) {
         const amy__host *h = &hs->h[i];
-        if (h->resolve_error)
-            continue;
         ev_tstamp t = 0;
         if (h->attempts)
             t = h->denied_until;
@@ -311,7 +308,7 @@ int amy__hosts_failed(amy__hosts *hs, unsigned i, unsigned err_no,
     h->denied_until = now + delay;
     (void)err_no;
     for (unsigned k = 0; k < hs->n; k++)
-        if (!hs->h[k].resolve_error && !hs->h[k].permanent)
+        if (!hs->h[k].permanent)
             return 1;
     return 0;
 }

@@ -40,12 +40,11 @@ typedef struct amy__hostaddr {
 } amy__hostaddr;
 
 typedef struct amy__host {
-    char *name;          /* as the DSN gives it ("localhost" for a socket) */
-    unsigned port;       /* 0 for a Unix socket */
-    char *addr;          /* a numeric host's address (NULL for a name) */
-    char *endpoint;      /* "name:port" or the socket, for messages */
-    char *resolve_error; /* unused: lookups fail as connects do */
-    amy__conn_cfg cfg;   /* the pool's settings for this host (no address) */
+    char *name;        /* as the DSN gives it ("localhost" for a socket) */
+    unsigned port;     /* 0 for a Unix socket */
+    char *addr;        /* a numeric host's address (NULL for a name) */
+    char *endpoint;    /* "name:port" or the socket, for messages */
+    amy__conn_cfg cfg; /* the pool's settings for this host (no address) */
     /* A name, looked up by the pool's resolver (resolve.c) before each new
      * connection and every dns_ttl_ms; a numeric host has one address. */
     unsigned char named, resolving;

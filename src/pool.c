@@ -713,10 +713,6 @@ static void kick(amy_pool *p)
         p->rekick = 0;
         if (p->freeing)
             break;
-        if (p->resolve_error && p->q.len) {
-            fail_queue(p, AMY_ECONNECT, 0, "HY000", p->resolve_error);
-            continue;
-        }
         /* Past the iteration's budget (turns.h) the rest is handed out
          * next iteration, after the loop's timers ran: 200 connections fed
          * at once kept a 1 ms timer waiting 15 ms over TLS. */

@@ -37,9 +37,8 @@ struct amy_pool {
     amy__dsn dsn;
     amy__hosts hosts; /* the DSN's hosts: addresses, roles, deny list */
     /* The first host's endpoint ("host:port" or the socket), for
-     * messages; the resolve error when no host resolved (both the
-     * hosts'). */
-    const char *endpoint, *resolve_error;
+     * messages (the host's string). */
+    const char *endpoint;
     amy__conn_cfg cfg; /* what its connections are told (each host's cfg
                           adds its address) */
     /* The multibyte characters of its charset (mb_valid of the connector's
