@@ -365,9 +365,19 @@ static void test_host_list(void **state)
     assert_int_equal(d.target_session_attrs, AMY__TSA_PREFER_STANDBY);
     assert_int_equal(d.load_balance_hosts, 1);
     assert_int_equal(d.role_check_ms, 250);
+    assert_int_equal(d.dns_ttl_ms, 15000);
+    assert_null(d.dns_servers);
     amy__dsn_clear(&d);
-    static const char *const tsa[] = {"any", "read-write", "read-only",
-                                      "primary", "standby", "prefer-standby"};
+    parse_ok(
+        "mysql://u@a/db?dns_ttl_ms=500&dns_servers=127.0.0.1:5353,%5B::1%5D",
+        &d);
+    assert_int_equal(d.dns_ttl_ms, 500);
+    assert_string_equal(d.dns_servers, "127.0.0.1:5353,[::1]");
+    amy__dsn_clear(&d);
+    expect_fail("mysql://u@a/db?dns_ttl_ms=0", "dns_ttl_ms");
+    static const char *const tsa[] = {"any",       "read-write",
+                                      "read-only", "primary",
+                                      "standby",   "prefer-standby"};
     for (unsigned i = 0; i < 6; i++) {
         char dsn[128];
         snprintf(dsn, sizeof dsn, "mysql://u@a/db?target_session_attrs=%s",
