@@ -1016,6 +1016,8 @@ static void count_connect_failure_msg(amy_pool *p, unsigned host,
      * at once. Only when every host failed for good does the queue. */
     int others = amy__hosts_failed(&p->hosts, host, err_no, p->last_error,
                                    permanent, ev_now(p->loop));
+    if (p->q.len && !p->freeing)
+        schedule_kick(p); /* its share goes to another host now */
     if (serving_now(p))
         return; /* the open connections serve the queue */
     if (permanent && !others) {

@@ -547,6 +547,20 @@ static void test_galera_node_killed(void **state)
     assert_true(o.lost <= 4); /* its one connection's pipeline */
     assert_int_equal(o.ok + o.lost, N);
     assert_int_equal(hst.conns_open, 0);
+    /* Its share re-opens on the other two while work waits: the pool has
+     * its 3 again (batches until it has, as the reopening is driven by
+     * demand; a bound, not a time). */
+    for (int round = 0;; round++) {
+        amy_host_stats h1, h3;
+        assert_int_equal(amy_pool_host_stats(p, 0, &h1), AMY_OK);
+        assert_int_equal(amy_pool_host_stats(p, 2, &h3), AMY_OK);
+        if (h1.conns_open + h3.conns_open == 3)
+            break;
+        assert_true(round < 100);
+        int c[3] = {0};
+        long none[3] = {0};
+        ids_seen(p, 30, none, c, 3);
+    }
     for (int i = 0; i < N; i++)
         amy_future_free(fs[i]);
     free(fs);
