@@ -146,16 +146,20 @@ AMY_EXPORT const char *amy_status_name(int status);
 /* ------------------------------------------------------------------------ */
 
 /*
- * amy_pool_new - create a pool of connections to one server.
+ * amy_pool_new - create a pool of connections to one server, or to any of
+ * a host list's.
  *
  * loop:   the libev loop that will drive every connection; the caller keeps
  *         it alive until amy_pool_free.
  * dsn:    mysql://user:password@host:port/database?key=value&...
  *         user, password and database are percent-decoded. host is an IP
- *         address (IPv6 in brackets) or a name, which is resolved here, once,
- *         so that no query ever waits on DNS. "localhost", as in every MySQL
- *         client, means the Unix socket (default path, or ?socket=/path);
- *         write 127.0.0.1 for TCP on loopback. Keys:
+ *         address (IPv6 in brackets) or a name, looked up on the loop
+ *         (c-ares) before a connection opens, so that no call ever waits
+ *         on DNS; or a list h1:3307,h2,[::1] (each host its own port, at
+ *         most 64) of which the pool uses those target_session_attrs
+ *         accepts. "localhost", as in every MySQL client, means the Unix
+ *         socket (default path, or ?socket=/path); write 127.0.0.1 for
+ *         TCP on loopback. Keys:
  *           pool=N                max connections (default 4, 1..65535)
  *           pipeline=N            max queries in flight per connection
  *                                 (default 128, 1 = no pipelining, max
@@ -267,6 +271,23 @@ AMY_EXPORT const char *amy_status_name(int status);
  *           ssl_fp=HEX            the server certificate's SHA-1
  *                                 fingerprint (40 hex digits, colons
  *                                 allowed); implies at least required
+ *           target_session_attrs= any (default), read-write or primary
+ *                                 (writable hosts), read-only or standby
+ *                                 (read_only=1), prefer-standby
+ *                                 (standbys; a primary while none is
+ *                                 up): each connection's server is
+ *                                 probed before its first query
+ *           load_balance_hosts=   disable (fill the first acceptable
+ *                                 host) or random (the fewest
+ *                                 connections first, ties at random)
+ *           role_check_ms=N       roles checked again every N ms on an
+ *                                 idle connection (default 1500, 0 = at
+ *                                 connect only)
+ *           dns_ttl_ms=N          a name's answer reused this long
+ *                                 (default 15000); connections to an
+ *                                 address it no longer has close once idle
+ *           dns_servers=LIST      ip[:port],... to ask instead of
+ *                                 resolv.conf's
  *         Files are checked here: an unreadable or wrong file, an unknown
  *         cipher or version is refused with a message naming the key.
  *         TLS connections are opened off the loop, on a thread of the pool
