@@ -138,12 +138,6 @@ EOF
 	exit 2
 }
 
-find_server_bins() {
-	need_bin INSTALL_DB mariadb-install-db mysql_install_db
-	need_bin MARIADBD mariadbd mysqld
-	need_bin ADMIN mariadb-admin mysqladmin
-	need_bin CLIENT mariadb mysql
-}
 
 # find_provider : sets PROVIDER to Galera's wsrep provider library.
 find_provider() {

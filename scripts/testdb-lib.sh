@@ -91,3 +91,11 @@ server_pid() {
 	fi
 	printf '%s\n' "$pid"
 }
+
+# find_server_bins : INSTALL_DB, MARIADBD, ADMIN and CLIENT, or die.
+find_server_bins() {
+	need_bin INSTALL_DB mariadb-install-db mysql_install_db
+	need_bin MARIADBD mariadbd mysqld
+	need_bin ADMIN mariadb-admin mysqladmin
+	need_bin CLIENT mariadb mysql
+}

@@ -100,12 +100,6 @@ EOF
 	exit 2
 }
 
-find_server_bins() {
-	need_bin INSTALL_DB mariadb-install-db mysql_install_db
-	need_bin MARIADBD mariadbd mysqld
-	need_bin ADMIN mariadb-admin mysqladmin
-	need_bin CLIENT mariadb mysql
-}
 
 # tls_mode : the TLS mode start recorded; off for a state dir without one
 # (what a server started before there were modes ran with).
