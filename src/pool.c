@@ -212,7 +212,8 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         ev_timer_start(loop, &p->dns_timer);
         ev_unref(loop); /* housekeeping must not keep ev_run from returning */
     }
-    if (amy__hosts_need_roles(&p->hosts) && d->role_check_ms) {
+    p->roles = (unsigned char)amy__hosts_need_roles(&p->hosts);
+    if (p->roles && d->role_check_ms) {
         double every = d->role_check_ms / 1000.0;
         ev_timer_set(&p->role_timer, every, every);
         ev_timer_start(loop, &p->role_timer);
@@ -1085,6 +1086,8 @@ static int may_serve(amy_pool *p, amy__conn *c)
         refused_read_only(p, c);
     if (c->retire || c->probing)
         return 0;
+    if (!p->roles)
+        return 1; /* one host, any role: nothing to check per query */
     int ok = amy__hosts_acceptable(&p->hosts, c->host, ev_now(p->loop));
     if (ok == 0)
         c->retire = 1;

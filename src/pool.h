@@ -35,7 +35,8 @@ struct amy__dnsarg {
 struct amy_pool {
     struct ev_loop *loop;
     amy__dsn dsn;
-    amy__hosts hosts; /* the DSN's hosts: addresses, roles, deny list */
+    amy__hosts hosts;    /* the DSN's hosts: addresses, roles, deny list */
+    unsigned char roles; /* amy__hosts_need_roles: probes and role checks */
     /* The first host's endpoint ("host:port" or the socket), for
      * messages (the host's string). */
     const char *endpoint;
