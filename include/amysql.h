@@ -394,7 +394,7 @@ enum {
 /* One host of a pool's host list, from amy_pool_host_stats. */
 typedef struct amy_host_stats {
     const char *host;    /* as the DSN names it; valid for the pool's
-                                life */
+                            life */
     unsigned port;       /* 0 for a Unix socket */
     int role;            /* AMY_ROLE_* */
     unsigned conns_open; /* connected, lent ones included */
@@ -402,9 +402,9 @@ typedef struct amy_host_stats {
     uint64_t connects;      /* connects that succeeded */
     uint64_t failures;      /* connects that failed */
     double denied_until;    /* ev_time() before which no new connection is
-                                tried (after failures); 0 when not denied */
+                               tried (after failures); 0 when not denied */
     const char *last_error; /* its last connect error, or NULL; valid until
-                                the next call on the pool */
+                               the next call on the pool */
 } amy_host_stats;
 
 /*
@@ -500,17 +500,17 @@ typedef struct amy_query_info {
     amy_future *future;    /* the query's future (see amy_future_tag) */
     int kind;              /* amy_op_kind [db.operation.name: amy_op_name] */
     const char *sql;       /* the statement as given, NUL-terminated, no
-                               parameter values [db.query.text] */
+                              parameter values [db.query.text] */
     size_t sql_len;        /* its length in bytes */
     size_t nparams;        /* values bound to it (amy_exec_batch: all rows') */
     const char *db_system; /* "mariadb" or "mysql", from the server's
-                               version; "mariadb" before any connect
-                               [db.system.name] */
+                              version; "mariadb" before any connect
+                              [db.system.name] */
     const char *server_address;  /* the pool's host, or socket path
-                                   [server.address] */
+                                    [server.address] */
     unsigned server_port;        /* 0 for a Unix socket [server.port] */
     const char *db_namespace;    /* the DSN's database, "" if none
-                                 [db.namespace] */
+                                    [db.namespace] */
     unsigned long connection_id; /* the server's id of the connection that
                                     ran it; 0 if never sent */
     double submitted_at;         /* ev_time() at the call that made it */
@@ -518,21 +518,21 @@ typedef struct amy_query_info {
     double resolved_at; /* end events only: when it resolved */
     /* End events only (0 / NULL in start events): */
     int status;              /* AMY_OK or an AMY_E* status
-                               [error.type: amy_status_name] */
+                                [error.type: amy_status_name] */
     unsigned server_errno;   /* the server's or connector's error number */
     const char *sqlstate;    /* "00000" on success */
     const char *status_code; /* server_errno as a decimal string, "" when
                                 0 [db.response.status_code] */
     const char *error;       /* the message; NULL on success */
     uint64_t returned_rows;  /* rows of its result sets, all of them; a
-                               stream's rows delivered
-                               [db.response.returned_rows] */
+                                stream's rows delivered
+                                [db.response.returned_rows] */
     uint64_t affected_rows;  /* of its first result */
     size_t result_bytes;     /* values' bytes in its result sets */
     unsigned char retried;   /* sent a second time (a stray KILL, or its
-                               connection broke before it was written) */
+                                connection broke before it was written) */
     unsigned char killed;    /* canceled or timed out after it was sent: a
-                               KILL QUERY was asked for */
+                                KILL QUERY was asked for */
 } amy_query_info;
 
 /* Why a connection closed (amy_conn_info.close_reason). */
@@ -551,7 +551,7 @@ typedef struct amy_conn_info {
     unsigned long connection_id; /* the server's id (0: connect failed) */
     int tls;                     /* 1 when the session is encrypted */
     double connect_seconds;      /* opened and failed events: how long the
-                                   connect took */
+                                    connect took */
     int close_reason;            /* closed events: AMY_CLOSE_* */
     int status;                  /* failed and closed events: the status */
     unsigned server_errno;       /* and error number, */
