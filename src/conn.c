@@ -1324,7 +1324,8 @@ static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     if (c->op != AMY__OP_NONE || c->read_pending) {
-        if (ready == MYSQL_WAIT_READ && amy__turns_wait(loop, &c->turn)) {
+        if (ready == MYSQL_WAIT_READ &&
+            amy__turns_wait(c->cfg->turns, &c->turn)) {
             /* Stopped while it waits: level-triggered, it would be
              * reported again at every iteration meanwhile. */
             ev_io_stop(loop, &c->io);
@@ -1347,7 +1348,7 @@ static void coalesce_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (c->pumping || c->state != AMY__C_READY)
         return;
     if ((c->op != AMY__OP_NONE || c->read_pending) &&
-        !amy__turns_wait(loop, &c->turn))
+        !amy__turns_wait(c->cfg->turns, &c->turn))
         resume(c, MYSQL_WAIT_READ);
 }
 

@@ -52,6 +52,9 @@ typedef struct amy__conn_cfg {
     amy__dialer *dialer;
     const char *tls_host;
     unsigned char unix_socket; /* host is "localhost": the Unix socket */
+    /* Where its reads wait their turn past an iteration's budget (the
+     * owner's, with the loop's lifetime); NULL: never wait. */
+    struct amy__turns *turns;
 } amy__conn_cfg;
 
 /* A query sent on a connection and not yet answered, oldest first. */

@@ -150,6 +150,7 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
     }
     /* The settings every connection shares; each host (hosts.c) adds its
      * own address, port, endpoint and TLS name. */
+    amy__turns_init(&p->turns, loop);
     p->cfg = (amy__conn_cfg){
         .user = d->user,
         .password = d->password,
@@ -171,6 +172,7 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         .stats = &p->stats,
         .tls = &p->tls,
         .dialer = p->dialer,
+        .turns = &p->turns,
     };
     if (amy__hosts_init(&p->hosts, d, &p->cfg,
                         p->tls.mode == AMY__SSL_VERIFY_IDENTITY) != 0) {
@@ -1437,6 +1439,7 @@ void amy_pool_free(amy_pool *p)
                             : "their handles stay allocated");
     amy__observe_free(&p->obs); /* the last query_end events */
     amy__dsn_clear(&p->dsn);
+    amy__turns_stop(&p->turns);      /* after every connection closed */
     amy__resolver_free(p->resolver); /* no lookup of ours is left */
     free(p->dnsargs);
     amy__hosts_free(&p->hosts);

@@ -18,6 +18,7 @@
 #include "owner.h"
 #include "queue.h"
 #include "tls.h"
+#include "turns.h"
 
 /* Something that must hear when the pool is freed (a pinned handle):
  * pool_gone returns 1 when its user still holds it (not released). */
@@ -36,6 +37,7 @@ struct amy_pool {
     struct ev_loop *loop;
     amy__dsn dsn;
     amy__hosts hosts;    /* the DSN's hosts: addresses, roles, deny list */
+    amy__turns turns;    /* its connections' reads past a budget (turns.h) */
     unsigned char roles; /* amy__hosts_need_roles: probes and role checks */
     /* The first host's endpoint ("host:port" or the socket), for
      * messages (the host's string). */

@@ -13,8 +13,10 @@
  * other callbacks take); the iteration's timers run next. While any waits, newcomers queue behind
  * them: no connection is passed over twice.
  *
- * One loop per thread (amysql's rule): the FIFO and its two watchers are
- * the thread's.
+ * The FIFO and its two watchers belong to an owner with the loop's
+ * lifetime or shorter (a pool: amy__conn_cfg.turns): a per-thread one
+ * outlived its loop, and a later loop at the same address then had no
+ * watcher serving it (a connection waited for ever).
  */
 #ifndef AMY_TURNS_H
 #define AMY_TURNS_H
@@ -28,9 +30,25 @@ typedef struct amy__turn {
     void (*run)(struct amy__turn *); /* its turn came */
 } amy__turn;
 
-/* Whether t must wait its turn (then it is queued, and run later), or may
- * read now. */
-int amy__turns_wait(struct ev_loop *loop, amy__turn *t);
+/* One FIFO of turns on one loop. */
+typedef struct amy__turns {
+    struct ev_loop *loop;
+    amy__link fifo;
+    ev_check serve; /* right after a poll: the waiting ones' turn */
+    ev_idle awake;  /* while any waits, the poll does not block */
+} amy__turns;
+
+/* Sets ts up on loop (its check watcher, which alone does not keep ev_run
+ * going). */
+void amy__turns_init(amy__turns *ts, struct ev_loop *loop);
+
+/* Stops ts's watchers; whatever still waits is forgotten (its owner is
+ * going: call it after closing the connections). */
+void amy__turns_stop(amy__turns *ts);
+
+/* Whether t must wait its turn in ts (then it is queued, and run later),
+ * or may read now. ts NULL: no turns, read now. */
+int amy__turns_wait(amy__turns *ts, amy__turn *t);
 
 /* Whether this iteration has used its budget (for work handed out in
  * bulk, such as a pool's kick: it stops, and goes on next iteration). */

@@ -39,6 +39,7 @@ static void spin_past_budget(struct ev_loop *loop)
 }
 
 static struct rec r[4];
+static amy__turns ts; /* the FIFO under test, on the default loop */
 
 static void start_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -47,10 +48,10 @@ static void start_cb(struct ev_loop *loop, ev_timer *w, int revents)
      * machine, so it is not asserted.) */
     spin_past_budget(loop);
     assert_true(amy__turns_over_budget(loop));
-    assert_int_equal(amy__turns_wait(loop, &r[0].turn), 1);
-    assert_int_equal(amy__turns_wait(loop, &r[1].turn), 1);
-    assert_int_equal(amy__turns_wait(loop, &r[0].turn), 1); /* queued once */
-    assert_int_equal(amy__turns_wait(loop, &r[2].turn), 1);
+    assert_int_equal(amy__turns_wait(&ts, &r[0].turn), 1);
+    assert_int_equal(amy__turns_wait(&ts, &r[1].turn), 1);
+    assert_int_equal(amy__turns_wait(&ts, &r[0].turn), 1); /* queued once */
+    assert_int_equal(amy__turns_wait(&ts, &r[2].turn), 1);
     amy__turns_leave(&r[2].turn); /* r[2] was closed meanwhile */
     amy__turns_leave(&r[2].turn); /* twice is harmless */
 }
@@ -87,14 +88,14 @@ static void newcomer_next_cb(struct ev_loop *loop, ev_timer *w, int revents)
     /* This iteration began by serving r[0], whose run spent the budget:
      * r[1] still waits, and the newcomer queues behind it (and would, over
      * budget, anyway). */
-    newcomer_rc = amy__turns_wait(loop, &r[2].turn);
+    newcomer_rc = amy__turns_wait(&ts, &r[2].turn);
 }
 
 static void newcomer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     spin_past_budget(loop);
-    assert_int_equal(amy__turns_wait(loop, &r[0].turn), 1);
-    assert_int_equal(amy__turns_wait(loop, &r[1].turn), 1);
+    assert_int_equal(amy__turns_wait(&ts, &r[0].turn), 1);
+    assert_int_equal(amy__turns_wait(&ts, &r[1].turn), 1);
     ev_timer_init(&next, newcomer_next_cb, 0., 0.);
     ev_timer_start(loop, &next);
 }
@@ -120,11 +121,50 @@ static void test_newcomer_queues_behind(void **state)
     assert_int_equal(order[2], 2);
 }
 
+/* The FIFO belongs to its owner, not to the thread: a FIFO stopped with
+ * its loop leaves nothing behind, and a new one on a new loop (even at
+ * the same address, as a destroyed loop's successor may be) serves its
+ * waiting readers. A per-thread FIFO once outlived its loop, and the next
+ * loop's readers waited for ever. */
+static void spin_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    amy__turns *mine = w->data;
+    spin_past_budget(loop);
+    assert_int_equal(amy__turns_wait(mine, &r[3].turn), 1);
+}
+
+static void test_turns_die_with_their_owner(void **state)
+{
+    for (int round = 0; round < 3; round++) {
+        struct ev_loop *l = ev_loop_new(0);
+        amy__turns mine;
+        amy__turns_init(&mine, l);
+        r[3] = (struct rec){.turn = {.run = run}, .id = 3};
+        nrun = 0;
+        ev_timer t;
+        ev_timer_init(&t, spin_cb, 0., 0.);
+        t.data = &mine;
+        ev_timer_start(l, &t);
+        ev_run(l, 0); /* returns once r[3] was served */
+        assert_int_equal(nrun, 1);
+        assert_int_equal(order[0], 3);
+        amy__turns_stop(&mine);
+        assert_int_equal(amy__turns_wait(&mine, &r[3].turn), 0);
+        ev_loop_destroy(l);
+    }
+    /* NULL: no turns, read now. */
+    assert_int_equal(amy__turns_wait(NULL, &r[3].turn), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_waiting_in_order, leave_all),
         cmocka_unit_test_teardown(test_newcomer_queues_behind, leave_all),
+        cmocka_unit_test(test_turns_die_with_their_owner),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    amy__turns_init(&ts, ev_default_loop(0));
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    amy__turns_stop(&ts);
+    return rc;
 }
