@@ -2,6 +2,7 @@
 #include "hosts.h"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,29 +10,16 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "resolve.h"
 #include "result.h"
 
-/* A numeric address's canonical text (no lookup: AI_NUMERICHOST), or
- * NULL when host is a name. */
+/* A numeric address's canonical text (resolve.c's, no lookup), or NULL
+ * when host is a name (or memory ran out: then it is looked up, and
+ * answered as the address it is). */
 static char *numeric(const char *host)
 {
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST;
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0)
-        return NULL;
-    char ip[INET6_ADDRSTRLEN] = "";
-    if (ai->ai_family == AF_INET6)
-        inet_ntop(AF_INET6,
-                  &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, ip,
-                  sizeof ip);
-    else
-        inet_ntop(AF_INET,
-                  &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, ip,
-                  sizeof ip);
-    freeaddrinfo(ai);
-    return strdup(ip);
+    char ip[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    return amy__resolve_numeric(host, ip, sizeof ip) == 0 ? strdup(ip) : NULL;
 }
 
 amy__hostaddr *amy__hosts_addr(amy__host *h, const char *addr)

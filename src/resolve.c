@@ -421,9 +421,7 @@ static const char *bad_labels(const char *name)
     return NULL;
 }
 
-/* name as a numeric address, as getaddrinfo takes one (no lookup: the
- * hosts file and DNS are not asked), into out; 0, or -1 if it is none. */
-static int numeric(const char *name, char *out, size_t outlen)
+int amy__resolve_numeric(const char *name, char *out, size_t outlen)
 {
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_family = AF_UNSPEC;
@@ -482,7 +480,7 @@ amy__lookup *amy__resolve(amy__resolver *r, const char *name,
         snprintf(l->err, sizeof l->err, "could not resolve host: no name");
     } else if ((why = bad_name(name))) {
         set_failure(l, AMY_EINVAL, name, why);
-    } else if (numeric(name, num, sizeof num) == 0) {
+    } else if (amy__resolve_numeric(name, num, sizeof num) == 0) {
         if (!(l->ans = make_answer(&num, 1))) {
             free(l);
             return NULL;

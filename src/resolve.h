@@ -103,6 +103,11 @@ typedef void amy__resolved_cb(void *arg, int status, const char *const *addrs,
  * Returns the lookup's handle, valid until cb runs or it is canceled; NULL
  * on ENOMEM or while r is being freed (cb will not run).
  */
+/* name as a numeric address, as getaddrinfo takes one (no lookup: the
+ * hosts file and DNS are not asked; an IPv6 scope kept), written into out
+ * (INET6_ADDRSTRLEN plus a scope is enough); 0, or -1 if it is none. */
+int amy__resolve_numeric(const char *name, char *out, size_t outlen);
+
 amy__lookup *amy__resolve(amy__resolver *r, const char *name,
                           amy__resolved_cb *cb, void *arg);
 
