@@ -112,14 +112,6 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         return NULL;
     }
     const amy__dsn *d = &p->dsn;
-    /* server.address is the name as given (the socket's path for a Unix
-     * socket, with no port), not the address it resolved to. */
-    int sock = d->socket || !d->host || !strcmp(d->host, "localhost");
-    amy__observe_server(&p->obs,
-                        d->socket ? d->socket
-                        : d->host ? d->host
-                                  : "localhost",
-                        sock ? 0 : (d->port ? d->port : 3306), d->database);
     const MARIADB_CHARSET_INFO *cs = mariadb_get_charset_by_name(
         d->charset ? d->charset : AMY__DSN_DEFAULT_CHARSET);
     if (!cs) {
@@ -181,6 +173,10 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         return NULL;
     }
     p->endpoint = p->hosts.h[0].endpoint;
+    /* A query never sent is the first host's (hosts.c names each host as
+     * server.address: the DSN's name, or the socket's path). */
+    amy__observe_server(&p->obs, p->hosts.h[0].cfg.server_name,
+                        p->hosts.h[0].cfg.server_port, d->database);
     unsigned named = 0;
     for (unsigned i = 0; i < p->hosts.n; i++)
         named += p->hosts.h[i].named;
@@ -524,6 +520,17 @@ void amy__pool_add_lease(amy_pool *p, amy__lease *l)
     amy__list_push_back(&p->leases, &l->link);
 }
 
+/* Closes c, which the pool shuts itself (idle, retired, the pool freed):
+ * out of the pool's lists, the observer told why, then gone. Nothing may
+ * be in flight but what fails with it (amy_pool_free). */
+static void close_conn(amy_pool *p, amy__conn *c, int reason)
+{
+    unlink_conn(p, c);
+    if (c->state != AMY__C_CONNECTING)
+        amy__observe_conn_closed(&p->obs, c, reason);
+    amy__conn_destroy(c, AMY_ECANCELED);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Names (resolve.c): looked up on the loop before a connection opens      */
 /* ------------------------------------------------------------------------ */
@@ -544,11 +551,8 @@ static void retire_moved(amy_pool *p, unsigned i)
         if (c->host != i || amy__hosts_in_answer(h, c->cfg->host))
             continue;
         c->retire = 1;
-        if (amy__link_linked(&c->oidle)) {
-            unlink_conn(p, c);
-            amy__observe_conn_closed(&p->obs, c, AMY_CLOSE_IDLE);
-            amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
-        }
+        if (amy__link_linked(&c->oidle))
+            close_conn(p, c, AMY_CLOSE_IDLE); /* nothing in flight */
     }
 }
 
@@ -1063,10 +1067,8 @@ static void idle_sweep_cb(struct ev_loop *loop, ev_timer *w, int revents)
         int old = expired(p, c);
         if (old || (p->dsn.idle_timeout_ms && c->idle_since <= cutoff)) {
             p->stats.retired += (uint64_t)old;
-            unlink_conn(p, c);
-            amy__observe_conn_closed(&p->obs, c,
-                                     old ? AMY_CLOSE_LIFETIME : AMY_CLOSE_IDLE);
-            amy__conn_destroy(c, AMY_ECANCELED); /* nothing in flight */
+            /* nothing in flight */
+            close_conn(p, c, old ? AMY_CLOSE_LIFETIME : AMY_CLOSE_IDLE);
         }
     }
 }
@@ -1413,11 +1415,7 @@ void amy_pool_free(amy_pool *p)
     }
     amy__link *l;
     while ((l = amy__list_first(&p->conns))) {
-        amy__conn *c = AMY__CONTAINER(l, amy__conn, olink);
-        unlink_conn(p, c);
-        if (c->state != AMY__C_CONNECTING)
-            amy__observe_conn_closed(&p->obs, c, AMY_CLOSE_POOL_FREE);
-        amy__conn_destroy(c, AMY_ECANCELED);
+        close_conn(p, AMY__CONTAINER(l, amy__conn, olink), AMY_CLOSE_POOL_FREE);
     }
     /* After its connections, which cancel their dials. */
     amy__dialer_free(p->dialer);
