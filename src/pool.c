@@ -172,7 +172,6 @@ amy_pool *amy_pool_new(struct ev_loop *loop, const char *dsn, char *errbuf,
         amy_pool_free(p);
         return NULL;
     }
-    p->endpoint = p->hosts.h[0].endpoint;
     /* A query never sent is the first host's (hosts.c names each host as
      * server.address: the DSN's name, or the socket's path). */
     amy__observe_server(&p->obs, p->hosts.h[0].cfg.server_name,

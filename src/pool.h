@@ -39,11 +39,8 @@ struct amy_pool {
     amy__hosts hosts;    /* the DSN's hosts: addresses, roles, deny list */
     amy__turns turns;    /* its connections' reads past a budget (turns.h) */
     unsigned char roles; /* amy__hosts_need_roles: probes and role checks */
-    /* The first host's endpoint ("host:port" or the socket), for
-     * messages (the host's string). */
-    const char *endpoint;
-    amy__conn_cfg cfg; /* what its connections are told (each host's cfg
-                          adds its address) */
+    amy__conn_cfg cfg;   /* what its connections are told (each host's cfg
+                            adds its address) */
     /* The multibyte characters of its charset (mb_valid of the connector's
      * charset), NULL for single bytes: placeholders are counted with them */
     unsigned int (*mbchar)(const char *p, const char *end);
